@@ -1,0 +1,264 @@
+//! filterlens CLI: render one filter, a grid of filters, or benchmark the ascent step per backend.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use filterlens::image::{Rgba, batch_rgba, grid};
+use filterlens::{Ascent, AscentConfig, Backend, Objective, Vgg16, device, weights};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "filterlens", version, about = "What does a VGG16 filter respond to? Gradient ascent on the input image.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Visualize one filter of a layer and write a PNG.
+    Render {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Filter (channel) of the layer, 0-based.
+        #[arg(long, default_value_t = 0)]
+        filter: usize,
+        #[arg(long, default_value = "filter.png")]
+        out: PathBuf,
+    },
+    /// Visualize several filters of one layer together (one batch) and write them as a grid PNG.
+    Grid {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Filters: a list of numbers and ranges, e.g. "0-5" or "0,3,10-12".
+        #[arg(long, default_value = "0-5", value_parser = parse_filters)]
+        filters: FilterList,
+        /// Tiles per row (default: a near-square grid, at least 3 wide).
+        #[arg(long)]
+        columns: Option<usize>,
+        #[arg(long, default_value = "grid.png")]
+        out: PathBuf,
+    },
+    /// Time the ascent step per backend, layer and image size; writes JSON and a Markdown table.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Layer, conv1_1 … conv5_3.
+    #[arg(long, default_value = "conv3_2")]
+    layer: String,
+    #[arg(long, default_value_t = 150)]
+    steps: usize,
+    /// Step size of the max-normalised update (the seed's 2/255).
+    #[arg(long, default_value_t = 2.0 / 255.0)]
+    step_size: f32,
+    /// Side of the square image in pixels.
+    #[arg(long, default_value_t = 224)]
+    size: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "flex")]
+    backend: Backend,
+    /// VGG16 weights (safetensors, f32 or f16); `make weights` prepares them.
+    #[arg(long, default_value = "weights/vgg16.safetensors")]
+    weights: PathBuf,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(long, value_delimiter = ',', default_value = "flex,wgpu,ndarray")]
+    backends: Vec<Backend>,
+    #[arg(long, value_delimiter = ',', default_value = "conv3_1,conv5_3")]
+    layers: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "128,224")]
+    sizes: Vec<usize>,
+    /// Timed steps per case (after the warm-up steps).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    #[arg(long, default_value = "weights/vgg16.safetensors")]
+    weights: PathBuf,
+    #[arg(long, default_value = "bench.json")]
+    json: PathBuf,
+    #[arg(long, default_value = "bench.md")]
+    markdown: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Render { run, filter, out } => visualize(&run, &[filter], 1, &out),
+        Command::Grid { run, filters: FilterList(filters), columns, out } => {
+            let columns = columns.unwrap_or_else(|| (filters.len() as f64).sqrt().ceil().max(3.0) as usize);
+            visualize(&run, &filters, columns, &out)
+        }
+        Command::Bench(args) => bench(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_model(path: &Path, backend: Backend) -> Result<Vgg16, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!("cannot read weights '{}': {e} (run `make weights` to prepare them)", path.display())
+    })?;
+    let device = device::init(backend).map_err(|e| e.to_string())?;
+    weights::load(&bytes, &device).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Runs the ascent for `filters` of one layer as one batch and writes the images as a grid PNG.
+fn visualize(run: &RunArgs, filters: &[usize], columns: usize, out: &Path) -> Result<(), String> {
+    let objective = Objective::channels(&run.layer, filters).map_err(|e| e.to_string())?;
+    let config = AscentConfig { steps: run.steps, step_size: run.step_size, size: run.size, seed: run.seed };
+    config.validate().map_err(|e| e.to_string())?;
+    let model = load_model(&run.weights, run.backend)?;
+    let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
+
+    let progress = ProgressBar::new(run.steps as u64).with_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ~{eta} left)")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    progress.set_prefix(format!("{} {} on {}", run.layer, filter_list(filters), run.backend));
+    while !ascent.is_done() {
+        let report = pollster::block_on(ascent.step()).map_err(|e| e.to_string())?;
+        for &i in &report.switched_to_pre_relu {
+            progress.println(format!(
+                "{}:{} never fires on the initial noise; maximising its pre-ReLU activation instead",
+                run.layer, filters[i]
+            ));
+        }
+        let mean = report.activations.iter().sum::<f32>() / report.activations.len() as f32;
+        progress.set_message(format!("activation {mean:.3}, {:.0} ms/step", report.millis));
+        progress.inc(1);
+    }
+    progress.finish();
+
+    let pixels = pollster::block_on(ascent.pixels()).map_err(|e| e.to_string())?;
+    let tiles = batch_rgba(&pixels, run.size);
+    let picture = if tiles.len() == 1 {
+        Rgba { width: run.size, height: run.size, pixels: tiles.into_iter().next().expect("one tile") }
+    } else {
+        grid(&tiles, run.size, columns, 4)
+    };
+    std::fs::write(out, picture.to_png()).map_err(|e| format!("cannot write '{}': {e}", out.display()))?;
+    println!("wrote {} ({}x{})", out.display(), picture.width, picture.height);
+    Ok(())
+}
+
+fn filter_list(filters: &[usize]) -> String {
+    match filters {
+        [one] => format!("filter {one}"),
+        _ => format!("{} filters", filters.len()),
+    }
+}
+
+#[derive(Clone)]
+struct FilterList(Vec<usize>);
+
+/// "0-5" or "0,3,10-12" to filter numbers.
+fn parse_filters(text: &str) -> Result<FilterList, String> {
+    let number = |s: &str| s.trim().parse::<usize>().map_err(|_| format!("'{s}' is not a filter number"));
+    let mut filters = Vec::new();
+    for part in text.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (number(a)?, number(b)?);
+                if a > b {
+                    return Err(format!("range '{part}' runs backwards"));
+                }
+                filters.extend(a..=b);
+            }
+            None => filters.push(number(part)?),
+        }
+    }
+    Ok(FilterList(filters))
+}
+
+#[derive(serde::Serialize)]
+struct BenchCase {
+    backend: String,
+    layer: String,
+    size: usize,
+    steps: usize,
+    median_ms: f64,
+    mean_ms: f64,
+    min_ms: f64,
+}
+
+fn bench(args: &BenchArgs) -> Result<(), String> {
+    let mut cases = Vec::new();
+    for &backend in &args.backends {
+        let model = match load_model(&args.weights, backend) {
+            Ok(model) => model,
+            Err(message) => {
+                eprintln!("skipping {backend}: {message}");
+                continue;
+            }
+        };
+        for layer in &args.layers {
+            for &size in &args.sizes {
+                let objective = Objective::channels(layer, &[0]).map_err(|e| e.to_string())?;
+                let config = AscentConfig { steps: args.warmup + args.steps, size, ..AscentConfig::default() };
+                let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
+                let mut times = Vec::new();
+                while !ascent.is_done() {
+                    let report = pollster::block_on(ascent.step()).map_err(|e| e.to_string())?;
+                    if report.step >= args.warmup {
+                        times.push(report.millis);
+                    }
+                }
+                times.sort_by(f64::total_cmp);
+                let case = BenchCase {
+                    backend: backend.to_string(),
+                    layer: layer.clone(),
+                    size,
+                    steps: times.len(),
+                    median_ms: times[times.len() / 2],
+                    mean_ms: times.iter().sum::<f64>() / times.len() as f64,
+                    min_ms: times[0],
+                };
+                eprintln!("{backend:8} {layer} {size:4} px: {:9.1} ms/step (median of {})", case.median_ms, case.steps);
+                cases.push(case);
+            }
+        }
+    }
+    let machine = machine_description();
+    let json = serde_json::json!({
+        "machine": machine,
+        "filterlens": env!("CARGO_PKG_VERSION"),
+        "burn": "0.22.1",
+        "warmup_steps": args.warmup,
+        "cases": cases,
+    });
+    std::fs::write(&args.json, serde_json::to_string_pretty(&json).expect("serialisable") + "\n")
+        .map_err(|e| format!("cannot write '{}': {e}", args.json.display()))?;
+    let mut md = format!("Machine: {machine}; burn 0.22.1; {} warm-up steps.\n\n", args.warmup);
+    md.push_str("| backend | layer | size | ms/step (median) | mean | min | steps |\n|---|---|---:|---:|---:|---:|---:|\n");
+    for c in &cases {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} |\n",
+            c.backend, c.layer, c.size, c.median_ms, c.mean_ms, c.min_ms, c.steps
+        ));
+    }
+    std::fs::write(&args.markdown, &md).map_err(|e| format!("cannot write '{}': {e}", args.markdown.display()))?;
+    print!("{md}");
+    Ok(())
+}
+
+fn machine_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cpu}, {cores} cores, {}", std::env::consts::OS)
+}

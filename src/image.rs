@@ -1,0 +1,60 @@
+//! From tensors to pictures: the seed's min-max normalisation to RGBA8, grids of tiles, PNG encoding.
+
+/// One image, planar `[3][height][width]` floats of any range, to RGBA8 rows, stretched so its smallest value is
+/// black and its largest white (the seed's display). A constant image is mid grey.
+pub fn min_max_rgba(planar: &[f32], width: usize, height: usize) -> Vec<u8> {
+    let plane = width * height;
+    assert_eq!(planar.len(), 3 * plane, "expected 3 planes of {width}x{height}");
+    let (lo, hi) = planar.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let scale = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
+    let level = |v: f32| if scale > 0.0 { ((v - lo) * scale).round() as u8 } else { 128 };
+    let mut rgba = Vec::with_capacity(4 * plane);
+    for p in 0..plane {
+        rgba.extend_from_slice(&[level(planar[p]), level(planar[plane + p]), level(planar[2 * plane + p]), 255]);
+    }
+    rgba
+}
+
+/// Each image of a batch, planar `[batch][3][size][size]`, normalised on its own.
+pub fn batch_rgba(planar: &[f32], size: usize) -> Vec<Vec<u8>> {
+    planar.chunks_exact(3 * size * size).map(|one| min_max_rgba(one, size, size)).collect()
+}
+
+/// A picture: RGBA8 rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rgba {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+}
+
+/// Square tiles side by side, `columns` to a row, separated by `gap` pixels of white.
+pub fn grid(tiles: &[Vec<u8>], size: usize, columns: usize, gap: usize) -> Rgba {
+    let columns = columns.clamp(1, tiles.len().max(1));
+    let rows = tiles.len().div_ceil(columns);
+    let width = columns * size + (columns - 1) * gap;
+    let height = rows * size + rows.saturating_sub(1) * gap;
+    let mut pixels = vec![255u8; 4 * width * height];
+    for (t, tile) in tiles.iter().enumerate() {
+        let (x0, y0) = ((t % columns) * (size + gap), (t / columns) * (size + gap));
+        for y in 0..size {
+            let dst = 4 * ((y0 + y) * width + x0);
+            pixels[dst..dst + 4 * size].copy_from_slice(&tile[4 * y * size..4 * (y + 1) * size]);
+        }
+    }
+    Rgba { width, height, pixels }
+}
+
+impl Rgba {
+    /// PNG file bytes.
+    pub fn to_png(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().expect("writing PNG to memory cannot fail");
+        writer.write_image_data(&self.pixels).expect("the pixel buffer matches the header");
+        writer.finish().expect("writing PNG to memory cannot fail");
+        out
+    }
+}

@@ -1,0 +1,47 @@
+//! filterlens: what does a VGG16 filter respond to?
+//!
+//! Feature visualization by gradient ascent on the input image. The core here is backend-independent: the same
+//! code runs on WebGPU or Flex in the browser (through the wasm surface), and on wgpu, Flex or ndarray natively
+//! (the CLI and the tests).
+//!
+//! The pieces, in the vocabulary of Lucid's `optvis`:
+//! - [`vgg`]: the model, VGG16's 13 conv layers, forward up to a named layer;
+//! - [`weights`]: safetensors bytes to a model, with validation;
+//! - [`objective`]: what to maximise (a channel's mean activation);
+//! - [`ascent`]: the optimisation loop (the seed's max-normalised step), per-step metrics;
+//! - [`image`]: tensor to RGBA8 (min-max normalised), PNG, grids;
+//! - [`device`]: choosing a backend.
+
+pub mod ascent;
+pub mod device;
+pub mod image;
+pub mod objective;
+pub mod vgg;
+pub mod weights;
+
+pub use ascent::{Ascent, AscentConfig, StepReport};
+pub use device::Backend;
+pub use objective::{Activation, Objective};
+pub use vgg::{LAYERS, LayerSpec, Vgg16};
+pub use weights::WeightsError;
+
+/// Everything that can go wrong when asking for a visualization, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown layer '{0}' (expected one of conv1_1 … conv5_3)")]
+    UnknownLayer(String),
+    #[error("filter {filter} is out of range: {layer} has filters 0..={max}", max = channels - 1)]
+    FilterOutOfRange { layer: &'static str, filter: usize, channels: usize },
+    #[error("image size {0} is out of range (16 to 1024 pixels)")]
+    SizeOutOfRange(usize),
+    #[error("at least one step is needed")]
+    NoSteps,
+    #[error("no filters were asked for")]
+    NoFilters,
+    #[error("the {backend} backend is unavailable: {reason}")]
+    BackendUnavailable { backend: Backend, reason: String },
+    #[error("reading a result from the device failed: {0}")]
+    ReadBack(String),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+}

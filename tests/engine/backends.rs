@@ -1,0 +1,34 @@
+//! Flex, wgpu (natively: lavapipe where there is no GPU) and ndarray compute the same forward and gradient.
+
+use burn::tensor::{Tensor, TensorData};
+use filterlens::{Activation, Backend, Vgg16, vgg::layer_index};
+
+use crate::model;
+
+/// Channel means of conv3_1 and the input gradient of its filter 7, on a 32×32 pattern.
+fn forward_and_gradient(model: &Vgg16) -> (Vec<f32>, Vec<f32>) {
+    let size = 32;
+    let pattern: Vec<f32> = (0..3 * size * size).map(|k| 0.5 + 0.4 * ((k as f32) * 0.37).sin()).collect();
+    let x = Tensor::<4>::from_data(TensorData::new(pattern, [1, 3, size, size]), &model.device()).autodiff().require_grad();
+    let features = model.forward(x.clone(), layer_index("conv3_1").unwrap(), Activation::PostRelu);
+    let means = features.clone().mean_dims(&[2, 3]).without_autodiff().into_data().try_into_vec::<f32>().unwrap();
+    let grads = features.narrow(1, 7, 1).mean().backward();
+    (means, x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap())
+}
+
+fn relative_deviation(a: &[f32], b: &[f32]) -> f32 {
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max) / scale
+}
+
+#[test]
+fn flex_wgpu_and_ndarray_agree() {
+    let (flex_means, flex_grad) = forward_and_gradient(&model(Backend::Flex, "vgg16.safetensors"));
+    assert!(flex_grad.iter().any(|&g| g != 0.0), "the gradient is not trivially zero");
+    for backend in [Backend::NdArray, Backend::Wgpu] {
+        let (means, grad) = forward_and_gradient(&model(backend, "vgg16.safetensors"));
+        let (dm, dg) = (relative_deviation(&means, &flex_means), relative_deviation(&grad, &flex_grad));
+        println!("{backend} vs flex: forward {dm:.1e}, gradient {dg:.1e} (relative to the largest value)");
+        assert!(dm < 1e-4 && dg < 1e-4, "{backend} differs from flex: forward {dm:.1e}, gradient {dg:.1e}");
+    }
+}

@@ -1,0 +1,56 @@
+//! The CLI as a user runs it: PNGs of the right size, clear messages and a failing exit code on bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::repo_path;
+
+fn filterlens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_filterlens")).args(args).current_dir(repo_path(".")).output().unwrap()
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let info = decoder.read_info().unwrap().info().clone();
+    (info.width, info.height)
+}
+
+fn temp_png(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("filterlens-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn render_writes_a_png_of_the_requested_size() {
+    let out = temp_png("render.png");
+    let run = filterlens(&["render", "--layer", "conv1_2", "--filter", "3", "--steps", "3", "--size", "40", "--out", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(png_size(&out), (40, 40));
+}
+
+#[test]
+fn grid_writes_six_tiles() {
+    let out = temp_png("grid.png");
+    let run = filterlens(&["grid", "--layer", "conv2_1", "--filters", "0-5", "--steps", "2", "--size", "32", "--out", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // 3 columns × 2 rows of 32 px tiles with 4 px gaps.
+    assert_eq!(png_size(&out), (3 * 32 + 2 * 4, 2 * 32 + 4));
+}
+
+fn refused(args: &[&str], message: &str) {
+    let run = filterlens(args);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{args:?} should fail");
+    assert!(stderr.contains(message), "{args:?}: expected '{message}' in: {stderr}");
+}
+
+#[test]
+fn bad_arguments_get_clear_messages() {
+    refused(&["render", "--layer", "conv9_9"], "unknown layer 'conv9_9'");
+    refused(&["render", "--layer", "conv1_1", "--filter", "64"], "filter 64 is out of range: conv1_1 has filters 0..=63");
+    refused(&["grid", "--filters", "5-2"], "range '5-2' runs backwards");
+    refused(&["render", "--backend", "cuda"], "unknown backend 'cuda'");
+    refused(&["render", "--size", "4"], "image size 4 is out of range");
+    refused(&["render", "--weights", "/nonexistent/vgg.safetensors"], "run `make weights`");
+}

@@ -1,0 +1,123 @@
+//! The forward pass and input gradients against values from an independent PyTorch implementation
+//! (`../shared/fixtures/vgg16_golden.json`).
+
+use burn::tensor::{Tensor, TensorData};
+use filterlens::{Activation, LAYERS, Vgg16, vgg::layer_index};
+use serde_json::Value;
+
+use crate::{flex_model, model, repo_path};
+
+fn fixture() -> Value {
+    let path = std::env::var("FILTERLENS_GOLDEN")
+        .map(Into::into)
+        .unwrap_or_else(|_| repo_path("../shared/fixtures/vgg16_golden.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+}
+
+/// The fixture's formula-defined input, `[1, 3, 64, 64]`.
+fn golden_input(fixture: &Value, model: &Vgg16) -> Tensor<4> {
+    let (h, w) = (fixture["input"]["height"].as_u64().unwrap() as usize, fixture["input"]["width"].as_u64().unwrap() as usize);
+    let mut x = Vec::with_capacity(3 * h * w);
+    for c in 0..3 {
+        for i in 0..h {
+            for j in 0..w {
+                let (c, i, j) = (c as f64, i as f64, j as f64);
+                let v = 0.5 + 0.45 * (0.31 * i + 0.17 * j + 1.3 * c).sin() * (0.23 * j - 0.11 * i + 0.7 * c).cos();
+                x.push(v as f32);
+            }
+        }
+    }
+    let sum: f64 = x.iter().map(|&v| v as f64).sum();
+    let expected = fixture["input"]["checksum_sum"].as_f64().unwrap();
+    assert!((sum - expected).abs() < 1e-2, "input formula differs from the fixture's: sum {sum} vs {expected}");
+    Tensor::from_data(TensorData::new(x, [1, 3, h, w]), &model.device())
+}
+
+fn channel_means(model: &Vgg16, input: Tensor<4>, layer: usize, activation: Activation) -> Vec<f64> {
+    let features = model.forward(input, layer, activation);
+    let channels = features.dims()[1];
+    let means = features.mean_dims(&[2, 3]).reshape([channels]);
+    means.into_data().try_into_vec::<f32>().unwrap().into_iter().map(f64::from).collect()
+}
+
+/// Largest deviation of the forward means from the fixture, relative to each layer's largest |mean|.
+fn forward_deviation(model: &Vgg16, fixture: &Value) -> f64 {
+    let mut worst: f64 = 0.0;
+    for (layer, spec) in LAYERS.iter().enumerate() {
+        let record = &fixture["layers"][spec.name];
+        for (activation, key) in [(Activation::PreRelu, "pre_relu_channel_means"), (Activation::PostRelu, "post_relu_channel_means")] {
+            let expected = floats(&record[key]);
+            let actual = channel_means(model, golden_input(fixture, model), layer, activation);
+            assert_eq!(actual.len(), spec.channels, "{} channel count", spec.name);
+            let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let deviation = actual.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0, f64::max) / scale;
+            worst = worst.max(deviation);
+            assert!(deviation < 1e-3, "{} {key}: off by {deviation:.2e} of the largest |mean| ({scale})", spec.name);
+        }
+    }
+    worst
+}
+
+/// Largest relative deviation of the four gradient records (loss, L2 norm, probe values).
+fn gradient_deviation(model: &Vgg16, fixture: &Value, tolerance: f64) -> f64 {
+    let mut worst: f64 = 0.0;
+    for record in fixture["gradients"].as_array().unwrap() {
+        let layer = layer_index(record["layer"].as_str().unwrap()).unwrap();
+        let filter = record["filter"].as_u64().unwrap() as usize;
+        let activation = if record["objective"].as_str().unwrap().contains("pre-relu") { Activation::PreRelu } else { Activation::PostRelu };
+
+        let x = golden_input(fixture, model).autodiff().require_grad();
+        let features = model.forward(x.clone(), layer, activation);
+        let channels = features.dims()[1];
+        let loss = features.narrow(1, filter, 1).mean();
+        let grads = loss.backward();
+        let grad = x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
+        let loss = loss.without_autodiff().into_scalar::<f32>() as f64;
+        assert!(filter < channels);
+
+        let l2 = grad.iter().map(|&g| (g as f64).powi(2)).sum::<f64>().sqrt();
+        let largest = grad.iter().fold(0.0f64, |m, &g| m.max((g as f64).abs()));
+        let name = format!("{}:{filter}", record["layer"].as_str().unwrap());
+        let mut check = |what: &str, actual: f64, expected: f64, scale: f64| {
+            let deviation = (actual - expected).abs() / scale.abs();
+            worst = worst.max(deviation);
+            assert!(deviation < tolerance, "{name} {what}: {actual} vs {expected} ({deviation:.2e} relative)");
+        };
+        let expected_loss = record["loss"].as_f64().unwrap();
+        check("loss", loss, expected_loss, expected_loss);
+        let expected_l2 = record["grad_l2"].as_f64().unwrap();
+        check("gradient L2", l2, expected_l2, expected_l2);
+        let probes = record["probe_cij"].as_array().unwrap().iter().map(floats);
+        let values = floats(&record["probe_values"]);
+        for (probe, expected) in probes.zip(values) {
+            let (c, i, j) = (probe[0] as usize, probe[1] as usize, probe[2] as usize);
+            check(&format!("gradient at {probe:?}"), grad[(c * 64 + i) * 64 + j] as f64, expected, largest);
+        }
+    }
+    worst
+}
+
+#[test]
+fn forward_matches_pytorch_on_all_layers() {
+    let worst = forward_deviation(flex_model(), &fixture());
+    println!("f32 weights: forward means within {worst:.2e} of the largest |mean| per layer");
+}
+
+#[test]
+fn input_gradients_match_pytorch() {
+    let worst = gradient_deviation(flex_model(), &fixture(), 1e-3);
+    println!("f32 weights: gradients within {worst:.2e} relative");
+}
+
+/// The page uses f16 weights; record how far they drift from PyTorch's f32 results (looser bound).
+#[test]
+fn f16_weights_drift_is_small() {
+    let f16 = model(filterlens::Backend::Flex, "vgg16-f16.safetensors");
+    let worst = gradient_deviation(&f16, &fixture(), 5e-2);
+    println!("f16 weights: gradients within {worst:.2e} relative");
+}

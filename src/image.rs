@@ -58,3 +58,40 @@ impl Rgba {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_max_spans_black_to_white_across_channels() {
+        // 2×1 image: R = [1, 3], G = [2, 2], B = [5, 1]; min 1 -> 0, max 5 -> 255.
+        let rgba = min_max_rgba(&[1.0, 3.0, 2.0, 2.0, 5.0, 1.0], 2, 1);
+        assert_eq!(rgba, vec![0, 64, 255, 255, 128, 64, 0, 255]);
+    }
+
+    #[test]
+    fn constant_image_is_mid_grey() {
+        assert_eq!(min_max_rgba(&[0.7; 3], 1, 1), vec![128, 128, 128, 255]);
+    }
+
+    #[test]
+    fn grid_places_tiles_row_by_row_with_white_gaps() {
+        let tiles: Vec<Vec<u8>> = (0..3u8).map(|t| vec![t; 4 * 2 * 2]).collect();
+        let picture = grid(&tiles, 2, 2, 1);
+        assert_eq!((picture.width, picture.height), (5, 5));
+        let at = |x: usize, y: usize| picture.pixels[4 * (y * picture.width + x)];
+        assert_eq!((at(0, 0), at(2, 0), at(3, 1), at(0, 3), at(4, 4)), (0, 255, 1, 2, 255));
+    }
+
+    #[test]
+    fn png_round_trips() {
+        let picture = Rgba { width: 3, height: 2, pixels: (0..24).collect() };
+        let png = picture.to_png();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+        let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buffer).unwrap();
+        assert_eq!((info.width, info.height), (3, 2));
+        assert_eq!(&buffer[..24], picture.pixels.as_slice());
+    }
+}

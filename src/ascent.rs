@@ -1,41 +1,116 @@
-//! The optimisation loop: gradient ascent on the input image.
+//! The optimisation loop: gradient ascent on an image parameterisation.
 //!
-//! Classic mode is the seed exactly: start from `(128 + U[0,1)) / 255` per pixel, maximise a channel's mean
-//! activation, and step `image += step_size / (max(grad) + 1e-8) * grad` with `max` over each image.
+//! Classic mode is the seed exactly: pixels start as `(128 + U[0,1)) / 255`, no transforms, and each step is
+//! `image += step_size / (max(grad) + 1e-8) * grad` with `max` over each image. Lucid mode optimises an FFT
+//! spectrum with decorrelated colour, under random transforms, with Adam.
 
 use burn::tensor::{Tensor, TensorData};
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use web_time::Instant;
 
+use crate::image::Display;
 use crate::objective::{Activation, Objective, Selection};
+use crate::param::{Param, Renderer};
+use crate::transform::Transforms;
 use crate::vgg::Vgg16;
 use crate::Error;
+
+/// The two presets: the seed's plain ascent, and Lucid's recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Classic,
+    Lucid,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "classic" => Ok(Mode::Classic),
+            "lucid" => Ok(Mode::Lucid),
+            other => Err(format!("unknown mode '{other}' (expected classic or lucid)")),
+        }
+    }
+}
+
+/// How the parameters move along their gradient (upwards: the objective is maximised).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimiser {
+    /// The seed's step: `step_size / (max(grad) + 1e-8) * grad`, max per image.
+    MaxNormalised { step_size: f32 },
+    /// Adam with β = (0.9, 0.999), ε = 1e-8.
+    Adam { learning_rate: f32 },
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AscentConfig {
     pub steps: usize,
-    pub step_size: f32,
     /// Side of the square image, pixels.
     pub size: usize,
-    /// Seeds the initial noise; the same seed on the same backend gives the same picture.
+    /// Seeds the initial parameters and the random transforms; the same seed on the same backend gives the same
+    /// picture.
     pub seed: u64,
+    pub param: Param,
+    pub transforms: Transforms,
+    pub optimiser: Optimiser,
+    /// Start from this picture (planar `[3][size][size]`, RGB in [0, 1]) instead of noise.
+    pub init: Option<Vec<f32>>,
 }
 
 impl Default for AscentConfig {
-    /// The seed's demo: 150 steps of 2/255 on a 224 px image.
     fn default() -> Self {
-        Self { steps: 150, step_size: 2.0 / 255.0, size: 224, seed: 0 }
+        Self::classic()
     }
 }
 
 impl AscentConfig {
+    /// The seed's demo: 150 max-normalised steps of 2/255 on a 224 px image of pixels.
+    pub fn classic() -> Self {
+        Self {
+            steps: 150,
+            size: 224,
+            seed: 0,
+            param: Param::Pixels,
+            transforms: Transforms::none(),
+            optimiser: Optimiser::MaxNormalised { step_size: 2.0 / 255.0 },
+            init: None,
+        }
+    }
+
+    /// Lucid's recipe: FFT spectrum with decorrelated colour, standard transforms, Adam at 0.05, 512 steps of a
+    /// 128 px image.
+    pub fn lucid() -> Self {
+        Self {
+            steps: 512,
+            size: 128,
+            seed: 0,
+            param: Param::Fft,
+            transforms: Transforms::standard(),
+            optimiser: Optimiser::Adam { learning_rate: 0.05 },
+            init: None,
+        }
+    }
+
+    pub fn for_mode(mode: Mode) -> Self {
+        match mode {
+            Mode::Classic => Self::classic(),
+            Mode::Lucid => Self::lucid(),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), Error> {
         if !(16..=1024).contains(&self.size) {
             return Err(Error::SizeOutOfRange(self.size));
         }
         if self.steps == 0 {
             return Err(Error::NoSteps);
+        }
+        if let Some(init) = &self.init
+            && init.len() != 3 * self.size * self.size
+        {
+            return Err(Error::InitSize { values: init.len(), size: self.size });
         }
         Ok(())
     }
@@ -61,10 +136,19 @@ pub struct Ascent {
     model: Vgg16,
     objective: Objective,
     config: AscentConfig,
-    image: Tensor<4>,
+    renderer: Renderer,
+    params: Tensor<4>,
+    adam: Option<AdamMoments>,
+    rng: Pcg64,
     activations: Vec<Activation>,
     selection: Selection,
     steps_taken: usize,
+}
+
+/// Adam's running moments, shaped like the parameters.
+struct AdamMoments {
+    first: Tensor<4>,
+    second: Tensor<4>,
 }
 
 impl Ascent {
@@ -72,10 +156,28 @@ impl Ascent {
         config.validate()?;
         let device = model.device();
         let batch = objective.filters().len();
-        let image = Tensor::from_data(initial_noise(batch, config.size, config.seed), &device);
-        let activations = vec![Activation::PostRelu; batch];
+        let renderer = Renderer::new(config.param, config.size, &device);
+        let values = match &config.init {
+            Some(image) => renderer.from_image(image).repeat(batch),
+            None => renderer.initial(batch, config.seed),
+        };
+        let params = Tensor::from_data(TensorData::new(values, renderer.shape(batch)), &device);
+        let activations = vec![objective.activation(); batch];
         let selection = objective.selection(&activations, &device);
-        Ok(Self { model: model.clone(), objective, config, image, activations, selection, steps_taken: 0 })
+        // The transforms draw from their own stream, so the initial noise does not depend on them.
+        let rng = Pcg64::seed_from_u64(config.seed ^ 0x7472_616e_7366_6f72);
+        Ok(Self {
+            model: model.clone(),
+            objective,
+            config,
+            renderer,
+            params,
+            adam: None,
+            rng,
+            activations,
+            selection,
+            steps_taken: 0,
+        })
     }
 
     pub fn config(&self) -> &AscentConfig {
@@ -99,22 +201,35 @@ impl Ascent {
         self.steps_taken >= self.config.steps
     }
 
-    /// The current images, `[batch, 3, size, size]`, unbounded (display them min-max normalised).
+    /// The current images, `[batch, 3, size, size]`: unbounded for pixels (show them min-max normalised), in
+    /// (0, 1) for the FFT parameterisation.
     pub fn image(&self) -> Tensor<4> {
-        self.image.clone()
+        self.renderer.render(self.params.clone())
+    }
+
+    /// How to show [`Ascent::pixels`]: pixels min-max normalised (the seed), FFT images as they are.
+    pub fn display(&self) -> Display {
+        match self.config.param {
+            Param::Pixels => Display::MinMax,
+            Param::Fft => Display::Clamp,
+        }
     }
 
     /// The current images read back to the host, planar `[batch][3][size][size]`.
     pub async fn pixels(&self) -> Result<Vec<f32>, Error> {
-        read_floats(self.image.clone()).await
+        read_floats(self.image()).await
     }
 
     /// Carries the run on with `model` (on another device, say after a lost GPU), from `pixels` as returned by
     /// [`Ascent::pixels`]; the step count and each image's activation choice are kept.
     pub fn continue_on(&mut self, model: &Vgg16, pixels: Vec<f32>) {
         let device = model.device();
-        let [batch, channels, height, width] = self.image.dims();
-        self.image = Tensor::from_data(TensorData::new(pixels, [batch, channels, height, width]), &device);
+        let batch = self.objective.filters().len();
+        let plane = 3 * self.config.size * self.config.size;
+        let values: Vec<f32> = pixels.chunks_exact(plane).flat_map(|image| self.renderer.from_image(image)).collect();
+        self.renderer = Renderer::new(self.config.param, self.config.size, &device);
+        self.params = Tensor::from_data(TensorData::new(values, self.renderer.shape(batch)), &device);
+        self.adam = None;
         self.selection = self.objective.selection(&self.activations, &device);
         self.model = model.clone();
     }
@@ -135,8 +250,7 @@ impl Ascent {
                 (grad, values) = self.gradient();
             }
         }
-        let peak = grad.clone().max_dims(&[1, 2, 3]);
-        self.image = self.image.clone() + grad / (peak + 1e-8) * self.config.step_size;
+        self.update(grad);
         let activations = read_floats(values).await?;
         let report = StepReport {
             step: self.steps_taken,
@@ -148,24 +262,45 @@ impl Ascent {
         Ok(report)
     }
 
-    /// Gradient of the summed objective with respect to the images (images do not interact, so each image gets
-    /// the gradient of its own objective), and the objective per image.
-    fn gradient(&self) -> (Tensor<4>, Tensor<1>) {
-        let x = self.image.clone().autodiff().require_grad();
-        let features = self.model.forward(x.clone(), self.objective.layer(), Activation::PreRelu);
+    /// Gradient of the summed objective with respect to the parameters (images do not interact, so each image
+    /// gets the gradient of its own objective), and the objective per image. Every image of a batch sees the
+    /// same random transform, so a grid tile follows the same path as a single run with the same seed.
+    fn gradient(&mut self) -> (Tensor<4>, Tensor<1>) {
+        let params = self.params.clone().autodiff().require_grad();
+        let image = self.renderer.render(params.clone());
+        let input = self.config.transforms.apply(image, &mut self.rng);
+        let features = self.model.forward(input, self.objective.layer(), Activation::PreRelu);
         let values = self.objective.evaluate(features, &self.selection);
         let grads = values.clone().sum().backward();
-        let grad = x.grad(&grads).expect("the input image requires a gradient");
+        let grad = params.grad(&grads).expect("the parameters require a gradient");
         (grad, values.without_autodiff())
     }
-}
 
-/// The seed's initial image, `(128 + U[0,1)) / 255`; every image of a batch starts from the same noise, so a
-/// grid tile and a single run with the same seed are the same picture.
-fn initial_noise(batch: usize, size: usize, seed: u64) -> TensorData {
-    let mut rng = Pcg64::seed_from_u64(seed);
-    let one: Vec<f32> = (0..3 * size * size).map(|_| (128.0 + rng.random::<f32>()) / 255.0).collect();
-    TensorData::new(one.repeat(batch), [batch, 3, size, size])
+    fn update(&mut self, grad: Tensor<4>) {
+        let params = self.params.clone();
+        self.params = match self.config.optimiser {
+            Optimiser::MaxNormalised { step_size } => {
+                let peak = grad.clone().max_dims(&[1, 2, 3]);
+                params + grad / (peak + 1e-8) * step_size
+            }
+            Optimiser::Adam { learning_rate } => {
+                let (beta1, beta2, epsilon) = (0.9f32, 0.999f32, 1e-8f32);
+                let squared = grad.clone().square();
+                let moments = match self.adam.take() {
+                    Some(m) => AdamMoments {
+                        first: m.first * beta1 + grad * (1.0 - beta1),
+                        second: m.second * beta2 + squared * (1.0 - beta2),
+                    },
+                    None => AdamMoments { first: grad * (1.0 - beta1), second: squared * (1.0 - beta2) },
+                };
+                let t = (self.steps_taken + 1) as i32;
+                let first = moments.first.clone() / (1.0 - beta1.powi(t));
+                let second = moments.second.clone() / (1.0 - beta2.powi(t));
+                self.adam = Some(moments);
+                params + first / (second.sqrt() + epsilon) * learning_rate
+            }
+        };
+    }
 }
 
 async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Error> {

@@ -1,4 +1,22 @@
-//! From tensors to pictures: the seed's min-max normalisation to RGBA8, grids of tiles, PNG encoding.
+//! From tensors to pictures: RGBA8 (the seed's min-max normalisation, or as-is for images already in [0, 1]),
+//! grids of tiles, PNG encoding.
+
+/// How an image's values become grey levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// Stretched so the smallest value is black and the largest white (the seed's display of unbounded pixels).
+    MinMax,
+    /// Taken as they are, [0, 1] to 0..=255 (Lucid's sigmoid images).
+    Clamp,
+}
+
+/// One image, planar `[3][height][width]`, to RGBA8 rows.
+pub fn rgba(planar: &[f32], width: usize, height: usize, display: Display) -> Vec<u8> {
+    match display {
+        Display::MinMax => min_max_rgba(planar, width, height),
+        Display::Clamp => interleave(planar, width * height, |v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
+    }
+}
 
 /// One image, planar `[3][height][width]` floats of any range, to RGBA8 rows, stretched so its smallest value is
 /// black and its largest white (the seed's display). A constant image is mid grey.
@@ -7,7 +25,10 @@ pub fn min_max_rgba(planar: &[f32], width: usize, height: usize) -> Vec<u8> {
     assert_eq!(planar.len(), 3 * plane, "expected 3 planes of {width}x{height}");
     let (lo, hi) = planar.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let scale = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
-    let level = |v: f32| if scale > 0.0 { ((v - lo) * scale).round() as u8 } else { 128 };
+    interleave(planar, plane, |v| if scale > 0.0 { ((v - lo) * scale).round() as u8 } else { 128 })
+}
+
+fn interleave(planar: &[f32], plane: usize, level: impl Fn(f32) -> u8) -> Vec<u8> {
     let mut rgba = Vec::with_capacity(4 * plane);
     for p in 0..plane {
         rgba.extend_from_slice(&[level(planar[p]), level(planar[plane + p]), level(planar[2 * plane + p]), 255]);
@@ -15,9 +36,9 @@ pub fn min_max_rgba(planar: &[f32], width: usize, height: usize) -> Vec<u8> {
     rgba
 }
 
-/// Each image of a batch, planar `[batch][3][size][size]`, normalised on its own.
-pub fn batch_rgba(planar: &[f32], size: usize) -> Vec<Vec<u8>> {
-    planar.chunks_exact(3 * size * size).map(|one| min_max_rgba(one, size, size)).collect()
+/// Each image of a batch, planar `[batch][3][size][size]`, each on its own (min-max normalised one by one).
+pub fn batch_rgba(planar: &[f32], size: usize, display: Display) -> Vec<Vec<u8>> {
+    planar.chunks_exact(3 * size * size).map(|one| rgba(one, size, size, display)).collect()
 }
 
 /// A picture: RGBA8 rows.
@@ -46,6 +67,50 @@ pub fn grid(tiles: &[Vec<u8>], size: usize, columns: usize, gap: usize) -> Rgba 
 }
 
 impl Rgba {
+    /// Decodes a PNG file (any bit depth or colour type; alpha is dropped).
+    pub fn from_png(bytes: &[u8]) -> Result<Self, String> {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        decoder.set_transformations(png::Transformations::normalize_to_color8());
+        let mut reader = decoder.read_info().map_err(|e| format!("not a readable PNG: {e}"))?;
+        let size = reader.output_buffer_size().ok_or("the PNG is too large")?;
+        let mut buffer = vec![0; size];
+        let frame = reader.next_frame(&mut buffer).map_err(|e| format!("not a readable PNG: {e}"))?;
+        let (width, height) = (frame.width as usize, frame.height as usize);
+        let channels = frame.color_type.samples();
+        let pixels = buffer[..frame.buffer_size()]
+            .chunks_exact(channels)
+            .flat_map(|p| match channels {
+                1 | 2 => [p[0], p[0], p[0], 255],
+                _ => [p[0], p[1], p[2], 255],
+            })
+            .collect();
+        Ok(Rgba { width, height, pixels })
+    }
+
+    /// The largest centred square, resampled (bilinear) to `size`×`size`, planar `[3][size][size]` in [0, 1]:
+    /// the form [`crate::AscentConfig::init`] takes.
+    pub fn to_planar_square(&self, size: usize) -> Vec<f32> {
+        let side = self.width.min(self.height) as f32;
+        let (x0, y0) = ((self.width as f32 - side) / 2.0, (self.height as f32 - side) / 2.0);
+        let at = |x: usize, y: usize, c: usize| self.pixels[4 * (y * self.width + x) + c] as f32 / 255.0;
+        let mut planar = vec![0.0; 3 * size * size];
+        for i in 0..size {
+            for j in 0..size {
+                let ys = (y0 + (i as f32 + 0.5) * side / size as f32 - 0.5).clamp(0.0, self.height as f32 - 1.0);
+                let xs = (x0 + (j as f32 + 0.5) * side / size as f32 - 0.5).clamp(0.0, self.width as f32 - 1.0);
+                let (ya, xa) = (ys.floor() as usize, xs.floor() as usize);
+                let (yb, xb) = ((ya + 1).min(self.height - 1), (xa + 1).min(self.width - 1));
+                let (fy, fx) = (ys - ya as f32, xs - xa as f32);
+                for c in 0..3 {
+                    let top = at(xa, ya, c) * (1.0 - fx) + at(xb, ya, c) * fx;
+                    let bottom = at(xa, yb, c) * (1.0 - fx) + at(xb, yb, c) * fx;
+                    planar[(c * size + i) * size + j] = top * (1.0 - fy) + bottom * fy;
+                }
+            }
+        }
+        planar
+    }
+
     /// PNG file bytes.
     pub fn to_png(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -82,6 +147,17 @@ mod tests {
         assert_eq!((picture.width, picture.height), (5, 5));
         let at = |x: usize, y: usize| picture.pixels[4 * (y * picture.width + x)];
         assert_eq!((at(0, 0), at(2, 0), at(3, 1), at(0, 3), at(4, 4)), (0, 255, 1, 2, 255));
+    }
+
+    #[test]
+    fn decoded_png_resamples_to_planar() {
+        let picture = Rgba { width: 4, height: 2, pixels: [[255, 0, 0, 255], [0, 0, 255, 255]].repeat(4).concat() };
+        let decoded = Rgba::from_png(&picture.to_png()).unwrap();
+        assert_eq!(decoded, picture);
+        // Centre square of a 4×2 picture is columns 1..3, alternating blue, red: at 2×2 each pixel is one of them.
+        let planar = decoded.to_planar_square(2);
+        assert_eq!(planar, vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
+        assert!(Rgba::from_png(b"not a png").unwrap_err().starts_with("not a readable PNG"));
     }
 
     #[test]

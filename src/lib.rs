@@ -7,21 +7,27 @@
 //! The pieces, in the vocabulary of Lucid's `optvis`:
 //! - [`vgg`]: the model, VGG16's 13 conv layers, forward up to a named layer;
 //! - [`weights`]: safetensors bytes to a model, with validation;
-//! - [`objective`]: what to maximise (a channel's mean activation);
-//! - [`ascent`]: the optimisation loop (the seed's max-normalised step), per-step metrics;
-//! - [`image`]: tensor to RGBA8 (min-max normalised), PNG, grids;
+//! - [`objective`]: what to maximise (a channel's mean, a neuron, a whole layer);
+//! - [`param`]: how the image is parameterised (pixels, or Lucid's FFT spectrum with decorrelated colour);
+//! - [`transform`]: random pad, jitter, scale and rotation before each forward pass;
+//! - [`ascent`]: the optimisation loop (the seed's max-normalised step, or Adam), per-step metrics;
+//! - [`image`]: tensor to RGBA8, PNG, grids;
 //! - [`device`]: choosing a backend.
 
 pub mod ascent;
 pub mod device;
 pub mod image;
 pub mod objective;
+pub mod param;
+pub mod transform;
 pub mod vgg;
 pub mod weights;
 
-pub use ascent::{Ascent, AscentConfig, StepReport};
+pub use ascent::{Ascent, AscentConfig, Mode, Optimiser, StepReport};
 pub use device::Backend;
-pub use objective::{Activation, Objective};
+pub use objective::{Activation, Objective, Target};
+pub use param::Param;
+pub use transform::Transforms;
 pub use vgg::{LAYERS, LayerSpec, Vgg16};
 pub use weights::WeightsError;
 
@@ -36,6 +42,8 @@ pub enum Error {
     SizeOutOfRange(usize),
     #[error("at least one step is needed")]
     NoSteps,
+    #[error("the starting image has {values} values, expected 3 × {size} × {size}")]
+    InitSize { values: usize, size: usize },
     #[error("no filters were asked for")]
     NoFilters,
     #[error("the {backend} backend is unavailable: {reason}")]

@@ -1,4 +1,5 @@
-//! What the ascent maximises: the mean activation of one channel ("filter") of a layer, per image.
+//! What the ascent maximises, per image of a batch: a channel's mean activation (the seed), the activation of the
+//! channel's centre neuron, or the whole layer's mean squared activation (DeepDream).
 
 use burn::tensor::{Device, Tensor, activation::relu};
 
@@ -12,17 +13,48 @@ pub enum Activation {
     PostRelu,
 }
 
-/// Channel objectives for a batch of images: image `i` maximises the mean of channel `filters[i]` of `layer`.
+/// Which part of a layer's activations an objective reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Mean over the feature map of one channel (the seed).
+    Channel,
+    /// The one activation at the centre of a channel's feature map.
+    Neuron,
+    /// Mean of the squares of every activation of the layer (DeepDream); the filter is ignored.
+    Layer,
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "channel" => Ok(Target::Channel),
+            "neuron" => Ok(Target::Neuron),
+            "layer" | "deepdream" => Ok(Target::Layer),
+            other => Err(format!("unknown objective '{other}' (expected channel, neuron or layer)")),
+        }
+    }
+}
+
+/// Objectives for a batch of images: image `i` maximises `target` of channel `filters[i]` of `layer`.
 /// A single visualization is a batch of one; a grid is a batch of several filters of one layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Objective {
     layer: usize,
     filters: Vec<usize>,
+    target: Target,
+    activation: Activation,
 }
 
 impl Objective {
-    /// The seed's objective for several filters of one layer, checked against the layer's channel count.
+    /// The seed's objective (channel mean after ReLU) for several filters of one layer, checked against the
+    /// layer's channel count.
     pub fn channels(layer: &str, filters: &[usize]) -> Result<Self, Error> {
+        Self::new(layer, filters, Target::Channel, Activation::PostRelu)
+    }
+
+    pub fn new(layer: &str, filters: &[usize], target: Target, activation: Activation) -> Result<Self, Error> {
         let layer = layer_index(layer)?;
         let spec = LAYERS[layer];
         if filters.is_empty() {
@@ -31,7 +63,7 @@ impl Objective {
         if let Some(&filter) = filters.iter().find(|&&f| f >= spec.channels) {
             return Err(Error::FilterOutOfRange { layer: spec.name, filter, channels: spec.channels });
         }
-        Ok(Self { layer, filters: filters.to_vec() })
+        Ok(Self { layer, filters: filters.to_vec(), target, activation })
     }
 
     pub fn layer(&self) -> usize {
@@ -40,6 +72,15 @@ impl Objective {
 
     pub fn filters(&self) -> &[usize] {
         &self.filters
+    }
+
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// The activation each image starts with (a dead filter may switch to pre-ReLU).
+    pub fn activation(&self) -> Activation {
+        self.activation
     }
 
     /// One-hot channel weights `[batch, channels, 1, 1]`, split by which activation each image reads, so that
@@ -64,14 +105,29 @@ impl Objective {
 
     /// Objective value per image, `[batch]`, from the layer's pre-ReLU features `[batch, channels, H, W]`.
     pub(crate) fn evaluate(&self, pre_relu: Tensor<4>, selection: &Selection) -> Tensor<1> {
+        let batch = self.filters.len();
+        if self.target == Target::Layer {
+            let activations = match selection.post_relu {
+                Some(_) => relu(pre_relu),
+                None => pre_relu,
+            };
+            return activations.square().mean_dims(&[1, 2, 3]).reshape([batch]);
+        }
         let picked = match (&selection.post_relu, &selection.pre_relu) {
             (Some(post), Some(pre)) => relu(pre_relu.clone()) * post.clone() + pre_relu * pre.clone(),
             (Some(post), None) => relu(pre_relu) * post.clone(),
             (None, Some(pre)) => pre_relu * pre.clone(),
             (None, None) => unreachable!("every image reads one activation"),
         };
-        let batch = self.filters.len();
-        picked.sum_dim(1).mean_dims(&[2, 3]).reshape([batch])
+        let map = picked.sum_dim(1);
+        let map = match self.target {
+            Target::Neuron => {
+                let [_, _, h, w] = map.dims();
+                map.narrow(2, h / 2, 1).narrow(3, w / 2, 1)
+            }
+            _ => map,
+        };
+        map.mean_dims(&[2, 3]).reshape([batch])
     }
 }
 

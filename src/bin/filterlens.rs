@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use filterlens::image::{Rgba, batch_rgba, grid};
-use filterlens::{Ascent, AscentConfig, Backend, Objective, Vgg16, device, weights};
+use filterlens::{Activation, Ascent, AscentConfig, Backend, Mode, Objective, Optimiser, Target, Vgg16, device, weights};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
@@ -49,16 +49,33 @@ struct RunArgs {
     /// Layer, conv1_1 … conv5_3.
     #[arg(long, default_value = "conv3_2")]
     layer: String,
-    #[arg(long, default_value_t = 150)]
-    steps: usize,
-    /// Step size of the max-normalised update (the seed's 2/255).
-    #[arg(long, default_value_t = 2.0 / 255.0)]
-    step_size: f32,
-    /// Side of the square image in pixels.
-    #[arg(long, default_value_t = 224)]
-    size: usize,
+    /// classic: the seed's pixel ascent (150 steps, 224 px); lucid: FFT + decorrelated colour + transforms + Adam
+    /// (512 steps, 128 px).
+    #[arg(long, default_value = "classic")]
+    mode: Mode,
+    /// What to maximise: channel (mean), neuron (the centre one) or layer (DeepDream: mean of squares).
+    #[arg(long, default_value = "channel")]
+    objective: Target,
+    /// Maximise the activation before the layer's ReLU.
+    #[arg(long)]
+    pre_relu: bool,
+    /// Steps (default: the mode's).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Side of the square image in pixels (default: the mode's).
+    #[arg(long)]
+    size: Option<usize>,
+    /// Step size of classic mode's max-normalised update (default 2/255).
+    #[arg(long)]
+    step_size: Option<f32>,
+    /// Adam's learning rate in lucid mode (default 0.05).
+    #[arg(long)]
+    lr: Option<f32>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Start from this PNG (centre square, resized) instead of noise: DeepDream-style enhancement.
+    #[arg(long)]
+    init: Option<PathBuf>,
     #[arg(long, default_value = "flex")]
     backend: Backend,
     /// VGG16 weights (safetensors, f32 or f16); `make weights` prepares them.
@@ -66,8 +83,38 @@ struct RunArgs {
     weights: PathBuf,
 }
 
+impl RunArgs {
+    fn objective(&self, filters: &[usize]) -> Result<Objective, String> {
+        let activation = if self.pre_relu { Activation::PreRelu } else { Activation::PostRelu };
+        Objective::new(&self.layer, filters, self.objective, activation).map_err(|e| e.to_string())
+    }
+
+    fn config(&self) -> Result<AscentConfig, String> {
+        let mut config = AscentConfig::for_mode(self.mode);
+        config.seed = self.seed;
+        config.steps = self.steps.unwrap_or(config.steps);
+        config.size = self.size.unwrap_or(config.size);
+        match (&mut config.optimiser, self.step_size, self.lr) {
+            (Optimiser::MaxNormalised { step_size }, Some(value), _) => *step_size = value,
+            (Optimiser::Adam { learning_rate }, _, Some(value)) => *learning_rate = value,
+            (Optimiser::MaxNormalised { .. }, _, Some(_)) => return Err("--lr is for lucid mode (Adam)".into()),
+            (Optimiser::Adam { .. }, Some(_), _) => return Err("--step-size is for classic mode".into()),
+            _ => {}
+        }
+        if let Some(path) = &self.init {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+            let picture = Rgba::from_png(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            config.init = Some(picture.to_planar_square(config.size));
+        }
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+}
+
 #[derive(Args)]
 struct BenchArgs {
+    #[arg(long, default_value = "classic")]
+    mode: Mode,
     #[arg(long, value_delimiter = ',', default_value = "flex,wgpu,ndarray")]
     backends: Vec<Backend>,
     #[arg(long, value_delimiter = ',', default_value = "conv3_1,conv5_3")]
@@ -116,13 +163,13 @@ fn load_model(path: &Path, backend: Backend) -> Result<Vgg16, String> {
 
 /// Runs the ascent for `filters` of one layer as one batch and writes the images as a grid PNG.
 fn visualize(run: &RunArgs, filters: &[usize], columns: usize, out: &Path) -> Result<(), String> {
-    let objective = Objective::channels(&run.layer, filters).map_err(|e| e.to_string())?;
-    let config = AscentConfig { steps: run.steps, step_size: run.step_size, size: run.size, seed: run.seed };
-    config.validate().map_err(|e| e.to_string())?;
+    let objective = run.objective(filters)?;
+    let config = run.config()?;
+    let (steps, size) = (config.steps, config.size);
     let model = load_model(&run.weights, run.backend)?;
     let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
 
-    let progress = ProgressBar::new(run.steps as u64).with_style(
+    let progress = ProgressBar::new(steps as u64).with_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ~{eta} left)")
             .expect("valid template")
             .progress_chars("=> "),
@@ -143,11 +190,11 @@ fn visualize(run: &RunArgs, filters: &[usize], columns: usize, out: &Path) -> Re
     progress.finish();
 
     let pixels = pollster::block_on(ascent.pixels()).map_err(|e| e.to_string())?;
-    let tiles = batch_rgba(&pixels, run.size);
+    let tiles = batch_rgba(&pixels, size, ascent.display());
     let picture = if tiles.len() == 1 {
-        Rgba { width: run.size, height: run.size, pixels: tiles.into_iter().next().expect("one tile") }
+        Rgba { width: size, height: size, pixels: tiles.into_iter().next().expect("one tile") }
     } else {
-        grid(&tiles, run.size, columns, 4)
+        grid(&tiles, size, columns, 4)
     };
     std::fs::write(out, picture.to_png()).map_err(|e| format!("cannot write '{}': {e}", out.display()))?;
     println!("wrote {} ({}x{})", out.display(), picture.width, picture.height);
@@ -207,7 +254,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         for layer in &args.layers {
             for &size in &args.sizes {
                 let objective = Objective::channels(layer, &[0]).map_err(|e| e.to_string())?;
-                let config = AscentConfig { steps: args.warmup + args.steps, size, ..AscentConfig::default() };
+                let config = AscentConfig { steps: args.warmup + args.steps, size, ..AscentConfig::for_mode(args.mode) };
                 let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
                 let mut times = Vec::new();
                 while !ascent.is_done() {

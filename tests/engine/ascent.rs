@@ -1,6 +1,6 @@
 //! The seed's gradient ascent on the real weights.
 
-use filterlens::image::batch_rgba;
+use filterlens::image::{Display, batch_rgba};
 use filterlens::{Activation, Ascent, AscentConfig, Error, Objective, StepReport};
 
 use crate::flex_model;
@@ -69,9 +69,9 @@ fn live_filters_do_not_switch() {
 fn batched_grid_matches_single_runs() {
     let config = AscentConfig { steps: 5, size: 40, seed: 3, ..AscentConfig::default() };
     let filters = [0, 1, 2, 3, 4, 5];
-    let batch = batch_rgba(&pixels(&run("conv2_2", &filters, config.clone()).1), config.size);
+    let batch = batch_rgba(&pixels(&run("conv2_2", &filters, config.clone()).1), config.size, Display::MinMax);
     for (i, &filter) in filters.iter().enumerate() {
-        let single = batch_rgba(&pixels(&run("conv2_2", &[filter], config.clone()).1), config.size).remove(0);
+        let single = batch_rgba(&pixels(&run("conv2_2", &[filter], config.clone()).1), config.size, Display::MinMax).remove(0);
         let worst = batch[i].iter().zip(&single).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
         assert!(worst <= 1, "tile {i} (filter {filter}) differs from its single run by {worst} levels");
     }

@@ -6,6 +6,7 @@ mod backends;
 mod cli;
 mod golden;
 mod loader;
+mod lucid;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

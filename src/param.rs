@@ -1,0 +1,290 @@
+//! Image parameterisations: what the optimiser actually changes.
+//!
+//! - [`Param::Pixels`]: the pixels themselves, unbounded (the seed; shown min-max normalised).
+//! - [`Param::Fft`]: Lucid's spectrum parameterisation. The optimiser moves a half-spectrum per colour channel,
+//!   scaled by 1/frequency so that low frequencies move first; an inverse real FFT gives a decorrelated-colour
+//!   image, the ImageNet colour-correlation matrix mixes it into RGB and a sigmoid keeps it in (0, 1).
+//!
+//! The inverse FFT is written as matrix products with cosine and sine tables, so every backend (WebGPU included)
+//! differentiates it with the ops it already has.
+
+use burn::tensor::{Device, Tensor, TensorData, activation::sigmoid};
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64;
+
+/// Square root of ImageNet's colour-correlation matrix (from Lucid), columns scaled so the largest has norm 1.
+pub const COLOR_CORRELATION_SVD_SQRT: [[f32; 3]; 3] = [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]];
+
+/// Lucid divides the inverse FFT by this; larger values give less saturated colours.
+const MAGIC: f64 = 4.0;
+/// Standard deviation of the initial spectrum (Lucid's default).
+const SPECTRUM_SD: f64 = 0.01;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    Pixels,
+    Fft,
+}
+
+/// The colour matrix applied to the decorrelated image: `rgb = M · t`.
+pub fn color_matrix() -> [[f64; 3]; 3] {
+    let m = COLOR_CORRELATION_SVD_SQRT;
+    let max_norm = (0..3)
+        .map(|col| (0..3).map(|row| (m[row][col] as f64).powi(2)).sum::<f64>().sqrt())
+        .fold(0.0, f64::max);
+    let mut out = [[0.0; 3]; 3];
+    for (r, row) in m.iter().enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[r][c] = v as f64 / max_norm;
+        }
+    }
+    out
+}
+
+/// `fftfreq(n)[k]`: cycles per pixel of DFT bin `k`.
+fn fftfreq(n: usize, k: usize) -> f64 {
+    let signed = if k <= (n - 1) / 2 { k as f64 } else { k as f64 - n as f64 };
+    signed / n as f64
+}
+
+/// Per-bin spectrum scale `[h][w/2+1]`: 1 / max(|f|, 1/max(h, w)), Lucid's 1/f prior.
+fn spectrum_scale(h: usize, w: usize) -> Vec<f64> {
+    let wf = w / 2 + 1;
+    let floor = 1.0 / h.max(w) as f64;
+    let mut scale = Vec::with_capacity(h * wf);
+    for ky in 0..h {
+        for kx in 0..wf {
+            let f = (fftfreq(h, ky).powi(2) + fftfreq(w, kx).powi(2)).sqrt();
+            scale.push(1.0 / f.max(floor));
+        }
+    }
+    scale
+}
+
+/// Cosine and sine tables for the orthonormal inverse real 2-D DFT of an `h`×`w` image.
+struct DftTables {
+    /// `[1, h, h]`: cos / sin(2π ky y / h) / √h, indexed `[y, ky]`.
+    rows_cos: Tensor<3>,
+    rows_sin: Tensor<3>,
+    /// `[1, w/2+1, w]`: c_k cos / sin(2π kx x / w) / √w, indexed `[kx, x]`; c_k doubles the bins that stand for
+    /// a conjugate pair.
+    cols_cos: Tensor<3>,
+    cols_sin: Tensor<3>,
+    /// `[1, 1, h, w/2+1]`, the 1/f prior divided by Lucid's magic constant.
+    scale: Tensor<4>,
+}
+
+impl DftTables {
+    fn new(h: usize, w: usize, device: &Device) -> Self {
+        let wf = w / 2 + 1;
+        let table = |rows: usize, cols: usize, f: &dyn Fn(usize, usize) -> f64| {
+            let data: Vec<f32> = (0..rows * cols).map(|i| f(i / cols, i % cols) as f32).collect();
+            Tensor::<3>::from_data(TensorData::new(data, [1, rows, cols]), device)
+        };
+        let tau = std::f64::consts::TAU;
+        let (sh, sw) = ((h as f64).sqrt(), (w as f64).sqrt());
+        let weight = |kx: usize| if kx == 0 || (w % 2 == 0 && kx == w / 2) { 1.0 } else { 2.0 };
+        let scale: Vec<f32> = spectrum_scale(h, w).into_iter().map(|s| (s / MAGIC) as f32).collect();
+        Self {
+            rows_cos: table(h, h, &|y, ky| (tau * (ky * y) as f64 / h as f64).cos() / sh),
+            rows_sin: table(h, h, &|y, ky| (tau * (ky * y) as f64 / h as f64).sin() / sh),
+            cols_cos: table(wf, w, &|kx, x| weight(kx) * (tau * (kx * x) as f64 / w as f64).cos() / sw),
+            cols_sin: table(wf, w, &|kx, x| weight(kx) * (tau * (kx * x) as f64 / w as f64).sin() / sw),
+            scale: Tensor::from_data(TensorData::new(scale, [1, 1, h, wf]), device),
+        }
+    }
+}
+
+/// A parameterisation bound to an image size and device, ready to render.
+pub(crate) struct Renderer {
+    param: Param,
+    size: usize,
+    tables: Option<DftTables>,
+    color: Tensor<3>,
+}
+
+impl Renderer {
+    pub fn new(param: Param, size: usize, device: &Device) -> Self {
+        let m = color_matrix();
+        let color: Vec<f32> = m.iter().flatten().map(|&v| v as f32).collect();
+        Self {
+            param,
+            size,
+            tables: (param == Param::Fft).then(|| DftTables::new(size, size, device)),
+            color: Tensor::from_data(TensorData::new(color, [1, 3, 3]), device),
+        }
+    }
+
+    /// The parameter tensor's shape for `batch` images.
+    pub fn shape(&self, batch: usize) -> [usize; 4] {
+        match self.param {
+            Param::Pixels => [batch, 3, self.size, self.size],
+            // Real parts in channels 0..3, imaginary parts in 3..6.
+            Param::Fft => [batch, 6, self.size, self.size / 2 + 1],
+        }
+    }
+
+    /// Images `[batch, 3, size, size]` from parameters.
+    pub fn render(&self, params: Tensor<4>) -> Tensor<4> {
+        let Some(t) = &self.tables else { return params };
+        let [batch, _, h, wf] = params.dims();
+        let w = self.size;
+        let scaled = params * t.scale.clone();
+        let re = scaled.clone().narrow(1, 0, 3).reshape([batch * 3, h, wf]);
+        let im = scaled.narrow(1, 3, 3).reshape([batch * 3, h, wf]);
+        // Inverse DFT along y (complex), then the inverse real DFT along x keeps the real part.
+        let y_re = t.rows_cos.clone().matmul(re.clone()) - t.rows_sin.clone().matmul(im.clone());
+        let y_im = t.rows_cos.clone().matmul(im) + t.rows_sin.clone().matmul(re);
+        let decorrelated = y_re.matmul(t.cols_cos.clone()) - y_im.matmul(t.cols_sin.clone());
+        let rgb = self.color.clone().matmul(decorrelated.reshape([batch, 3, h * w]));
+        sigmoid(rgb.reshape([batch, 3, h, w]))
+    }
+
+    /// Initial parameters for `batch` images, the same for each image: the seed's `(128 + U[0,1)) / 255` noise for
+    /// pixels, Lucid's N(0, 0.01²) spectrum for FFT.
+    pub fn initial(&self, batch: usize, seed: u64) -> Vec<f32> {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let [_, c, h, w] = self.shape(1);
+        let one: Vec<f32> = match self.param {
+            Param::Pixels => (0..c * h * w).map(|_| (128.0 + rng.random::<f32>()) / 255.0).collect(),
+            Param::Fft => (0..c * h * w).map(|_| (standard_normal(&mut rng) * SPECTRUM_SD) as f32).collect(),
+        };
+        one.repeat(batch)
+    }
+
+    /// Parameters that render to `image` (planar `[3][size][size]` in [0, 1]), for starting from a picture.
+    pub fn from_image(&self, image: &[f32]) -> Vec<f32> {
+        match self.param {
+            Param::Pixels => image.to_vec(),
+            Param::Fft => spectrum_of(image, self.size),
+        }
+    }
+}
+
+/// Box–Muller: one N(0, 1) sample.
+fn standard_normal(rng: &mut Pcg64) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// The FFT parameters whose rendering is `image`: undo the sigmoid (clamped away from 0 and 1), the colour mixing,
+/// Lucid's magic constant and the 1/f scale, then take the orthonormal real 2-D DFT.
+fn spectrum_of(image: &[f32], size: usize) -> Vec<f32> {
+    let (h, w, wf) = (size, size, size / 2 + 1);
+    let plane = h * w;
+    let inverse = invert3(color_matrix());
+    let logit = |v: f32| {
+        let v = (v as f64).clamp(1e-3, 1.0 - 1e-3);
+        (v / (1.0 - v)).ln()
+    };
+    let scale = spectrum_scale(h, w);
+    let tau = std::f64::consts::TAU;
+    let norm = ((h * w) as f64).sqrt();
+    let mut params = vec![0.0f32; 6 * h * wf];
+    for c in 0..3 {
+        let decorrelated: Vec<f64> = (0..plane)
+            .map(|p| (0..3).map(|k| inverse[c][k] * logit(image[k * plane + p])).sum::<f64>() * MAGIC)
+            .collect();
+        // DFT along x (keeping bins 0..=w/2), then along y.
+        let mut row_re = vec![0.0; h * wf];
+        let mut row_im = vec![0.0; h * wf];
+        for y in 0..h {
+            for kx in 0..wf {
+                let (mut re, mut im) = (0.0, 0.0);
+                for x in 0..w {
+                    let angle = tau * (kx * x) as f64 / w as f64;
+                    re += decorrelated[y * w + x] * angle.cos();
+                    im -= decorrelated[y * w + x] * angle.sin();
+                }
+                row_re[y * wf + kx] = re;
+                row_im[y * wf + kx] = im;
+            }
+        }
+        for ky in 0..h {
+            for kx in 0..wf {
+                let (mut re, mut im) = (0.0, 0.0);
+                for y in 0..h {
+                    let angle = tau * (ky * y) as f64 / h as f64;
+                    let (cos, sin) = (angle.cos(), angle.sin());
+                    let (a, b) = (row_re[y * wf + kx], row_im[y * wf + kx]);
+                    re += a * cos + b * sin;
+                    im += b * cos - a * sin;
+                }
+                let s = scale[ky * wf + kx] * norm;
+                params[(c * h + ky) * wf + kx] = (re / s) as f32;
+                params[((3 + c) * h + ky) * wf + kx] = (im / s) as f32;
+            }
+        }
+    }
+    params
+}
+
+fn invert3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    let mut inv = [[0.0; 3]; 3];
+    for (r, row) in inv.iter_mut().enumerate() {
+        for (c, v) in row.iter_mut().enumerate() {
+            let (r1, r2) = ((c + 1) % 3, (c + 2) % 3);
+            let (c1, c2) = ((r + 1) % 3, (r + 2) % 3);
+            *v = (m[r1][c1] * m[r2][c2] - m[r1][c2] * m[r2][c1]) / det;
+        }
+    }
+    inv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_matrix_is_lucids_normalised_svd_sqrt() {
+        let m = color_matrix();
+        // Lucid: color_correlation_svd_sqrt / max column norm; the first column's norm is the largest.
+        let norm = (0.26f64.powi(2) + 0.27f64.powi(2) + 0.27f64.powi(2)).sqrt();
+        for (r, row) in COLOR_CORRELATION_SVD_SQRT.iter().enumerate() {
+            for (c, &v) in row.iter().enumerate() {
+                assert!((m[r][c] - v as f64 / norm).abs() < 1e-7);
+            }
+        }
+        let first_column_norm = (0..3).map(|r| m[r][0].powi(2)).sum::<f64>().sqrt();
+        assert!((first_column_norm - 1.0).abs() < 1e-7);
+    }
+
+    #[test]
+    fn fftfreq_matches_numpy() {
+        let freqs: Vec<f64> = (0..6).map(|k| fftfreq(6, k)).collect();
+        assert_eq!(freqs, vec![0.0, 1.0 / 6.0, 2.0 / 6.0, -3.0 / 6.0, -2.0 / 6.0, -1.0 / 6.0]);
+        let odd: Vec<f64> = (0..5).map(|k| fftfreq(5, k)).collect();
+        assert_eq!(odd, vec![0.0, 0.2, 0.4, -0.4, -0.2]);
+    }
+
+    /// image -> spectrum -> image, for even and odd sizes.
+    #[test]
+    fn fft_parameterisation_round_trips() {
+        let device = Device::flex();
+        for size in [16, 15] {
+            let renderer = Renderer::new(Param::Fft, size, &device);
+            let image: Vec<f32> = (0..3 * size * size)
+                .map(|i| 0.5 + 0.4 * ((i as f32) * 0.731).sin() * ((i % size) as f32 * 0.2).cos())
+                .collect();
+            let params = renderer.from_image(&image);
+            let tensor = Tensor::<4>::from_data(TensorData::new(params, renderer.shape(1)), &device);
+            let back = renderer.render(tensor).into_data().try_into_vec::<f32>().unwrap();
+            let worst = image.iter().zip(&back).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(worst < 1e-4, "size {size}: round trip off by {worst}");
+        }
+    }
+
+    #[test]
+    fn fft_initial_images_are_near_grey() {
+        let device = Device::flex();
+        let renderer = Renderer::new(Param::Fft, 32, &device);
+        let params = Tensor::<4>::from_data(TensorData::new(renderer.initial(2, 1), renderer.shape(2)), &device);
+        let image = renderer.render(params).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(image.len(), 2 * 3 * 32 * 32);
+        assert!(image.iter().all(|v| (0.3..0.7).contains(v)), "Lucid's start is a faint, grey-ish pattern");
+        assert_eq!(image[..3 * 32 * 32], image[3 * 32 * 32..], "every image of a batch starts alike");
+    }
+}

@@ -1,0 +1,88 @@
+//! Lucid mode and the other objectives on the real weights.
+
+use burn::tensor::Tensor;
+use filterlens::image::{Display, batch_rgba};
+use filterlens::vgg::layer_index;
+use filterlens::{Activation, Ascent, AscentConfig, Objective, Target};
+
+use crate::flex_model;
+
+fn run(objective: Objective, config: AscentConfig) -> (Vec<f32>, Ascent) {
+    let mut ascent = Ascent::new(flex_model(), objective, config).unwrap();
+    let mut activations = Vec::new();
+    while !ascent.is_done() {
+        activations.push(pollster::block_on(ascent.step()).unwrap().activations[0]);
+    }
+    (activations, ascent)
+}
+
+/// Mean post-ReLU activation of `layer:filter` on the run's final image, untransformed: the fair yardstick
+/// for both modes.
+fn channel_mean(ascent: &Ascent, layer: &str, filter: usize) -> f32 {
+    let features = flex_model().forward(ascent.image(), layer_index(layer).unwrap(), Activation::PostRelu);
+    let mean: Tensor<1> = features.narrow(1, filter, 1).mean();
+    mean.into_scalar::<f32>()
+}
+
+/// At equal steps, lucid mode drives a deep filter far higher than the seed's plain ascent.
+#[test]
+fn lucid_beats_classic_on_a_deep_filter() {
+    let (layer, filter, steps, size) = ("conv4_3", 20, 48, 128);
+    let objective = || Objective::channels(layer, &[filter]).unwrap();
+    let (_, classic) = run(objective(), AscentConfig { steps, size, ..AscentConfig::classic() });
+    let (_, lucid) = run(objective(), AscentConfig { steps, size, ..AscentConfig::lucid() });
+    let (c, l) = (channel_mean(&classic, layer, filter), channel_mean(&lucid, layer, filter));
+    println!("{layer}:{filter} after {steps} steps at {size} px: classic {c:.2}, lucid {l:.2}");
+    assert!(l > 2.0 * c.max(0.1), "lucid {l} is not far above classic {c}");
+}
+
+#[test]
+fn lucid_images_stay_in_range_and_reproduce() {
+    let config = AscentConfig { steps: 4, size: 48, seed: 5, ..AscentConfig::lucid() };
+    let a = pollster::block_on(run(Objective::channels("conv3_1", &[2]).unwrap(), config.clone()).1.pixels()).unwrap();
+    let b = pollster::block_on(run(Objective::channels("conv3_1", &[2]).unwrap(), config).1.pixels()).unwrap();
+    assert!(a == b, "the same seed gave different pictures");
+    assert!(a.iter().all(|v| (0.0..=1.0).contains(v)), "sigmoid images leave [0, 1]");
+}
+
+/// Transforms are drawn once per step for the whole batch, so a lucid grid tile is its single run.
+#[test]
+fn lucid_batched_grid_matches_single_runs() {
+    let config = AscentConfig { steps: 4, size: 48, seed: 9, ..AscentConfig::lucid() };
+    let filters = [0, 1, 2, 3, 4, 5];
+    let tiles = |fs: &[usize]| {
+        let ascent = run(Objective::channels("conv2_2", fs).unwrap(), config.clone()).1;
+        batch_rgba(&pollster::block_on(ascent.pixels()).unwrap(), config.size, Display::Clamp)
+    };
+    let batch = tiles(&filters);
+    for (i, &filter) in filters.iter().enumerate() {
+        let single = tiles(&[filter]).remove(0);
+        let worst = batch[i].iter().zip(&single).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        assert!(worst <= 1, "tile {i} differs from its single run by {worst} levels");
+    }
+}
+
+#[test]
+fn neuron_and_layer_objectives_rise() {
+    for target in [Target::Neuron, Target::Layer] {
+        let objective = Objective::new("conv3_1", &[7], target, Activation::PostRelu).unwrap();
+        let (values, _) = run(objective, AscentConfig { steps: 12, size: 64, ..AscentConfig::lucid() });
+        println!("{target:?}: {:.3} -> {:.3}", values[0], values[11]);
+        assert!(values[11] > 1.5 * values[0].max(1e-3), "{target:?} did not rise: {values:?}");
+    }
+}
+
+/// Starting from a picture: classic ascent begins exactly at that picture and moves away from it.
+#[test]
+fn own_image_start() {
+    let size = 32;
+    let picture: Vec<f32> = (0..3 * size * size).map(|i| (i % 97) as f32 / 96.0).collect();
+    let config = AscentConfig { steps: 1, size, init: Some(picture.clone()), ..AscentConfig::classic() };
+    let ascent = Ascent::new(flex_model(), Objective::channels("conv2_1", &[4]).unwrap(), config.clone()).unwrap();
+    assert_eq!(pollster::block_on(ascent.pixels()).unwrap(), picture);
+    let (_, moved) = run(Objective::channels("conv2_1", &[4]).unwrap(), config);
+    assert_ne!(pollster::block_on(moved.pixels()).unwrap(), picture);
+    let wrong = AscentConfig { init: Some(vec![0.5; 10]), ..AscentConfig::classic() };
+    let error = Ascent::new(flex_model(), Objective::channels("conv2_1", &[4]).unwrap(), wrong).err().unwrap();
+    assert_eq!(error.to_string(), "the starting image has 10 values, expected 3 × 224 × 224");
+}

@@ -5,18 +5,17 @@ export CARGO_TARGET_DIR
 VENV ?= $(HOME)/.cache/filterlens/venv
 PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0
 
-.PHONY: serve test weights bench bench-torch wasm-build
+.PHONY: serve test weights bench bench-torch
 
-# Until the page exists, the main job is the CLI: the seed's six-filter demo as a PNG.
-serve: weights
-	cargo run --release --bin filterlens -- grid --layer conv3_2 --filters 0-5 --out grid.png
+include web.mk
 
+# The main job: the page, built into dist/ and served on http://127.0.0.1:8000.
+serve: serve-web
+
+# Native tests (engine, CLI), then the page in a real browser (which builds the wasm package and dist/).
 test: weights
 	cargo test --release
-	$(MAKE) wasm-build
-
-wasm-build:
-	cargo build --release --lib --target wasm32-unknown-unknown
+	$(MAKE) e2e
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)

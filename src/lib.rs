@@ -22,6 +22,8 @@ pub mod param;
 pub mod transform;
 pub mod vgg;
 pub mod weights;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use ascent::{Ascent, AscentConfig, Mode, Optimiser, StepReport};
 pub use device::Backend;

@@ -1,0 +1,142 @@
+// Shared pieces of the browser tests: Chromium with or without a WebGPU adapter, the page under test, waiting on
+// the page's own events (window.filterlens), main-thread long tasks, and screenshots kept as artifacts.
+
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, '../..');
+export const DIST = path.join(ROOT, 'dist');
+export const ARTIFACTS = path.join(here, 'artifacts');
+
+const BASE_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+// SwiftShader: a real (software) WebGPU adapter. Without these flags this Chromium has navigator.gpu but
+// requestAdapter() resolves to null, which is the "no WebGPU" case the Flex path is tested with.
+const WEBGPU_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-angle=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+];
+
+export async function launch({ webgpu }) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: false, // --headless=new is in the arguments
+    args: [...BASE_ARGS, ...(webgpu ? WEBGPU_ARGS : [])],
+  });
+}
+
+/** Records main-thread long tasks (PerformanceObserver 'longtask') from the very start of every page. */
+const LONGTASK_SCRIPT = () => {
+  window.__longtasks = [];
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, duration: e.duration });
+  }).observe({ type: 'longtask', buffered: true });
+};
+
+/** A new context (its own Cache Storage) and page, with console errors collected. */
+export async function openContext(browser) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  await context.addInitScript(LONGTASK_SCRIPT);
+  return context;
+}
+
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  page.logs = [];
+  page.on('console', (m) => page.logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => page.logs.push(`pageerror: ${e.message}`));
+  await page.goto(url);
+  return page;
+}
+
+/** The page's worker messages so far (window.filterlens.events). */
+export const events = (page, type) =>
+  page.evaluate((type) => window.filterlens.events.filter((e) => !type || e.type === type), type);
+
+/** Waits until the current run (the page's runId) has reported at least `n` steps; returns those reports. */
+export async function waitForSteps(page, n, timeout = 120_000) {
+  await page.waitForFunction(
+    (n) => {
+      const f = window.filterlens;
+      if (f.events.some((e) => e.type === 'error' || (e.type === 'weights' && e.phase === 'error'))) return true;
+      return f.events.filter((e) => e.type === 'step' && e.id === f.runId).length >= n;
+    },
+    n,
+    { timeout, polling: 100 },
+  );
+  const errors = await page.evaluate(() =>
+    window.filterlens.events.filter((e) => e.type === 'error' || (e.type === 'weights' && e.phase === 'error')),
+  );
+  if (errors.length) throw new Error(`the page reported: ${JSON.stringify(errors)}\n${page.logs.join('\n')}`);
+  return page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'step' && e.id === window.filterlens.runId));
+}
+
+/** Waits for the page's current run to finish (its 'done' message). */
+export async function waitForDone(page, timeout = 120_000) {
+  await page.waitForFunction(
+    () => window.filterlens.events.some((e) => e.type === 'done' && e.id === window.filterlens.runId),
+    null,
+    { timeout, polling: 100 },
+  );
+}
+
+/** The picture's pixels as the worker holds them: `{ width, height, step, data: number[] }`. */
+export const snapshot = (page) =>
+  page.evaluate(async () => {
+    const s = await window.filterlens.snapshot();
+    return { width: s.width, height: s.height, step: s.step, data: s.data ? Array.from(s.data) : null };
+  });
+
+export function pixelDifference(a, b) {
+  if (a.data.length !== b.data.length) return Infinity;
+  let sum = 0;
+  for (let i = 0; i < a.data.length; i++) sum += Math.abs(a.data[i] - b.data[i]);
+  return sum / a.data.length;
+}
+
+/** Long tasks on the page's main thread that started after `since` (ms, performance.now()). */
+export const longTasks = (page, since = 0) =>
+  page.evaluate((since) => window.__longtasks.filter((t) => t.start >= since), since);
+
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Screenshot of the visible canvas element only (what a person sees, via the placeholder canvas). */
+export const canvasShot = (page) => page.locator('#view').screenshot();
+
+/** How much neighbouring pixels agree (grey levels), best over four directions: about 0 for the starting noise,
+ *  clearly positive once a texture forms. */
+export function neighbourCorrelation({ width: w, height: h, data }) {
+  const g = new Float64Array(w * h);
+  for (let i = 0; i < w * h; i++) g[i] = (data[4 * i] + data[4 * i + 1] + data[4 * i + 2]) / 3;
+  const mean = g.reduce((a, b) => a + b, 0) / g.length;
+  const corr = (dx, dy) => {
+    let s = 0;
+    let q = 0;
+    for (let y = 0; y < h - dy; y++) {
+      for (let x = Math.max(0, -dx); x < w - Math.max(0, dx); x++) {
+        const a = g[y * w + x] - mean;
+        s += a * (g[(y + dy) * w + x + dx] - mean);
+        q += a * a;
+      }
+    }
+    return q > 0 ? s / q : 0;
+  };
+  return Math.max(corr(1, 0), corr(0, 1), corr(1, 1), corr(-1, 1));
+}

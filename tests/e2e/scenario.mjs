@@ -1,0 +1,80 @@
+// The core browser scenario, run once with a WebGPU adapter and once without (Flex): the weights load with
+// progress, a run paints step after step, the picture changes, the activation rises, the main thread stays free.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  DIST, canvasShot, events, launch, longTasks, openContext, openPage, pixelDifference, screenshot, snapshot,
+  waitForSteps,
+} from './helpers.mjs';
+
+const manifest = () => JSON.parse(readFileSync(path.join(DIST, 'weights/manifest.json'), 'utf8'));
+
+/** `site` serves the repository root, so the page lives under the sub-path /dist/. */
+export async function paintsAndRises(t, { site, webgpu, name }) {
+  const browser = await launch({ webgpu });
+  t.after(() => browser.close());
+  const context = await openContext(browser);
+  const hash = '#layer=conv2_1&filter=3&steps=60&step=2&size=64&seed=7&backend=auto';
+  const page = await openPage(context, `${site.url}dist/${hash}`);
+
+  const steps = await waitForSteps(page, 2, 240_000);
+  const firstStepAt = await page.evaluate(() => window.filterlens.metrics.runs.at(-1).firstStepAt);
+  const a = await snapshot(page);
+  const shotA = await canvasShot(page);
+
+  // The weights arrived with progress reports, were checked, and the backend is the one expected.
+  const weights = await events(page, 'weights');
+  const progress = weights.filter((e) => e.phase === 'progress');
+  const expected = manifest().files.find((f) => f.file === 'vgg16-f16.safetensors').bytes;
+  assert.ok(progress.length >= 2, `progress reports: ${JSON.stringify(progress)}`);
+  assert.ok(progress[0].loaded < expected, 'the first progress report comes before the download ends');
+  assert.equal(progress.at(-1).loaded, expected);
+  assert.ok(progress.every((e) => e.total === expected));
+  assert.ok(weights.some((e) => e.phase === 'ready' && e.source === 'network'));
+  assert.match(await page.locator('#weights-text').textContent(), /SHA-256 checked/);
+
+  const [backend] = await events(page, 'backend');
+  const status = await page.locator('#status').textContent();
+  if (webgpu) {
+    assert.equal(backend.backend, 'wgpu', JSON.stringify(backend));
+    assert.match(backend.adapter || '', /swiftshader/i);
+    assert.match(status, /WebGPU/);
+  } else {
+    assert.equal(backend.backend, 'flex', JSON.stringify(backend));
+    assert.match(backend.notice || '', /WebGPU/);
+    assert.match(status, /Flex/);
+    assert.match(await page.locator('#notices').textContent(), /WebGPU/);
+  }
+
+  // At least five more painted steps; the picture (worker pixels and the visible canvas) changes.
+  const later = await waitForSteps(page, a.step + 5, 300_000);
+  await screenshot(page, `${name}-mid-run`);
+  const b = await snapshot(page);
+  const shotB = await canvasShot(page);
+  assert.equal(a.width, 64);
+  assert.ok(b.step >= a.step + 5, `steps ${a.step} -> ${b.step}`);
+  const diff = pixelDifference(a, b);
+  assert.ok(diff > 1, `mean pixel difference between step ${a.step} and ${b.step}: ${diff}`);
+  assert.notEqual(Buffer.compare(shotA, shotB), 0, 'the visible canvas changes');
+
+  // The activation rises; the status line says where the run is.
+  const activations = later.map((s) => s.activation);
+  assert.ok(activations.at(-1) > activations[0] * 1.5 && activations.at(-1) > 0, `activations ${activations}`);
+  const statusNow = await page.locator('#status').textContent();
+  assert.match(statusNow, /step \d+\/60 · [\d.]+ ms\/step · activation [\d.]+/);
+
+  // The main thread was never blocked for 200 ms or more while the run went on.
+  const tasks = await longTasks(page, firstStepAt);
+  const worst = Math.max(0, ...tasks.map((t) => t.duration));
+  assert.ok(worst < 200, `main-thread long tasks during the run: ${JSON.stringify(tasks)}`);
+
+  const timing = await page.evaluate(() => window.filterlens.metrics);
+  t.diagnostic(
+    `${name}: first painted step ${Math.round(timing.runs[0].firstStepAt)} ms after navigation ` +
+      `(${Math.round(timing.runs[0].firstStepSinceStart)} ms after the run started); weights ${Math.round(timing.weights.millis)} ms; ` +
+      `ms/step ${later.slice(-5).map((s) => s.totalMillis.toFixed(1)).join(', ')}; worst long task ${worst.toFixed(0)} ms`,
+  );
+  return { browser, context, page };
+}

@@ -239,7 +239,7 @@ impl Visualizer {
         }
         let (report, pixels) = outcome.map_err(js_error)?;
         let size = run.ascent.config().size;
-        self.paint(&pixels, size)?;
+        self.paint(&pixels, size, run.ascent.display())?;
         let total = started.elapsed().as_secs_f64() * 1e3;
         let info = Object::new();
         set(&info, "step", ((report.step + 1) as f64).into());
@@ -324,8 +324,8 @@ impl Visualizer {
         Ok(model)
     }
 
-    fn paint(&self, pixels: &[f32], size: usize) -> Result<(), JsError> {
-        let rgba = image::min_max_rgba(&pixels[..3 * size * size], size, size);
+    fn paint(&self, pixels: &[f32], size: usize, display: image::Display) -> Result<(), JsError> {
+        let rgba = image::rgba(&pixels[..3 * size * size], size, size, display);
         let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), size as u32, size as u32)
             .map_err(|e| JsError::new(&format!("could not make ImageData: {e:?}")))?;
         self.context

@@ -9,18 +9,27 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use web_time::Instant;
 
+use crate::Error;
 use crate::image::Display;
 use crate::objective::{Activation, Objective, Selection};
 use crate::param::{Param, Renderer};
 use crate::transform::Transforms;
 use crate::vgg::Vgg16;
-use crate::Error;
 
 /// The two presets: the seed's plain ascent, and Lucid's recipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Classic,
     Lucid,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Classic => "classic",
+            Mode::Lucid => "lucid",
+        })
+    }
 }
 
 impl std::str::FromStr for Mode {
@@ -221,8 +230,8 @@ impl Ascent {
     }
 
     /// Carries the run on with `model` (on another device, say after a lost GPU), from `pixels` as returned by
-    /// [`Ascent::pixels`]; the step count and each image's activation choice are kept.
-    pub fn continue_on(&mut self, model: &Vgg16, pixels: Vec<f32>) {
+    /// [`Ascent::pixels`] after `steps_taken` steps; each image's activation choice is kept.
+    pub fn continue_on(&mut self, model: &Vgg16, pixels: Vec<f32>, steps_taken: usize) {
         let device = model.device();
         let batch = self.objective.filters().len();
         let plane = 3 * self.config.size * self.config.size;
@@ -232,6 +241,7 @@ impl Ascent {
         self.adam = None;
         self.selection = self.objective.selection(&self.activations, &device);
         self.model = model.clone();
+        self.steps_taken = steps_taken;
     }
 
     /// One ascent step for every image of the batch.

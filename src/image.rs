@@ -1,5 +1,5 @@
 //! From tensors to pictures: RGBA8 (the seed's min-max normalisation, or as-is for images already in [0, 1]),
-//! grids of tiles, PNG encoding.
+//! captioned grids of tiles, PNG encoding.
 
 /// How an image's values become grey levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,21 +49,129 @@ pub struct Rgba {
     pub pixels: Vec<u8>,
 }
 
-/// Square tiles side by side, `columns` to a row, separated by `gap` pixels of white.
-pub fn grid(tiles: &[Vec<u8>], size: usize, columns: usize, gap: usize) -> Rgba {
-    let columns = columns.clamp(1, tiles.len().max(1));
-    let rows = tiles.len().div_ceil(columns);
-    let width = columns * size + (columns - 1) * gap;
-    let height = rows * size + rows.saturating_sub(1) * gap;
-    let mut pixels = vec![255u8; 4 * width * height];
-    for (t, tile) in tiles.iter().enumerate() {
-        let (x0, y0) = ((t % columns) * (size + gap), (t / columns) * (size + gap));
+/// Where the tiles of a grid picture go: `columns` to a row, each tile with a caption strip below it, and
+/// [`GridLayout::GAP`] pixels of white between neighbours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GridLayout {
+    pub count: usize,
+    /// Side of a tile's image, pixels.
+    pub tile: usize,
+    pub columns: usize,
+}
+
+impl GridLayout {
+    pub const GAP: usize = 4;
+
+    /// A near-square grid at least 3 wide: 6 tiles as 3×2, 16 as 4×4, 64 as 8×8.
+    pub fn new(count: usize, tile: usize) -> Self {
+        Self::with_columns(count, tile, (count as f64).sqrt().ceil().max(3.0) as usize)
+    }
+
+    pub fn with_columns(count: usize, tile: usize, columns: usize) -> Self {
+        Self { count, tile, columns: columns.clamp(1, count.max(1)) }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.count.div_ceil(self.columns)
+    }
+
+    /// Glyphs are drawn at this integer scale, so captions grow with the tiles (64 px: 1, 128 px: 2, 224 px: 3).
+    fn text_scale(&self) -> usize {
+        (self.tile / 64).max(1)
+    }
+
+    pub fn caption_height(&self) -> usize {
+        (GLYPH_HEIGHT + 4) * self.text_scale()
+    }
+
+    pub fn width(&self) -> usize {
+        self.columns * self.tile + (self.columns - 1) * Self::GAP
+    }
+
+    pub fn height(&self) -> usize {
+        let rows = self.rows();
+        rows * (self.tile + self.caption_height()) + rows.saturating_sub(1) * Self::GAP
+    }
+
+    /// Top-left corner of tile `index`'s image.
+    pub fn origin(&self, index: usize) -> (usize, usize) {
+        let pitch_y = self.tile + self.caption_height() + Self::GAP;
+        ((index % self.columns) * (self.tile + Self::GAP), (index / self.columns) * pitch_y)
+    }
+
+    /// The tile whose image or caption covers picture pixel (`x`, `y`); none for gaps and empty cells.
+    pub fn tile_at(&self, x: usize, y: usize) -> Option<usize> {
+        let (pitch_x, pitch_y) = (self.tile + Self::GAP, self.tile + self.caption_height() + Self::GAP);
+        let (column, row) = (x / pitch_x, y / pitch_y);
+        let inside = x % pitch_x < self.tile && y % pitch_y < pitch_y - Self::GAP;
+        let index = row * self.columns + column;
+        (inside && column < self.columns && index < self.count).then_some(index)
+    }
+}
+
+/// What a run shows: one image on its own (no caption), or several as a captioned grid. `planar` is
+/// `[batch][3][size][size]`; each image is normalised on its own, as the seed normalises its one image.
+pub fn picture(planar: &[f32], display: Display, captions: &[String], layout: &GridLayout) -> Rgba {
+    let size = layout.tile;
+    let tiles = batch_rgba(planar, size, display);
+    if let [one] = tiles.as_slice() {
+        return Rgba { width: size, height: size, pixels: one.clone() };
+    }
+    let mut picture = Rgba {
+        width: layout.width(),
+        height: layout.height(),
+        pixels: vec![255; 4 * layout.width() * layout.height()],
+    };
+    let scale = layout.text_scale();
+    assert_eq!(captions.len(), tiles.len(), "one caption per tile");
+    for (index, (tile, caption)) in tiles.iter().zip(captions).enumerate() {
+        let (x0, y0) = layout.origin(index);
         for y in 0..size {
-            let dst = 4 * ((y0 + y) * width + x0);
-            pixels[dst..dst + 4 * size].copy_from_slice(&tile[4 * y * size..4 * (y + 1) * size]);
+            let dst = 4 * ((y0 + y) * picture.width + x0);
+            picture.pixels[dst..dst + 4 * size].copy_from_slice(&tile[4 * y * size..4 * (y + 1) * size]);
+        }
+        // The whole caption if it fits, else only what follows the ':' (the filter number).
+        let fitting = [caption.as_str(), caption.rsplit(':').next().unwrap_or("")]
+            .into_iter()
+            .find_map(|t| text_width(t).map(|w| (t, w * scale)).filter(|(_, w)| w + 2 <= size));
+        if let Some((text, width)) = fitting {
+            let x = x0 + (size - width) / 2;
+            picture.draw_text(text, x, y0 + size + 2 * scale, scale);
         }
     }
-    Rgba { width, height, pixels }
+    picture
+}
+
+const GLYPH_WIDTH: usize = 4;
+const GLYPH_HEIGHT: usize = 7;
+
+/// A 4×7 pixel font with what captions need (`conv3_2:17`), so the CLI and the page draw the same labels.
+fn glyph(c: char) -> Option<[&'static str; GLYPH_HEIGHT]> {
+    Some(match c {
+        '0' => [".##.", "#..#", "#..#", "#..#", "#..#", "#..#", ".##."],
+        '1' => ["..#.", ".##.", "..#.", "..#.", "..#.", "..#.", ".###"],
+        '2' => [".##.", "#..#", "...#", "..#.", ".#..", "#...", "####"],
+        '3' => [".##.", "#..#", "...#", ".##.", "...#", "#..#", ".##."],
+        '4' => ["..#.", ".##.", "#.#.", "#.#.", "####", "..#.", "..#."],
+        '5' => ["####", "#...", "###.", "...#", "...#", "#..#", ".##."],
+        '6' => [".##.", "#...", "#...", "###.", "#..#", "#..#", ".##."],
+        '7' => ["####", "...#", "..#.", "..#.", ".#..", ".#..", ".#.."],
+        '8' => [".##.", "#..#", "#..#", ".##.", "#..#", "#..#", ".##."],
+        '9' => [".##.", "#..#", "#..#", ".###", "...#", "...#", ".##."],
+        'c' => ["....", "....", ".###", "#...", "#...", "#...", ".###"],
+        'o' => ["....", "....", ".##.", "#..#", "#..#", "#..#", ".##."],
+        'n' => ["....", "....", "###.", "#..#", "#..#", "#..#", "#..#"],
+        'v' => ["....", "....", "#..#", "#..#", "#..#", ".##.", ".##."],
+        '_' => ["....", "....", "....", "....", "....", "....", "####"],
+        ':' => ["....", ".##.", ".##.", "....", ".##.", ".##.", "...."],
+        _ => return None,
+    })
+}
+
+/// Width of `text` in pixels at scale 1 (one blank column between glyphs); none if the font lacks a glyph.
+fn text_width(text: &str) -> Option<usize> {
+    let drawable = !text.is_empty() && text.chars().all(|c| glyph(c).is_some());
+    drawable.then(|| text.chars().count() * (GLYPH_WIDTH + 1) - 1)
 }
 
 impl Rgba {
@@ -111,6 +219,26 @@ impl Rgba {
         planar
     }
 
+    /// Draws `text` in dark grey with its top-left corner at (`x`, `y`), each font pixel `scale`×`scale`.
+    fn draw_text(&mut self, text: &str, x: usize, y: usize, scale: usize) {
+        for (i, c) in text.chars().enumerate() {
+            let Some(rows) = glyph(c) else { continue };
+            for (gy, row) in rows.iter().enumerate() {
+                for (gx, _) in row.bytes().enumerate().filter(|(_, b)| *b == b'#') {
+                    for dy in 0..scale {
+                        for dx in 0..scale {
+                            let (px, py) = (x + (i * (GLYPH_WIDTH + 1) + gx) * scale + dx, y + gy * scale + dy);
+                            if px < self.width && py < self.height {
+                                let at = 4 * (py * self.width + px);
+                                self.pixels[at..at + 3].copy_from_slice(&[34, 34, 34]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// PNG file bytes.
     pub fn to_png(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -141,12 +269,58 @@ mod tests {
     }
 
     #[test]
-    fn grid_places_tiles_row_by_row_with_white_gaps() {
-        let tiles: Vec<Vec<u8>> = (0..3u8).map(|t| vec![t; 4 * 2 * 2]).collect();
-        let picture = grid(&tiles, 2, 2, 1);
-        assert_eq!((picture.width, picture.height), (5, 5));
+    fn grid_places_tiles_row_by_row_with_captions_below() {
+        let size = 64;
+        let layout = GridLayout::new(4, size);
+        assert_eq!((layout.columns, layout.rows(), layout.caption_height()), (3, 2, 11));
+        assert_eq!((layout.width(), layout.height()), (3 * 64 + 2 * 4, 2 * (64 + 11) + 4));
+        // Tile t is a flat image of value t/4 (min-max of a constant image is mid grey, so use Clamp).
+        let planar: Vec<f32> = (0..4).flat_map(|t| vec![t as f32 / 4.0; 3 * size * size]).collect();
+        let captions: Vec<String> = (0..4).map(|t| format!("conv5_3:51{t}")).collect();
+        let picture = picture(&planar, Display::Clamp, &captions, &layout);
         let at = |x: usize, y: usize| picture.pixels[4 * (y * picture.width + x)];
-        assert_eq!((at(0, 0), at(2, 0), at(3, 1), at(0, 3), at(4, 4)), (0, 255, 1, 2, 255));
+        let (x1, y1) = layout.origin(1);
+        let (x3, y3) = layout.origin(3);
+        assert_eq!((x1, y1, x3, y3), (68, 0, 0, 79));
+        assert_eq!((at(0, 0), at(x1 + 10, 10), at(x3 + 63, y3 + 63), at(66, 10)), (0, 64, 191, 255));
+        // Each caption strip has dark text pixels, centred; the gap between tiles stays white.
+        let dark = |x0: usize, y0: usize| {
+            (y0 + size..y0 + size + layout.caption_height())
+                .flat_map(|y| (x0..x0 + size).map(move |x| (x, y)))
+                .filter(|&(x, y)| at(x, y) == 34)
+                .count()
+        };
+        assert!((0..4).all(|t| dark(layout.origin(t).0, layout.origin(t).1) > 60));
+        assert_eq!(layout.tile_at(x1 + 5, y1 + 70), Some(1), "a click on a caption opens its tile");
+        assert_eq!(layout.tile_at(x3 + 63, y3), Some(3));
+        assert_eq!(layout.tile_at(66, 10), None, "the gap");
+        assert_eq!(layout.tile_at(x1 + 70, y3 + 5), None, "an empty cell");
+    }
+
+    #[test]
+    fn captions_too_wide_for_small_tiles_keep_the_filter_number() {
+        assert_eq!(text_width("conv5_3:511"), Some(54));
+        assert_eq!(text_width("conv5_3 (x)"), None);
+        let layout = GridLayout::new(2, 32);
+        let planar = vec![0.5; 2 * 3 * 32 * 32];
+        let picture = picture(&planar, Display::Clamp, &["conv5_3:511".into(), "conv5_3:7".into()], &layout);
+        let dark: usize = picture.pixels.chunks_exact(4).filter(|p| p[0] == 34).count();
+        // "511" and "7": the pixels of those glyphs only.
+        let ink = |t: &str| t.chars().map(|c| glyph(c).unwrap().concat().matches('#').count()).sum::<usize>();
+        assert_eq!(dark, ink("511") + ink("7"));
+    }
+
+    #[test]
+    fn one_image_is_its_own_picture() {
+        let layout = GridLayout::new(1, 2);
+        let one = picture(
+            &[0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0],
+            Display::Clamp,
+            &["conv1_1:0".into()],
+            &layout,
+        );
+        assert_eq!((one.width, one.height), (2, 2));
+        assert_eq!(&one.pixels[..8], &[0, 0, 255, 255, 255, 0, 0, 255]);
     }
 
     #[test]

@@ -74,6 +74,15 @@ impl Objective {
         &self.filters
     }
 
+    /// What each image shows, for a grid's captions: `layer:filter`, or the layer alone for a whole-layer objective.
+    pub fn captions(&self) -> Vec<String> {
+        let layer = LAYERS[self.layer].name;
+        match self.target {
+            Target::Layer => vec![layer.to_string(); self.filters.len()],
+            Target::Channel | Target::Neuron => self.filters.iter().map(|f| format!("{layer}:{f}")).collect(),
+        }
+    }
+
     pub fn target(&self) -> Target {
         self.target
     }

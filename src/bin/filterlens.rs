@@ -4,12 +4,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use filterlens::image::{Rgba, batch_rgba, grid};
-use filterlens::{Activation, Ascent, AscentConfig, Backend, Mode, Objective, Optimiser, Target, Vgg16, device, weights};
+use filterlens::image::{GridLayout, Rgba, picture};
+use filterlens::{
+    Activation, Ascent, AscentConfig, Backend, Mode, Objective, Optimiser, Target, Vgg16, device, weights,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
-#[command(name = "filterlens", version, about = "What does a VGG16 filter respond to? Gradient ascent on the input image.")]
+#[command(
+    name = "filterlens",
+    version,
+    about = "What does a VGG16 filter respond to? Gradient ascent on the input image."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,14 +33,15 @@ enum Command {
         #[arg(long, default_value = "filter.png")]
         out: PathBuf,
     },
-    /// Visualize several filters of one layer together (one batch) and write them as a grid PNG.
+    /// Visualize several filters of one layer together (one batch) and write them as a grid PNG, each tile
+    /// captioned layer:filter.
     Grid {
         #[command(flatten)]
         run: RunArgs,
         /// Filters: a list of numbers and ranges, e.g. "0-5" or "0,3,10-12".
         #[arg(long, default_value = "0-5", value_parser = parse_filters)]
         filters: FilterList,
-        /// Tiles per row (default: a near-square grid, at least 3 wide).
+        /// Tiles per row (default: a near-square grid, at least 3 wide: 6 filters as 3×2, 16 as 4×4).
         #[arg(long)]
         columns: Option<usize>,
         #[arg(long, default_value = "grid.png")]
@@ -97,8 +104,12 @@ impl RunArgs {
         match (&mut config.optimiser, self.step_size, self.lr) {
             (Optimiser::MaxNormalised { step_size }, Some(value), _) => *step_size = value,
             (Optimiser::Adam { learning_rate }, _, Some(value)) => *learning_rate = value,
-            (Optimiser::MaxNormalised { .. }, _, Some(_)) => return Err("--lr is for lucid mode (Adam)".into()),
-            (Optimiser::Adam { .. }, Some(_), _) => return Err("--step-size is for classic mode".into()),
+            (Optimiser::MaxNormalised { .. }, _, Some(_)) => {
+                return Err("--lr is for lucid mode (Adam)".into());
+            }
+            (Optimiser::Adam { .. }, Some(_), _) => {
+                return Err("--step-size is for classic mode".into());
+            }
             _ => {}
         }
         if let Some(path) = &self.init {
@@ -121,6 +132,9 @@ struct BenchArgs {
     layers: Vec<String>,
     #[arg(long, value_delimiter = ',', default_value = "128,224")]
     sizes: Vec<usize>,
+    /// Images per step: a batch of N filters (0..N) is a grid of N optimised together.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    batches: Vec<usize>,
     /// Timed steps per case (after the warm-up steps).
     #[arg(long, default_value_t = 5)]
     steps: usize,
@@ -137,11 +151,8 @@ struct BenchArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Render { run, filter, out } => visualize(&run, &[filter], 1, &out),
-        Command::Grid { run, filters: FilterList(filters), columns, out } => {
-            let columns = columns.unwrap_or_else(|| (filters.len() as f64).sqrt().ceil().max(3.0) as usize);
-            visualize(&run, &filters, columns, &out)
-        }
+        Command::Render { run, filter, out } => visualize(&run, &[filter], None, &out),
+        Command::Grid { run, filters: FilterList(filters), columns, out } => visualize(&run, &filters, columns, &out),
         Command::Bench(args) => bench(&args),
     };
     match outcome {
@@ -154,15 +165,15 @@ fn main() -> ExitCode {
 }
 
 fn load_model(path: &Path, backend: Backend) -> Result<Vgg16, String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!("cannot read weights '{}': {e} (run `make weights` to prepare them)", path.display())
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read weights '{}': {e} (run `make weights` to prepare them)", path.display()))?;
     let device = device::init(backend).map_err(|e| e.to_string())?;
     weights::load(&bytes, &device).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Runs the ascent for `filters` of one layer as one batch and writes the images as a grid PNG.
-fn visualize(run: &RunArgs, filters: &[usize], columns: usize, out: &Path) -> Result<(), String> {
+/// Runs the ascent for `filters` of one layer as one batch and writes the picture (one image, or a captioned grid)
+/// as a PNG.
+fn visualize(run: &RunArgs, filters: &[usize], columns: Option<usize>, out: &Path) -> Result<(), String> {
     let objective = run.objective(filters)?;
     let config = run.config()?;
     let (steps, size) = (config.steps, config.size);
@@ -190,12 +201,11 @@ fn visualize(run: &RunArgs, filters: &[usize], columns: usize, out: &Path) -> Re
     progress.finish();
 
     let pixels = pollster::block_on(ascent.pixels()).map_err(|e| e.to_string())?;
-    let tiles = batch_rgba(&pixels, size, ascent.display());
-    let picture = if tiles.len() == 1 {
-        Rgba { width: size, height: size, pixels: tiles.into_iter().next().expect("one tile") }
-    } else {
-        grid(&tiles, size, columns, 4)
+    let layout = match columns {
+        Some(columns) => GridLayout::with_columns(filters.len(), size, columns),
+        None => GridLayout::new(filters.len(), size),
     };
+    let picture = picture(&pixels, ascent.display(), &ascent.objective().captions(), &layout);
     std::fs::write(out, picture.to_png()).map_err(|e| format!("cannot write '{}': {e}", out.display()))?;
     println!("wrote {} ({}x{})", out.display(), picture.width, picture.height);
     Ok(())
@@ -235,6 +245,7 @@ struct BenchCase {
     backend: String,
     layer: String,
     size: usize,
+    batch: usize,
     steps: usize,
     median_ms: f64,
     mean_ms: f64,
@@ -252,9 +263,11 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             }
         };
         for layer in &args.layers {
-            for &size in &args.sizes {
-                let objective = Objective::channels(layer, &[0]).map_err(|e| e.to_string())?;
-                let config = AscentConfig { steps: args.warmup + args.steps, size, ..AscentConfig::for_mode(args.mode) };
+            for (&size, &batch) in args.sizes.iter().flat_map(|s| args.batches.iter().map(move |b| (s, b))) {
+                let filters: Vec<usize> = (0..batch).collect();
+                let objective = Objective::channels(layer, &filters).map_err(|e| e.to_string())?;
+                let config =
+                    AscentConfig { steps: args.warmup + args.steps, size, ..AscentConfig::for_mode(args.mode) };
                 let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
                 let mut times = Vec::new();
                 while !ascent.is_done() {
@@ -268,12 +281,16 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                     backend: backend.to_string(),
                     layer: layer.clone(),
                     size,
+                    batch,
                     steps: times.len(),
                     median_ms: times[times.len() / 2],
                     mean_ms: times.iter().sum::<f64>() / times.len() as f64,
                     min_ms: times[0],
                 };
-                eprintln!("{backend:8} {layer} {size:4} px: {:9.1} ms/step (median of {})", case.median_ms, case.steps);
+                eprintln!(
+                    "{backend:8} {layer} {size:4} px × {batch:2}: {:9.1} ms/step (median of {})",
+                    case.median_ms, case.steps
+                );
                 cases.push(case);
             }
         }
@@ -283,17 +300,27 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         "machine": machine,
         "filterlens": env!("CARGO_PKG_VERSION"),
         "burn": "0.22.1",
+        "mode": args.mode.to_string(),
         "warmup_steps": args.warmup,
         "cases": cases,
     });
     std::fs::write(&args.json, serde_json::to_string_pretty(&json).expect("serialisable") + "\n")
         .map_err(|e| format!("cannot write '{}': {e}", args.json.display()))?;
-    let mut md = format!("Machine: {machine}; burn 0.22.1; {} warm-up steps.\n\n", args.warmup);
-    md.push_str("| backend | layer | size | ms/step (median) | mean | min | steps |\n|---|---|---:|---:|---:|---:|---:|\n");
+    let mut md = format!("Machine: {machine}; burn 0.22.1; {} mode; {} warm-up steps.\n\n", args.mode, args.warmup);
+    md.push_str("| backend | layer | size | batch | ms/step (median) | mean | min | ms/image | steps |\n");
+    md.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for c in &cases {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} |\n",
-            c.backend, c.layer, c.size, c.median_ms, c.mean_ms, c.min_ms, c.steps
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} |\n",
+            c.backend,
+            c.layer,
+            c.size,
+            c.batch,
+            c.median_ms,
+            c.mean_ms,
+            c.min_ms,
+            c.median_ms / c.batch as f64,
+            c.steps
         ));
     }
     std::fs::write(&args.markdown, &md).map_err(|e| format!("cannot write '{}': {e}", args.markdown.display()))?;
@@ -304,7 +331,11 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
 fn machine_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     format!("{cpu}, {cores} cores, {}", std::env::consts::OS)

@@ -1,5 +1,6 @@
 //! The CLI as a user runs it: PNGs of the right size, clear messages and a failing exit code on bad input.
 
+use filterlens::image::{GridLayout, Rgba};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -24,18 +25,52 @@ fn temp_png(name: &str) -> std::path::PathBuf {
 #[test]
 fn render_writes_a_png_of_the_requested_size() {
     let out = temp_png("render.png");
-    let run = filterlens(&["render", "--layer", "conv1_2", "--filter", "3", "--steps", "3", "--size", "40", "--out", out.to_str().unwrap()]);
+    let run = filterlens(&[
+        "render",
+        "--layer",
+        "conv1_2",
+        "--filter",
+        "3",
+        "--steps",
+        "3",
+        "--size",
+        "40",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(png_size(&out), (40, 40));
 }
 
 #[test]
-fn grid_writes_six_tiles() {
+fn grid_writes_six_captioned_tiles() {
     let out = temp_png("grid.png");
-    let run = filterlens(&["grid", "--layer", "conv2_1", "--filters", "0-5", "--steps", "2", "--size", "32", "--out", out.to_str().unwrap()]);
+    let run = filterlens(&[
+        "grid",
+        "--layer",
+        "conv2_1",
+        "--filters",
+        "0-5",
+        "--steps",
+        "2",
+        "--size",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    // 3 columns × 2 rows of 32 px tiles with 4 px gaps.
-    assert_eq!(png_size(&out), (3 * 32 + 2 * 4, 2 * 32 + 4));
+    // 3 columns × 2 rows of 64 px tiles, each with an 11 px caption strip below, 4 px gaps.
+    let layout = GridLayout::new(6, 64);
+    assert_eq!(png_size(&out), (3 * 64 + 2 * 4, 2 * (64 + 11) + 4));
+    let picture = Rgba::from_png(&std::fs::read(&out).unwrap()).unwrap();
+    for tile in 0..6 {
+        let (x0, y0) = layout.origin(tile);
+        let ink = (y0 + 64..y0 + 75)
+            .flat_map(|y| (x0..x0 + 64).map(move |x| (x, y)))
+            .filter(|&(x, y)| picture.pixels[4 * (y * picture.width + x)] < 100)
+            .count();
+        assert!(ink > 60, "tile {tile}'s caption (conv2_1:{tile}) is drawn: {ink} dark pixels");
+    }
 }
 
 fn refused(args: &[&str], message: &str) {
@@ -48,7 +83,10 @@ fn refused(args: &[&str], message: &str) {
 #[test]
 fn bad_arguments_get_clear_messages() {
     refused(&["render", "--layer", "conv9_9"], "unknown layer 'conv9_9'");
-    refused(&["render", "--layer", "conv1_1", "--filter", "64"], "filter 64 is out of range: conv1_1 has filters 0..=63");
+    refused(
+        &["render", "--layer", "conv1_1", "--filter", "64"],
+        "filter 64 is out of range: conv1_1 has filters 0..=63",
+    );
     refused(&["grid", "--filters", "5-2"], "range '5-2' runs backwards");
     refused(&["render", "--backend", "cuda"], "unknown backend 'cuda'");
     refused(&["render", "--size", "4"], "image size 4 is out of range");

@@ -12,22 +12,43 @@ const LAYERS = [
 const SIZES = [64, 128, 224];
 const BACKENDS = ['auto', 'wgpu', 'flex', 'ndarray'];
 const BACKEND_NAMES = { wgpu: 'WebGPU', flex: 'Flex (CPU)', ndarray: 'ndarray (CPU)' };
+// Each mode's steps and image size, taken on when the mode is chosen. Classic is the seed's demo; lucid is Lucid's
+// recipe at its usual 128 px, with the issue's lower end of 256–512 steps because the page may run on the CPU.
+const MODES = { classic: { steps: 150, size: 224 }, lucid: { steps: 256, size: 128 } };
+// How many filters the picture shows: one, or a grid of that many consecutive filters optimised as one batch.
+const GRIDS = [1, 6, 16, 64];
+// Pixels per step (tiles × size²) the page asks of the browser's memory: 6 tiles at 224 px, 16 at 128, 64 at 64.
+const MAX_GRID_PIXELS = 6 * 224 * 224;
 // The seed's demo: conv3_2, filter 0, 150 steps of 2/255 on a 224 px image.
-const DEFAULTS = { layer: 'conv3_2', filter: 0, steps: 150, step: 2, size: 224, seed: 0, backend: 'auto' };
+const DEFAULTS = {
+  mode: 'classic', layer: 'conv3_2', filter: 0, grid: 1, steps: 150, step: 2, lr: 0.05, size: 224, seed: 0, backend: 'auto',
+};
 const RESTART_DELAY_MS = 250;
 
 const $ = (id) => document.getElementById(id);
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 const channels = (layer) => LAYERS.find(([name]) => name === layer)[1];
+/** The largest image size a grid of `grid` tiles may use. */
+const maxSize = (grid) => Math.max(...SIZES.filter((size) => grid * size * size <= MAX_GRID_PIXELS));
+/** The filters a picture shows: `grid` consecutive filters from the chosen one (fewer from the layer's end). */
+function filtersOf({ layer, filter, grid }) {
+  const first = Math.min(filter, channels(layer) - grid);
+  return Array.from({ length: grid }, (_, i) => first + i);
+}
+const describeFilters = (layer, filters) =>
+  filters.length === 1 ? `${layer} filter ${filters[0]}` : `${layer} filters ${filters[0]}–${filters.at(-1)}`;
 
 // ---------------------------------------------------------------- settings <-> URL hash
 
-/** Settings from a URL hash such as `#layer=conv3_2&filter=0&steps=150&step=2&size=224&seed=0&backend=auto`;
- *  anything missing or invalid takes its default. */
+/** Settings from a URL hash such as
+ *  `#mode=classic&layer=conv3_2&filter=0&grid=1&steps=150&step=2&size=224&seed=0&backend=auto`; anything missing or
+ *  invalid takes its default (the mode's, for steps and size). */
 function parseHash(hash) {
   const q = new URLSearchParams(hash.replace(/^#/, ''));
-  const s = { ...DEFAULTS };
+  const mode = Object.hasOwn(MODES, q.get('mode')) ? q.get('mode') : DEFAULTS.mode;
+  const s = { ...DEFAULTS, mode, ...MODES[mode] };
   if (LAYERS.some(([name]) => name === q.get('layer'))) s.layer = q.get('layer');
+  if (GRIDS.includes(Number(q.get('grid')))) s.grid = Number(q.get('grid'));
   const int = (key, lo, hi) => {
     const v = Number(q.get(key));
     if (q.has(key) && Number.isInteger(v)) s[key] = clamp(v, lo, hi);
@@ -37,15 +58,19 @@ function parseHash(hash) {
   int('seed', 0, 2 ** 32 - 1);
   const step = Number(q.get('step'));
   if (q.has('step') && Number.isFinite(step) && step > 0) s.step = clamp(step, 0.05, 50);
+  const lr = Number(q.get('lr'));
+  if (q.has('lr') && Number.isFinite(lr) && lr > 0) s.lr = clamp(lr, 0.001, 1);
   const size = Number(q.get('size'));
   if (SIZES.includes(size)) s.size = size;
+  s.size = Math.min(s.size, maxSize(s.grid));
   if (BACKENDS.includes(q.get('backend'))) s.backend = q.get('backend');
   return s;
 }
 
 function toHash(s) {
   const q = new URLSearchParams();
-  for (const key of ['layer', 'filter', 'steps', 'step', 'size', 'seed', 'backend']) q.set(key, String(s[key]));
+  const rate = s.mode === 'classic' ? 'step' : 'lr';
+  for (const key of ['mode', 'layer', 'filter', 'grid', 'steps', rate, 'size', 'seed', 'backend']) q.set(key, String(s[key]));
   return `#${q}`;
 }
 
@@ -61,6 +86,7 @@ const pairs = {
   filter: [$('filter'), $('filter-n')],
   steps: [$('steps'), $('steps-n')],
   step: [$('step'), $('step-n')],
+  lr: [$('lr'), $('lr-n')],
   seed: [$('seed'), $('seed-n')],
 };
 
@@ -81,8 +107,14 @@ function showSettings() {
     // A number outside the slider's range (a seed of 5000, say) leaves the slider at its end.
     range.value = String(clamp(settings[key], Number(range.min), Number(range.max)));
   }
+  $('mode').value = settings.mode;
+  $('grid').value = String(settings.grid);
+  $('row-step').hidden = settings.mode !== 'classic';
+  $('row-lr').hidden = settings.mode !== 'lucid';
+  for (const option of $('size').options) option.disabled = Number(option.value) > maxSize(settings.grid);
   $('size').value = String(settings.size);
   $('backend').value = settings.backend;
+  $('view').classList.toggle('grid', settings.grid > 1);
 }
 
 /** A setting changed: keep the URL in step and restart the run shortly (slider drags coalesce). */
@@ -125,6 +157,17 @@ $('size').addEventListener('change', () => {
   settings.size = Number($('size').value);
   changed();
 });
+$('mode').addEventListener('change', () => {
+  settings.mode = $('mode').value;
+  Object.assign(settings, MODES[settings.mode]);
+  settings.size = Math.min(settings.size, maxSize(settings.grid));
+  changed();
+});
+$('grid').addEventListener('change', () => {
+  settings.grid = Number($('grid').value);
+  settings.size = Math.min(settings.size, maxSize(settings.grid));
+  changed();
+});
 $('backend').addEventListener('change', () => {
   settings.backend = $('backend').value;
   clearNotes('backend');
@@ -151,12 +194,18 @@ $('copy').addEventListener('click', async () => {
   link.value = location.href;
   try {
     await navigator.clipboard.writeText(location.href);
-    note('Link copied: it restores these settings (same seed and backend, same picture).', 'info', 'copy');
+    note(`Link copied: it restores these settings (same seed and backend, same picture)${imageCaveat()}.`, 'info', 'copy');
   } catch {
     link.hidden = false;
     link.select();
-    note('Copy the link from the box below the buttons.', 'info', 'copy');
+    note(`Copy the link from the box below the buttons${imageCaveat()}.`, 'info', 'copy');
   }
+});
+const imageCaveat = () =>
+  startImage ? '; it does not carry your starting picture, so opened elsewhere it starts from noise' : '';
+$('download').addEventListener('click', () => {
+  exportId += 1;
+  worker.postMessage({ type: 'export', id: exportId });
 });
 $('retry').addEventListener('click', retryWeights);
 
@@ -172,8 +221,11 @@ let restartTimer = 0;
 let backendInfo = null;
 let weightsReady = false;
 let weightsFailed = false;
-const metrics = { firstPaintSinceLoad: null, weights: null, runs: [] };
+const metrics = { firstPaintSinceLoad: null, weights: null, runs: [], exports: [] };
 let plot = { activations: [], steps: 1 };
+let layout = null; // where the current run's tiles are on the canvas (from the worker)
+let exportId = 0;
+let startImage = null; // { name, width, height, url } of the user's starting picture, while runs start from it
 let recentMillis = [];
 let last = null; // the last step report of the current run
 
@@ -188,16 +240,21 @@ function run() {
   plot = { activations: [], steps: settings.steps };
   recentMillis = [];
   last = null;
+  layout = null;
   clearNotes('run');
   if (errorKind === 'run') hideError();
   const params = {
+    mode: settings.mode,
     layer: settings.layer,
-    filter: settings.filter,
+    filters: filtersOf(settings),
     steps: settings.steps,
-    stepSize: settings.step / 255,
+    rate: settings.mode === 'classic' ? settings.step / 255 : settings.lr,
     size: settings.size,
     seed: settings.seed,
+    fromImage: startImage !== null,
   };
+  $('plot-caption').textContent =
+    params.filters.length > 1 ? `mean activation of the ${params.filters.length} filters per step` : 'activation per step';
   metrics.runs.push({ id: runId, params, requestedAt: performance.now(), firstStepAt: null, firstStepSinceStart: null });
   worker.postMessage({ type: 'run', id: runId, params });
   drawPlot();
@@ -226,6 +283,7 @@ worker.onmessage = ({ data: m }) => {
     case 'notice':
       return note(m.message, 'warn', 'page');
     case 'started':
+      if (m.id === runId) onStarted(m);
       return;
     case 'step':
       return onStep(m);
@@ -236,6 +294,8 @@ worker.onmessage = ({ data: m }) => {
       return;
     case 'error':
       return showError(m.message, { kind: 'run' });
+    case 'png':
+      return onPng(m);
     case 'snapshot': {
       const resolve = snapshots.get(m.id);
       snapshots.delete(m.id);
@@ -272,8 +332,104 @@ function onWeights(m) {
   }
 }
 
+/** The run's picture has its size: shape the frame to it (a grid is wider than tall). */
+function onStarted(m) {
+  layout = m.layout;
+  $('frame').style.aspectRatio = `${layout.width} / ${layout.height}`;
+}
+
+/** Clicking a tile of a grid opens that filter on its own. */
+canvas.addEventListener('click', (e) => {
+  if (!layout || layout.tiles.length < 2) return;
+  const box = canvas.getBoundingClientRect();
+  const x = ((e.clientX - box.left) * layout.width) / box.width;
+  const y = ((e.clientY - box.top) * layout.height) / box.height;
+  const index = layout.tiles.findIndex(([tx, ty, w, h]) => x >= tx && x < tx + w && y >= ty && y < ty + h);
+  if (index < 0) return;
+  settings.filter = metrics.runs.at(-1).params.filters[index];
+  settings.grid = 1; // same seed and size: the single run paints exactly the tile that was clicked
+  changed();
+});
+
+// ---------------------------------------------------------------- starting from your own picture
+
+/** Decodes `file` (here, so a bad file is refused at once) and hands the picture to the worker, which resizes it
+ *  for every run until the user goes back to noise. */
+async function useStartImage(file) {
+  if (!file) return;
+  let bitmap;
+  try {
+    if (file.type && !file.type.startsWith('image/')) throw new Error(`it is ${file.type}, not an image`);
+    bitmap = await createImageBitmap(file);
+  } catch (e) {
+    showError(`Could not use "${file.name}" as a starting picture: ${e.message || e}. Nothing else changed.`, { kind: 'image' });
+    return;
+  }
+  if (errorKind === 'image') hideError();
+  if (startImage) URL.revokeObjectURL(startImage.url);
+  startImage = { name: file.name, width: bitmap.width, height: bitmap.height, url: URL.createObjectURL(file) };
+  worker.postMessage({ type: 'start-image', bitmap }, [bitmap]);
+  showStartImage();
+  run();
+}
+
+function useNoise() {
+  if (!startImage) return;
+  URL.revokeObjectURL(startImage.url);
+  startImage = null;
+  worker.postMessage({ type: 'start-image', bitmap: null });
+  showStartImage();
+  run();
+}
+
+function showStartImage() {
+  $('start-thumb').hidden = !startImage;
+  $('noise').hidden = !startImage;
+  if (startImage) $('start-thumb').src = startImage.url;
+  $('start-name').textContent = startImage
+    ? `${startImage.name} (${startImage.width}×${startImage.height}, centre square)`
+    : 'noise (from the seed)';
+}
+
+$('choose-image').addEventListener('click', () => $('image-file').click());
+$('image-file').addEventListener('change', () => {
+  useStartImage($('image-file').files[0]);
+  $('image-file').value = ''; // choosing the same file again still counts
+});
+$('noise').addEventListener('click', useNoise);
+const frame = $('frame');
+frame.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  frame.classList.add('dropping');
+});
+frame.addEventListener('dragleave', () => frame.classList.remove('dropping'));
+frame.addEventListener('drop', (e) => {
+  e.preventDefault();
+  frame.classList.remove('dropping');
+  const file = e.dataTransfer?.files?.[0];
+  if (file) useStartImage(file);
+  else note('Drop an image file (PNG, JPEG, …) here to start from it.', 'info', 'image');
+});
+
+// ---------------------------------------------------------------- export
+
+function onPng(m) {
+  if (m.id !== exportId) return;
+  if (m.error) return showError(`Could not export the picture: ${m.error}`, { kind: 'export' });
+  const p = metrics.runs.at(-1).params;
+  const filters = p.filters.length === 1 ? p.filters[0] : `${p.filters[0]}-${p.filters.at(-1)}`;
+  const name = `filterlens-${p.layer}-${filters}-${p.mode}-seed${p.seed}${p.fromImage ? '-own-image' : ''}-step${last?.step ?? 0}.png`;
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([m.bytes], { type: 'image/png' }));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+  metrics.exports.push({ name, bytes: m.bytes.byteLength });
+}
+
 function onStep(m) {
   if (m.id !== runId) return; // a report from a run the user has since replaced
+  m.activation = m.activations.reduce((a, b) => a + b, 0) / m.activations.length;
   const record = metrics.runs.at(-1);
   if (record && record.firstStepAt === null) {
     record.firstStepAt = performance.now();
@@ -285,10 +441,17 @@ function onStep(m) {
   plot.steps = m.steps;
   recentMillis.push(m.totalMillis);
   if (recentMillis.length > 10) recentMillis.shift();
-  if (m.switchedToPreRelu) {
+  if (m.switchedToPreRelu.length > 0) {
+    const { layer } = record.params;
+    const silent = m.switchedToPreRelu;
+    const start = record.params.fromImage ? 'starting picture' : 'starting noise';
     note(
-      `Filter ${settings.filter} of ${settings.layer} is silent on the starting noise (its output after the ReLU is ` +
-        'zero everywhere, so there is no gradient): this run maximises its activation before the ReLU instead.',
+      silent.length === 1 && record.params.filters.length === 1
+        ? `Filter ${silent[0]} of ${layer} is silent on the ${start} (its output after the ReLU is zero everywhere, so ` +
+            'there is no gradient): this run maximises its activation before the ReLU instead.'
+        : `Filter${silent.length > 1 ? 's' : ''} ${silent.join(', ')} of ${layer} ${silent.length > 1 ? 'are' : 'is'} silent ` +
+            `on the ${start} (zero after the ReLU, so no gradient): ${silent.length > 1 ? 'those tiles maximise their' : 'that tile maximises its'} ` +
+            'activation before the ReLU instead.',
       'warn',
       'run',
     );
@@ -310,14 +473,16 @@ function backendLabel() {
 
 function showStatus(message, suffix = '') {
   const shown = last ? metrics.runs.at(-1)?.params : null;
-  const parts = [shown ? `${shown.layer} filter ${shown.filter}` : null, backendLabel()];
+  const parts = [shown ? describeFilters(shown.layer, shown.filters) : null, backendLabel()];
   if (message) {
     parts.push(message);
   } else if (last) {
     const ms = recentMillis.reduce((a, b) => a + b, 0) / recentMillis.length;
     parts.push(`step ${last.step}/${last.steps}`);
     parts.push(`${ms < 100 ? ms.toFixed(1) : Math.round(ms)} ms/step`);
-    parts.push(`activation ${formatActivation(last.activation)}${last.preRelu ? ' (pre-ReLU)' : ''}${suffix}`);
+    const grid = last.activations.length > 1;
+    const preRelu = last.preRelu.length === 1 && last.preRelu[0] ? ' (pre-ReLU)' : '';
+    parts.push(`${grid ? 'mean activation' : 'activation'} ${formatActivation(last.activation)}${preRelu}${suffix}`);
   }
   $('status').textContent = parts.filter(Boolean).join(' · ');
 }
@@ -425,6 +590,7 @@ window.filterlens = {
 };
 
 showSettings();
+showStartImage();
 writeHash();
 drawPlot();
 showStatus('loading the weights…');

@@ -3,10 +3,10 @@
 // read between steps. The page talks to it with messages; see app.js for the other side.
 //
 // page -> worker: init {canvas, backend} | backend {backend} | run {id, params} | stop {id} | retry-weights
-//                 | snapshot {id} | lose-device (test hook)
+//                 | start-image {bitmap|null} | export {id} | snapshot {id} | lose-device (test hook)
 // worker -> page: weights {phase: progress|ready|error, ...} | backend {backend, adapter, notice} | notice {message}
-//                 | started {id} | step {id, ...report} | done {id} | stopped {id} | error {id, message}
-//                 | snapshot {id, width, height, data}
+//                 | started {id, layout} | step {id, ...report} | done {id} | stopped {id} | error {id, message}
+//                 | png {id, bytes|error} | snapshot {id, width, height, data}
 
 import init, { Visualizer } from './pkg/filterlens.js';
 import { loadWeights } from './weights.js';
@@ -16,15 +16,30 @@ const post = (message, transfer) => self.postMessage(message, transfer || []);
 let canvas = null;
 let visualizer = null;
 let weightsPromise = null;
+// The user's own starting picture (an ImageBitmap), resized for each run that starts from it.
+let startImage = null;
 
 // What the page asked for most recently, and what the visualizer is doing.
 const wanted = { backend: 'auto', runId: 0, params: null };
 const current = { backend: null, runId: 0, running: false, startedAt: 0, step: 0 };
 let driving = false;
+const exports = [];
 
 const wasmReady = init().catch((e) => {
   throw new Error(`The WebAssembly module (pkg/filterlens_bg.wasm) failed to load: ${e.message || e}`);
 });
+
+/** The centre square of the starting picture, resized by the browser (with its best smoothing, so a large photo
+ *  does not alias) to `size`×`size` RGBA bytes. */
+function startPixels(size) {
+  if (!startImage) throw new Error('There is no starting picture: choose or drop one, or start from noise.');
+  const side = Math.min(startImage.width, startImage.height);
+  const square = new OffscreenCanvas(size, size);
+  const ctx = square.getContext('2d');
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(startImage, (startImage.width - side) / 2, (startImage.height - side) / 2, side, side, 0, 0, size, size);
+  return new Uint8Array(ctx.getImageData(0, 0, size, size).data.buffer);
+}
 
 /** Lets the event loop take messages (and the OffscreenCanvas commit its frame) between steps. */
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -97,6 +112,7 @@ async function drive() {
   driving = true;
   try {
     for (;;) {
+      exportPngs();
       if (wanted.backend !== current.backend) {
         const requested = wanted.backend;
         const info = await visualizer.useBackend(requested);
@@ -108,8 +124,10 @@ async function drive() {
         current.runId = wanted.runId;
         if (wanted.params) {
           const p = wanted.params;
+          let layout;
           try {
-            visualizer.start(p.layer, p.filter, p.steps, p.stepSize, p.size, p.seed);
+            const init = p.fromImage ? startPixels(p.size) : null;
+            layout = visualizer.start(p.mode, p.layer, Uint32Array.from(p.filters), p.steps, p.rate, p.size, p.seed, init);
           } catch (e) {
             current.running = false;
             post({ type: 'error', id: current.runId, message: e.message || String(e) });
@@ -118,7 +136,7 @@ async function drive() {
           current.running = true;
           current.startedAt = performance.now();
           current.step = 0;
-          post({ type: 'started', id: current.runId, backend: visualizer.backend });
+          post({ type: 'started', id: current.runId, backend: visualizer.backend, layout });
         } else {
           visualizer.stop();
           if (current.running) post({ type: 'stopped', id: current.runId });
@@ -155,6 +173,20 @@ async function drive() {
     post({ type: 'error', id: current.runId, message: e.message || String(e) });
   } finally {
     driving = false;
+    exportPngs();
+  }
+}
+
+/** Answers the export requests that came in. Only between calls into the visualizer: a step in flight holds it. */
+function exportPngs() {
+  for (const id of exports.splice(0)) {
+    try {
+      if (!visualizer) throw new Error('there is no picture yet: the weights are still loading');
+      const bytes = visualizer.png();
+      post({ type: 'png', id, bytes }, [bytes.buffer]);
+    } catch (e) {
+      post({ type: 'png', id, error: e.message || String(e) });
+    }
   }
 }
 
@@ -191,6 +223,14 @@ self.onmessage = ({ data: message }) => {
       wanted.runId = message.id;
       wanted.params = null;
       drive();
+      break;
+    case 'start-image':
+      startImage?.close();
+      startImage = message.bitmap;
+      break;
+    case 'export':
+      exports.push(message.id);
+      if (!driving) exportPngs();
       break;
     case 'snapshot':
       snapshot(message.id);

@@ -1,5 +1,5 @@
 //! The browser surface (wasm32 only): a [`Visualizer`] that the page's module worker drives, one ascent step per
-//! call, painting each step onto an `OffscreenCanvas`.
+//! call, painting each step (one image, or a captioned grid of filters) onto an `OffscreenCanvas`.
 //!
 //! A thin skin over the core: choosing a device, loading the weights onto it, building an [`Ascent`], and turning
 //! its pixels into `ImageData`. No maths here. Every fallible call rejects with a JS `Error` whose message is
@@ -19,7 +19,8 @@ use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 use web_time::Instant;
 
-use crate::{Ascent, AscentConfig, Backend, Error, Objective, Optimiser, Vgg16, image, weights};
+use crate::image::{GridLayout, Rgba};
+use crate::{Activation, Ascent, AscentConfig, Backend, Error, Mode, Objective, Optimiser, Vgg16, image, weights};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -67,16 +68,19 @@ fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-/// One run: the ascent and the last image painted (kept on the host, to carry the run on elsewhere).
+/// One run: the ascent, where its tiles go, and the last images painted with their step count (kept on the host,
+/// to carry the run on elsewhere).
 struct Run {
     ascent: Ascent,
-    painted: Option<Vec<f32>>,
+    layout: GridLayout,
+    painted: Option<(Vec<f32>, usize)>,
 }
 
-/// Gradient ascent for one VGG16 filter, painted on a canvas step by step.
+/// Gradient ascent for VGG16 filters, painted on a canvas step by step.
 ///
-/// JS: `const v = await Visualizer.create(bytes, "auto", offscreen); v.start("conv3_2", 0, 150, 2/255, 224, 0);`
-/// then `await v.step()` until its report says `done`. Calls must not overlap (await each one).
+/// JS: `const v = await Visualizer.create(bytes, "auto", offscreen);`
+/// `v.start("classic", "conv3_2", [0], 150, 2/255, 224, 0, null);` then `await v.step()` until its report says
+/// `done`; `v.png()` is the picture as a PNG file. Calls must not overlap (await each one).
 #[wasm_bindgen]
 pub struct Visualizer {
     weights: Vec<u8>,
@@ -90,6 +94,8 @@ pub struct Visualizer {
     canvas: OffscreenCanvas,
     context: OffscreenCanvasRenderingContext2d,
     run: Option<Run>,
+    /// The picture on the canvas, full resolution, for export (kept after the run stops).
+    picture: Option<Rgba>,
 }
 
 #[wasm_bindgen]
@@ -113,6 +119,7 @@ impl Visualizer {
             canvas,
             context,
             run: None,
+            picture: None,
         };
         visualizer.switch(&backend).await?;
         Ok(visualizer)
@@ -156,33 +163,73 @@ impl Visualizer {
         self.adapter.clone()
     }
 
-    /// Starts a run (replacing any other): maximise the mean activation of `filter` of `layer` (`conv1_1` …
-    /// `conv5_3`), `steps` steps of `step_size` on a `size`×`size` image from the noise of `seed`. Sizes the
-    /// canvas; the first step paints.
+    /// Starts a run (replacing any other): maximise the mean activation of each of `filters` of `layer` (`conv1_1` …
+    /// `conv5_3`), optimised together as one batch, `steps` steps on `size`×`size` images. `mode` is `classic` (the
+    /// seed: pixels, max-normalised steps of `rate`) or `lucid` (FFT spectrum with decorrelated colour, random
+    /// transforms, Adam with learning rate `rate`). The images start from the noise of `seed`, or from `init`: the
+    /// RGBA bytes of a `size`×`size` picture. Sizes the canvas for the picture (one image, or a captioned grid) and
+    /// resolves to its layout, `{ width, height, tiles: [[x, y, width, height], …] }`, each tile's image and
+    /// caption in canvas pixels. The first step paints.
+    #[allow(clippy::too_many_arguments)] // one flat call, mirrored by the worker's message
     pub fn start(
         &mut self,
+        mode: &str,
         layer: &str,
-        filter: usize,
+        filters: Vec<u32>,
         steps: usize,
-        step_size: f32,
+        rate: f32,
         size: usize,
         seed: u32,
-    ) -> Result<(), JsError> {
+        init: Option<Vec<u8>>,
+    ) -> Result<JsValue, JsError> {
         self.run = None;
-        let objective = Objective::channels(layer, &[filter]).map_err(js_error)?;
-        let config = AscentConfig {
+        let filters: Vec<usize> = filters.into_iter().map(|f| f as usize).collect();
+        let objective = Objective::channels(layer, &filters).map_err(js_error)?;
+        let mut config = AscentConfig {
             steps,
             size,
             seed: u64::from(seed),
-            optimiser: Optimiser::MaxNormalised { step_size },
-            ..AscentConfig::classic()
+            ..AscentConfig::for_mode(mode.parse::<Mode>().map_err(|e| JsError::new(&e))?)
         };
+        match &mut config.optimiser {
+            Optimiser::MaxNormalised { step_size } => *step_size = rate,
+            Optimiser::Adam { learning_rate } => *learning_rate = rate,
+        }
+        if let Some(rgba) = init {
+            if rgba.len() != 4 * size * size {
+                return Err(JsError::new(&format!(
+                    "the starting picture has {} bytes, expected RGBA of {size}×{size} ({})",
+                    rgba.len(),
+                    4 * size * size
+                )));
+            }
+            config.init = Some(Rgba { width: size, height: size, pixels: rgba }.to_planar_square(size));
+        }
         let model = self.model(self.backend).map_err(js_error)?;
         let ascent = Ascent::new(&model, objective, config).map_err(js_error)?;
-        self.canvas.set_width(size as u32);
-        self.canvas.set_height(size as u32);
-        self.run = Some(Run { ascent, painted: None });
-        Ok(())
+        let layout = GridLayout::new(filters.len(), size);
+        let (width, height) = if filters.len() == 1 { (size, size) } else { (layout.width(), layout.height()) };
+        self.canvas.set_width(width as u32);
+        self.canvas.set_height(height as u32);
+        self.picture = None;
+        self.run = Some(Run { ascent, layout, painted: None });
+
+        let tiles = js_sys::Array::new();
+        for index in 0..filters.len() {
+            let (x, y) = layout.origin(index);
+            let rect = [x, y, size, height.min(size + layout.caption_height())];
+            tiles.push(&rect.iter().map(|&v| JsValue::from(v as f64)).collect::<js_sys::Array>());
+        }
+        let info = Object::new();
+        set(&info, "width", (width as f64).into());
+        set(&info, "height", (height as f64).into());
+        set(&info, "tiles", tiles.into());
+        Ok(info.into())
+    }
+
+    /// The picture on the canvas (full resolution; a grid with its captions) as PNG file bytes.
+    pub fn png(&self) -> Result<Vec<u8>, JsError> {
+        self.picture.as_ref().map(Rgba::to_png).ok_or_else(|| JsError::new("there is no picture yet: start a run"))
     }
 
     /// Ends the run; the canvas keeps its last picture.
@@ -196,12 +243,12 @@ impl Visualizer {
         self.run.as_ref().is_some_and(|r| !r.ascent.is_done())
     }
 
-    /// One step, painted. Resolves to `{ step, steps, done, activation, preRelu, switchedToPreRelu, millis,
-    /// totalMillis, backend, notice }`: `step` counts the steps taken (1 after the first), `activation` is the
-    /// objective before this step's update, `millis` the core's step time and `totalMillis` that plus reading the
-    /// image back and painting it; `switchedToPreRelu` is true on the step where a dead filter (zero gradient on the
-    /// initial noise) made the run maximise the pre-ReLU activation instead, and `preRelu` says which one the run
-    /// maximises now.
+    /// One step, painted. Resolves to `{ step, steps, done, activations, preRelu, switchedToPreRelu, millis,
+    /// totalMillis, backend, notice }`: `step` counts the steps taken (1 after the first), `activations` are the
+    /// objective of each filter before this step's update, `millis` the core's step time and `totalMillis` that plus
+    /// reading the images back and painting them; `switchedToPreRelu` lists the filters that a zero gradient on the
+    /// initial noise (a dead filter) made maximise their pre-ReLU activation instead, on the step where that
+    /// happened, and `preRelu` says for each filter which activation it maximises now.
     pub async fn step(&mut self) -> Result<JsValue, JsError> {
         let Some(mut run) = self.run.take() else {
             return Err(JsError::new("nothing to step: start a run first"));
@@ -222,9 +269,9 @@ impl Visualizer {
             self.backend = Backend::Flex;
             self.adapter = None;
             let flex = self.model(Backend::Flex).map_err(js_error)?;
-            let taken = run.ascent.steps_taken();
+            let taken = run.painted.as_ref().map_or(0, |(_, step)| *step);
             match run.painted.clone() {
-                Some(pixels) => run.ascent.continue_on(&flex, pixels),
+                Some((pixels, step)) => run.ascent.continue_on(&flex, pixels, step),
                 None => {
                     let (objective, config) = (run.ascent.objective().clone(), run.ascent.config().clone());
                     run.ascent = Ascent::new(&flex, objective, config).map_err(js_error)?;
@@ -238,22 +285,25 @@ impl Visualizer {
             outcome = advance(&mut run).await;
         }
         let (report, pixels) = outcome.map_err(js_error)?;
-        let size = run.ascent.config().size;
-        self.paint(&pixels, size, run.ascent.display())?;
+        let picture = image::picture(&pixels, run.ascent.display(), &run.ascent.objective().captions(), &run.layout);
+        self.paint(picture)?;
         let total = started.elapsed().as_secs_f64() * 1e3;
+        let filters = run.ascent.objective().filters();
         let info = Object::new();
         set(&info, "step", ((report.step + 1) as f64).into());
         set(&info, "steps", (run.ascent.config().steps as f64).into());
         set(&info, "done", run.ascent.is_done().into());
-        set(&info, "activation", f64::from(report.activations[0]).into());
-        set(&info, "preRelu", (run.ascent.activations()[0] == crate::Activation::PreRelu).into());
-        set(&info, "switchedToPreRelu", (!report.switched_to_pre_relu.is_empty()).into());
+        set(&info, "activations", numbers(report.activations.iter().map(|&a| f64::from(a))));
+        let pre_relu: js_sys::Array =
+            run.ascent.activations().iter().map(|a| JsValue::from(*a == Activation::PreRelu)).collect();
+        set(&info, "preRelu", pre_relu.into());
+        set(&info, "switchedToPreRelu", numbers(report.switched_to_pre_relu.iter().map(|&i| filters[i] as f64)));
         set(&info, "millis", report.millis.into());
         set(&info, "totalMillis", total.into());
         set(&info, "backend", self.backend.name().into());
         set(&info, "notice", self.notice.take().map_or(JsValue::NULL, Into::into));
         set(&info, "detail", self.detail.take().map_or(JsValue::NULL, Into::into));
-        run.painted = Some(pixels);
+        run.painted = Some((pixels, report.step + 1));
         self.run = Some(run);
         Ok(info.into())
     }
@@ -313,7 +363,9 @@ impl Visualizer {
             Some(device) => device,
             None => match GPU.with_borrow(Clone::clone) {
                 Some(Gpu::Ready { device, .. }) => device,
-                Some(Gpu::Unavailable(reason)) => return Err(Error::BackendUnavailable { backend, reason }),
+                Some(Gpu::Unavailable(reason)) => {
+                    return Err(Error::BackendUnavailable { backend, reason });
+                }
                 None => {
                     return Err(Error::BackendUnavailable { backend, reason: "WebGPU is not initialised".into() });
                 }
@@ -324,13 +376,15 @@ impl Visualizer {
         Ok(model)
     }
 
-    fn paint(&self, pixels: &[f32], size: usize, display: image::Display) -> Result<(), JsError> {
-        let rgba = image::rgba(&pixels[..3 * size * size], size, size, display);
-        let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), size as u32, size as u32)
+    fn paint(&mut self, picture: Rgba) -> Result<(), JsError> {
+        let (width, height) = (picture.width as u32, picture.height as u32);
+        let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&picture.pixels), width, height)
             .map_err(|e| JsError::new(&format!("could not make ImageData: {e:?}")))?;
         self.context
             .put_image_data(&data, 0.0, 0.0)
-            .map_err(|e| JsError::new(&format!("could not paint the canvas: {e:?}")))
+            .map_err(|e| JsError::new(&format!("could not paint the canvas: {e:?}")))?;
+        self.picture = Some(picture);
+        Ok(())
     }
 }
 
@@ -339,6 +393,10 @@ async fn advance(run: &mut Run) -> Result<(crate::StepReport, Vec<f32>), Error> 
     let report = run.ascent.step().await?;
     let pixels = run.ascent.pixels().await?;
     Ok((report, pixels))
+}
+
+fn numbers(values: impl Iterator<Item = f64>) -> JsValue {
+    values.map(JsValue::from).collect::<js_sys::Array>().into()
 }
 
 fn set(object: &Object, key: &str, value: JsValue) {

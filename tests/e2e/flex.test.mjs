@@ -50,8 +50,8 @@ test('moving a slider restarts the run with the new layer and filter; Stop stops
   assert.equal(await page.locator('#layer-name').inputValue(), 'conv2_2');
   const runs = await page.evaluate(() => window.filterlens.metrics.runs.map((r) => r.params));
   assert.deepEqual(
-    { layer: runs.at(-1).layer, filter: runs.at(-1).filter },
-    { layer: 'conv2_2', filter: 100 },
+    { layer: runs.at(-1).layer, filters: runs.at(-1).filters },
+    { layer: 'conv2_2', filters: [100] },
     'the slider drags coalesce into a run with the final values',
   );
   t.diagnostic(`first step of the new run ${latency} ms after the slider moved (incl. the 250 ms debounce)`);
@@ -101,13 +101,15 @@ test('a share link restores the settings and, with the same seed and backend, th
 
   await page.locator('#copy').click();
   const link = await page.evaluate(() => navigator.clipboard.readText());
-  assert.match(link, /#layer=conv2_1&filter=42&steps=12&step=3&size=64&seed=1234&backend=flex$/);
+  assert.match(link, /#mode=classic&layer=conv2_1&filter=42&grid=1&steps=12&step=3&size=64&seed=1234&backend=flex$/);
   assert.match(await page.locator('#notices').textContent(), /Link copied/);
 
   // Open the link elsewhere (a fresh context: nothing shared but the link).
   const other = await openPage(await openContext(browser), link);
   const restored = await other.evaluate(() => window.filterlens.settings);
-  assert.deepEqual(restored, { layer: 'conv2_1', filter: 42, steps: 12, step: 3, size: 64, seed: 1234, backend: 'flex' });
+  assert.deepEqual(restored, {
+    mode: 'classic', layer: 'conv2_1', filter: 42, grid: 1, steps: 12, step: 3, lr: 0.05, size: 64, seed: 1234, backend: 'flex',
+  });
   assert.equal(await other.locator('#layer-name').inputValue(), 'conv2_1');
   assert.equal(await other.locator('#filter-n').inputValue(), '42');
   assert.equal(await other.locator('#seed-n').inputValue(), '1234');
@@ -127,7 +129,9 @@ test('a share link restores the settings and, with the same seed and backend, th
   assert.equal(await other.locator('#filter-n').inputValue(), '7');
   assert.equal(await other.locator('#step-n').inputValue(), '1.5');
   const params = await other.evaluate(() => window.filterlens.metrics.runs.at(-1).params);
-  assert.deepEqual(params, { layer: 'conv1_1', filter: 7, steps: 5, stepSize: 1.5 / 255, size: 64, seed: 5 });
+  assert.deepEqual(params, {
+    mode: 'classic', layer: 'conv1_1', filters: [7], steps: 5, rate: 1.5 / 255, size: 64, seed: 5, fromImage: false,
+  });
 });
 
 test('a second visit takes the weights from Cache Storage; the site also works from its root', { timeout: 600_000 }, async (t) => {
@@ -157,8 +161,8 @@ test('a dead filter (silent on the starting noise) switches to its pre-ReLU acti
   // conv5_3 filter 0 is zero everywhere after its ReLU on the seed-0 noise at 64 px.
   const page = await openPage(await openContext(browser), `${site.url}dist/#layer=conv5_3&filter=0&steps=3&size=64&seed=0&backend=flex`);
   const steps = await waitForSteps(page, 2, 240_000);
-  assert.equal(steps[0].switchedToPreRelu, true);
-  assert.ok(steps.every((s) => s.preRelu));
+  assert.deepEqual(steps[0].switchedToPreRelu, [0]);
+  assert.ok(steps.every((s) => s.preRelu[0]));
   assert.match(await page.locator('#notices').textContent(), /Filter 0 of conv5_3 is silent on the starting noise/);
   assert.match(await page.locator('#status').textContent(), /\(pre-ReLU\)/);
   await screenshot(page, 'flex-dead-filter');
@@ -181,9 +185,12 @@ test("the page's defaults are the seed's demo (conv3_2 filter 0, 150 steps of 2/
   t.after(() => browser.close());
   const page = await openPage(await openContext(browser), `${site.url}dist/`);
   assert.deepEqual(await page.evaluate(() => window.filterlens.settings), {
-    layer: 'conv3_2', filter: 0, steps: 150, step: 2, size: 224, seed: 0, backend: 'auto',
+    mode: 'classic', layer: 'conv3_2', filter: 0, grid: 1, steps: 150, step: 2, lr: 0.05, size: 224, seed: 0, backend: 'auto',
   });
-  assert.equal(await page.evaluate(() => location.hash), '#layer=conv3_2&filter=0&steps=150&step=2&size=224&seed=0&backend=auto');
+  assert.equal(
+    await page.evaluate(() => location.hash),
+    '#mode=classic&layer=conv3_2&filter=0&grid=1&steps=150&step=2&size=224&seed=0&backend=auto',
+  );
   const steps = await waitForSteps(page, 6, 400_000);
   const picture = await snapshot(page);
   assert.equal(picture.width, 224);

@@ -1,9 +1,11 @@
 // Shared pieces of the browser tests: Chromium with or without a WebGPU adapter, the page under test, waiting on
 // the page's own events (window.filterlens), main-thread long tasks, and screenshots kept as artifacts.
 
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -139,4 +141,55 @@ export function neighbourCorrelation({ width: w, height: h, data }) {
     return q > 0 ? s / q : 0;
   };
   return Math.max(corr(1, 0), corr(0, 1), corr(1, 1), corr(-1, 1));
+}
+
+/** Decodes a PNG file as filterlens writes them (8-bit RGBA, not interlaced), checking the signature, every chunk's
+ *  CRC and the IEND; throws on anything else. Returns `{ width, height, data }` like a snapshot. */
+export function decodePng(bytes) {
+  const buffer = Buffer.from(bytes);
+  assert.deepEqual([...buffer.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'PNG signature');
+  const chunks = [];
+  for (let at = 8; at < buffer.length; ) {
+    const length = buffer.readUInt32BE(at);
+    const type = buffer.toString('latin1', at + 4, at + 8);
+    const body = buffer.subarray(at + 8, at + 8 + length);
+    assert.equal(buffer.readUInt32BE(at + 8 + length), crc32(buffer.subarray(at + 4, at + 8 + length)), `${type} CRC`);
+    chunks.push({ type, body });
+    at += 12 + length;
+  }
+  assert.equal(chunks[0].type, 'IHDR');
+  assert.equal(chunks.at(-1).type, 'IEND');
+  const ihdr = chunks[0].body;
+  const [width, height] = [ihdr.readUInt32BE(0), ihdr.readUInt32BE(4)];
+  assert.deepEqual([ihdr[8], ihdr[9], ihdr[12]], [8, 6, 0], '8-bit RGBA, not interlaced');
+  const raw = inflateSync(Buffer.concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.body)));
+  const stride = 4 * width;
+  assert.equal(raw.length, height * (1 + stride), 'image data size');
+  const data = new Uint8Array(height * stride);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (1 + stride)];
+    for (let x = 0; x < stride; x++) {
+      const a = x >= 4 ? data[y * stride + x - 4] : 0;
+      const b = y > 0 ? data[(y - 1) * stride + x] : 0;
+      const c = x >= 4 && y > 0 ? data[(y - 1) * stride + x - 4] : 0;
+      const p = a + b - c;
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      const predictor = [0, a, b, (a + b) >> 1, paeth][filter];
+      assert.notEqual(predictor, undefined, `row filter ${filter}`);
+      data[y * stride + x] = (raw[y * (1 + stride) + 1 + x] + predictor) & 255;
+    }
+  }
+  return { width, height, data };
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const byte of bytes) c = CRC_TABLE[(c ^ byte) & 255] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
 }

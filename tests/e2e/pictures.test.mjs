@@ -1,0 +1,234 @@
+// Beyond the seed: lucid mode, starting from your own picture, grids of filters painted live (click a tile to open
+// it), and PNG export. All on Flex (no WebGPU adapter), at small sizes so each test takes seconds per step.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import {
+  ROOT, decodePng, launch, neighbourCorrelation, openContext, openPage, pixelDifference, screenshot, snapshot,
+  waitForDone, waitForSteps,
+} from './helpers.mjs';
+import { serve } from './server.mjs';
+
+let site;
+before(async () => {
+  site = await serve(ROOT);
+});
+after(() => site.close());
+
+const settings = (page) => page.evaluate(() => window.filterlens.settings);
+const lastParams = (page) => page.evaluate(() => window.filterlens.metrics.runs.at(-1).params);
+const runId = (page) => page.evaluate(() => window.filterlens.runId);
+const nextRun = (page, before) => page.waitForFunction((before) => window.filterlens.runId > before, before);
+
+/** The `w`×`h` block of a snapshot at (`x0`, `y0`). */
+function crop({ width, data }, x0, y0, w, h) {
+  const out = new Uint8Array(4 * w * h);
+  for (let y = 0; y < h; y++) out.set(data.slice(4 * ((y0 + y) * width + x0), 4 * ((y0 + y) * width + x0 + w)), 4 * y * w);
+  return { width: w, height: h, data: Array.from(out) };
+}
+
+/** Mean red, green and blue of a snapshot's pixels with x in [x0, x1) and y in [y0, y1). */
+function meanColour({ width, data }, [x0, x1], [y0, y1]) {
+  const sum = [0, 0, 0];
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) for (let c = 0; c < 3; c++) sum[c] += data[4 * (y * width + x) + c];
+  return sum.map((v) => v / ((x1 - x0) * (y1 - y0)));
+}
+
+const greySpread = ({ data }) => {
+  const grey = [];
+  for (let i = 0; i < data.length; i += 4) grey.push(data[i] + data[i + 1] + data[i + 2]);
+  const mean = grey.reduce((a, b) => a + b, 0) / grey.length;
+  return Math.sqrt(grey.reduce((a, g) => a + (g - mean) ** 2, 0) / grey.length) / 3;
+};
+
+/** Clicks Download PNG and returns the file's name and decoded pixels. */
+async function download(page) {
+  const [file] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()]);
+  return { name: file.suggestedFilename(), png: decodePng(readFileSync(await file.path())) };
+}
+
+test('the mode selector switches to lucid (its steps, size and learning rate) and back; lucid links reproduce', { timeout: 600_000 }, async (t) => {
+  const browser = await launch({ webgpu: false });
+  t.after(() => browser.close());
+  const page = await openPage(await openContext(browser), `${site.url}dist/#layer=conv1_2&filter=1&steps=500&step=2&size=64&backend=flex`);
+  await waitForSteps(page, 2, 240_000);
+  assert.equal((await settings(page)).mode, 'classic', 'a link without a mode is classic');
+  assert.equal(await page.locator('#row-lr').isHidden(), true);
+
+  const classicRun = await runId(page);
+  await page.locator('#mode').selectOption('lucid');
+  await nextRun(page, classicRun);
+  const steps = await waitForSteps(page, 5, 240_000);
+  const s = await settings(page);
+  assert.deepEqual([s.mode, s.steps, s.size, s.lr], ['lucid', 256, 128, 0.05], 'lucid takes its own steps and size');
+  assert.match(await page.evaluate(() => location.hash), /#mode=lucid&layer=conv1_2&filter=1&grid=1&steps=256&lr=0.05&size=128&seed=0&backend=flex$/);
+  const params = await lastParams(page);
+  assert.deepEqual([params.mode, params.rate, params.size], ['lucid', 0.05, 128]);
+  assert.equal(await page.locator('#row-step').isHidden(), true, 'the step size is classic-only');
+  assert.equal(await page.locator('#row-lr').isVisible(), true, 'the learning rate is lucid-only');
+  assert.ok(steps.at(-1).activation > steps[0].activation, `activations ${steps.map((x) => x.activation)}`);
+  assert.equal((await snapshot(page)).width, 128);
+  await screenshot(page, 'lucid-mode');
+
+  await page.locator('#mode').selectOption('classic');
+  const back = await settings(page);
+  assert.deepEqual([back.mode, back.steps, back.size], ['classic', 150, 224]);
+  assert.equal(await page.locator('#row-step').isVisible(), true);
+
+  // Lucid's random transforms are seeded: the same link gives the same picture, pixel for pixel.
+  const link = `${site.url}dist/#mode=lucid&layer=conv1_2&filter=4&grid=1&steps=4&lr=0.05&size=64&seed=11&backend=flex`;
+  const pictures = [];
+  for (let i = 0; i < 2; i++) {
+    const other = await openPage(await openContext(browser), link);
+    await waitForDone(other, 240_000);
+    pictures.push(await snapshot(other));
+    await other.close();
+  }
+  assert.equal(pictures[0].step, 4);
+  assert.equal(pixelDifference(pictures[0], pictures[1]), 0);
+});
+
+test('a chosen or dropped picture is the starting image; bad files are refused and change nothing', { timeout: 600_000 }, async (t) => {
+  const browser = await launch({ webgpu: false });
+  t.after(() => browser.close());
+  const page = await openPage(
+    await openContext(browser),
+    `${site.url}dist/#mode=classic&layer=conv1_1&filter=0&grid=1&steps=300&step=0.25&size=64&seed=0&backend=flex`,
+  );
+  await waitForSteps(page, 1, 240_000);
+
+  // An 80×60 picture, left half red, right half blue, made by the browser's own PNG encoder.
+  const halves = await page.evaluate(async () => {
+    const canvas = new OffscreenCanvas(80, 60);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#f00';
+    ctx.fillRect(0, 0, 40, 60);
+    ctx.fillStyle = '#00f';
+    ctx.fillRect(40, 0, 40, 60);
+    return Array.from(new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer()));
+  });
+  let before = await runId(page);
+  await page.locator('#image-file').setInputFiles({ name: 'halves.png', mimeType: 'image/png', buffer: Buffer.from(halves) });
+  await nextRun(page, before);
+  await waitForSteps(page, 2);
+  assert.equal((await lastParams(page)).fromImage, true);
+  assert.match(await page.locator('#start-name').textContent(), /halves\.png \(80×60, centre square\)/);
+  assert.equal(await page.locator('#start-thumb').isVisible(), true);
+  let picture = await snapshot(page);
+  const [left, right] = [meanColour(picture, [0, 28], [0, 64]), meanColour(picture, [36, 64], [0, 64])];
+  assert.ok(left[0] > left[2] + 100 && right[2] > right[0] + 100, `left ${left}, right ${right}`);
+  await screenshot(page, 'own-image-chosen');
+
+  // Dropped on the picture: top half green, bottom half black.
+  before = await runId(page);
+  await page.evaluate(async () => {
+    const canvas = new OffscreenCanvas(64, 64);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, 64, 64);
+    ctx.fillStyle = '#0f0';
+    ctx.fillRect(0, 0, 64, 32);
+    const file = new File([await canvas.convertToBlob({ type: 'image/png' })], 'green.png', { type: 'image/png' });
+    const dataTransfer = new DataTransfer();
+    dataTransfer.items.add(file);
+    document.getElementById('frame').dispatchEvent(new DragEvent('drop', { dataTransfer, bubbles: true, cancelable: true }));
+  });
+  await nextRun(page, before);
+  await waitForSteps(page, 2);
+  picture = await snapshot(page);
+  const [top, bottom] = [meanColour(picture, [0, 64], [0, 28]), meanColour(picture, [0, 64], [36, 64])];
+  assert.ok(top[1] > top[0] + 100 && top[1] > bottom[1] + 100, `top ${top}, bottom ${bottom}`);
+  assert.match(await page.locator('#start-name').textContent(), /green\.png/);
+
+  // Not pictures: refused with a message; the run and the starting picture stay as they were.
+  before = await runId(page);
+  for (const [name, mimeType, text, message] of [
+    ['notes.txt', 'text/plain', 'hello', /Could not use "notes\.txt" as a starting picture: it is text\/plain, not an image/],
+    ['broken.png', 'image/png', 'not really a png', /Could not use "broken\.png" as a starting picture/],
+  ]) {
+    await page.locator('#image-file').setInputFiles({ name, mimeType, buffer: Buffer.from(text) });
+    await page.waitForFunction((name) => document.getElementById('error-text').textContent.includes(name), name);
+    assert.match(await page.locator('#error-text').textContent(), message);
+  }
+  assert.equal(await runId(page), before);
+  assert.match(await page.locator('#start-name').textContent(), /green\.png/);
+
+  // Back to noise.
+  await page.locator('#noise').click();
+  await nextRun(page, before);
+  await waitForSteps(page, 2);
+  assert.equal((await lastParams(page)).fromImage, false);
+  assert.match(await page.locator('#start-name').textContent(), /noise/);
+  assert.equal(await page.locator('#noise').isHidden(), true);
+  const structure = neighbourCorrelation(await snapshot(page));
+  assert.ok(structure < 0.2, `noise again (neighbour correlation ${structure})`);
+});
+
+test('a grid of 6 filters paints live as captioned tiles, a tile opens as the same picture, both download as PNG', { timeout: 600_000 }, async (t) => {
+  const browser = await launch({ webgpu: false });
+  t.after(() => browser.close());
+  const page = await openPage(
+    await openContext(browser),
+    `${site.url}dist/#mode=classic&layer=conv2_1&filter=10&grid=6&steps=4&step=2&size=64&seed=3&backend=flex`,
+  );
+  const steps = await waitForSteps(page, 1, 240_000);
+  const { layout } = await page.evaluate(() => window.filterlens.events.find((e) => e.type === 'started'));
+  assert.equal(layout.tiles.length, 6);
+  assert.deepEqual([layout.width, layout.height], [3 * 64 + 2 * 4, 2 * (64 + 11) + 4]);
+  assert.deepEqual(steps[0].activations.length, 6, 'one activation per tile');
+  await waitForDone(page, 240_000);
+  assert.match(await page.locator('#status').textContent(), /conv2_1 filters 10–15 .* step 4\/4 .* mean activation/);
+  const grid = await snapshot(page);
+  assert.deepEqual([grid.width, grid.height, grid.step], [layout.width, layout.height, 4]);
+  const tiles = layout.tiles.map(([x, y]) => crop(grid, x, y, 64, 64));
+  for (const [i, tile] of tiles.entries()) {
+    assert.ok(greySpread(tile) > 5, `tile ${i} is painted`);
+    const caption = crop(grid, layout.tiles[i][0], layout.tiles[i][1] + 64, 64, 11);
+    assert.ok(caption.data.filter((v, k) => k % 4 === 0 && v === 34).length > 60, `tile ${i} has its caption`);
+    for (let j = 0; j < i; j++) assert.ok(pixelDifference(tile, tiles[j]) > 1, `tiles ${j} and ${i} differ`);
+  }
+  await screenshot(page, 'grid-6');
+
+  const gridFile = await download(page);
+  assert.equal(gridFile.name, 'filterlens-conv2_1-10-15-classic-seed3-step4.png');
+  assert.equal(pixelDifference(gridFile.png, grid), 0, 'the PNG is the picture, full resolution, captions included');
+
+  // Click the fifth tile (filter 14): the single view opens it, and with the same seed paints the same picture.
+  const [x, y, w] = layout.tiles[4];
+  const box = await page.locator('#view').boundingBox();
+  const before = await runId(page);
+  await page.locator('#view').click({ position: { x: ((x + w / 2) * box.width) / layout.width, y: ((y + 32) * box.height) / layout.height } });
+  await nextRun(page, before);
+  const s = await settings(page);
+  assert.deepEqual([s.grid, s.filter, s.size], [1, 14, 64]);
+  await waitForDone(page, 240_000);
+  const single = await snapshot(page);
+  assert.equal(single.width, 64);
+  const difference = pixelDifference(single, tiles[4]);
+  t.diagnostic(`single run vs its grid tile: mean difference ${difference} grey levels`);
+  assert.ok(difference < 1, `the single run is the tile (mean difference ${difference})`);
+  const singleFile = await download(page);
+  assert.equal(singleFile.name, 'filterlens-conv2_1-14-classic-seed3-step4.png');
+  assert.equal(pixelDifference(singleFile.png, single), 0);
+
+  // 16 filters at once; bigger grids are held to smaller images.
+  let previous = await runId(page);
+  await page.locator('#grid').selectOption('16');
+  await nextRun(page, previous);
+  await waitForSteps(page, 1, 240_000);
+  const started = await page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'started').at(-1));
+  assert.equal(started.layout.tiles.length, 16);
+  assert.deepEqual((await lastParams(page)).filters, Array.from({ length: 16 }, (_, i) => 14 + i));
+  previous = await runId(page);
+  await page.locator('#grid').selectOption('64');
+  await nextRun(page, previous);
+  assert.deepEqual(
+    await page.locator('#size option').evaluateAll((options) => options.map((o) => o.disabled)),
+    [false, true, true],
+    '64 tiles: 64 px only',
+  );
+  await waitForSteps(page, 1, 240_000);
+  assert.deepEqual((await lastParams(page)).filters, Array.from({ length: 64 }, (_, i) => 14 + i));
+  await screenshot(page, 'grid-64');
+});

@@ -22,7 +22,7 @@ CHROMIUM ?= /usr/bin/chromium
 WEB_PORT ?= 8000
 
 WWW_FILES = www/index.html www/app.js www/worker.js www/weights.js www/style.css
-WEB_SOURCES = Cargo.toml Cargo.lock $(shell find src -name '*.rs')
+WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml $(shell find src -name '*.rs')
 
 .PHONY: pkg dist serve-web e2e bench-web wasm-bindgen-cli node-deps web-clean
 

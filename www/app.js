@@ -416,6 +416,7 @@ frame.addEventListener('drop', (e) => {
 function onPng(m) {
   if (m.id !== exportId) return;
   if (m.error) return showError(`Could not export the picture: ${m.error}`, { kind: 'export' });
+  if (errorKind === 'export') hideError();
   const p = metrics.runs.at(-1).params;
   const filters = p.filters.length === 1 ? p.filters[0] : `${p.filters[0]}-${p.filters.at(-1)}`;
   const name = `filterlens-${p.layer}-${filters}-${p.mode}-seed${p.seed}${p.fromImage ? '-own-image' : ''}-step${last?.step ?? 0}.png`;

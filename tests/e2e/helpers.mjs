@@ -1,5 +1,6 @@
 // Shared pieces of the browser tests: Chromium with or without a WebGPU adapter, the page under test, waiting on
-// the page's own events (window.filterlens), main-thread long tasks, and screenshots kept as artifacts.
+// the page's own events (window.filterlens), main-thread long tasks, screenshots kept as artifacts, and a strict
+// decoder for the PNGs the page exports.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';

@@ -481,11 +481,19 @@ function showStatus(message, suffix = '') {
     const ms = recentMillis.reduce((a, b) => a + b, 0) / recentMillis.length;
     parts.push(`step ${last.step}/${last.steps}`);
     parts.push(`${ms < 100 ? ms.toFixed(1) : Math.round(ms)} ms/step`);
+    if (!suffix && last.step < last.steps) parts.push(timeLeft((last.steps - last.step) * ms));
     const grid = last.activations.length > 1;
     const preRelu = last.preRelu.length === 1 && last.preRelu[0] ? ' (pre-ReLU)' : '';
     parts.push(`${grid ? 'mean activation' : 'activation'} ${formatActivation(last.activation)}${preRelu}${suffix}`);
   }
   $('status').textContent = parts.filter(Boolean).join(' · ');
+}
+
+/** "about 3 min left": the remaining steps at the recent pace (a grid on the CPU can take an hour). */
+function timeLeft(ms) {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s left`;
+  return s < 5400 ? `about ${Math.round(s / 60)} min left` : `about ${(s / 3600).toFixed(1)} h left`;
 }
 
 const formatActivation = (a) => (Math.abs(a) >= 100 ? a.toFixed(1) : Math.abs(a) >= 1 ? a.toFixed(3) : a.toPrecision(3));

@@ -36,78 +36,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "vgg16.safetensors"
+from torch_vgg import CONV_INDEX, DEFAULT_WEIGHTS, FEATURES_LEN, VGG16, load_weights, normalise, relu_index
+
 DEFAULT_CASES = "conv1_2:5,conv3_1:5,conv4_3:20,conv5_3:100"
-
-# VGG16 layer name -> index of its conv in torchvision's `features`; the ReLU after it is at index + 1.
-CONV_INDEX = {
-    "conv1_1": 0, "conv1_2": 2,
-    "conv2_1": 5, "conv2_2": 7,
-    "conv3_1": 10, "conv3_2": 12, "conv3_3": 14,
-    "conv4_1": 17, "conv4_2": 19, "conv4_3": 21,
-    "conv5_1": 24, "conv5_2": 26, "conv5_3": 28,
-}
-POOL_INDEX = (4, 9, 16, 23, 30)  # torchvision's `features` also ends with a pool at 30
-FEATURES_LEN = 31
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
 
 # Lucent puts its tensors on cuda:0 whenever CUDA is available, so the model must follow.
 DEVICE = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-
-
-class VGG16(torch.nn.Module):
-    """VGG16's conv stack as torchvision names it (`self.features`, an nn.Sequential), no normalisation inside.
-
-    Lucent hooks every submodule under the name `features_{index}`; the post-ReLU output of conv at index i is
-    `features_{i+1}`. `upto` (an index into `features`) builds only the modules up to and including it: the deeper
-    ones cannot change that module's output, so an objective on it is the same, only cheaper. Indices, and so
-    lucent's names, are those of the full stack.
-    """
-
-    def __init__(self, tensors: dict[str, torch.Tensor], upto: int = FEATURES_LEN - 1):
-        super().__init__()
-        modules = []
-        in_channels = 3
-        for index in range(upto + 1):
-            if index in POOL_INDEX:
-                modules.append(torch.nn.MaxPool2d(kernel_size=2, stride=2))
-            elif index in CONV_INDEX.values():
-                weight = tensors[f"features.{index}.weight"]
-                bias = tensors[f"features.{index}.bias"]
-                out_channels = weight.shape[0]
-                if tuple(weight.shape) != (out_channels, in_channels, 3, 3) or tuple(bias.shape) != (out_channels,):
-                    sys.exit(f"error: features.{index}: unexpected shapes {tuple(weight.shape)} / {tuple(bias.shape)}")
-                conv = torch.nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
-                with torch.no_grad():
-                    conv.weight.copy_(weight)
-                    conv.bias.copy_(bias)
-                modules.append(conv)
-                in_channels = out_channels
-            else:
-                modules.append(torch.nn.ReLU(inplace=False))
-        self.features = torch.nn.Sequential(*modules)
-        self.requires_grad_(False)  # only the image is optimised; saves the weight gradients' time
-        self.eval()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        sys.exit(f"error: {path} not found; run `make weights` first")
-    tensors = load_file(str(path))
-    for index in CONV_INDEX.values():
-        for kind in ("weight", "bias"):
-            key = f"features.{index}.{kind}"
-            if key not in tensors:
-                sys.exit(f"error: {path} has no tensor {key}")
-            if tensors[key].dtype != torch.float32:
-                sys.exit(f"error: {key} is {tensors[key].dtype}, expected float32 (the f32 file, not the f16 one)")
-    return tensors
 
 
 def parse_case(text: str) -> tuple[str, int]:
@@ -115,10 +50,6 @@ def parse_case(text: str) -> tuple[str, int]:
     if layer not in CONV_INDEX or not filt.isdigit():
         sys.exit(f"error: bad case '{text}' (expected layer:filter, layer one of {', '.join(CONV_INDEX)})")
     return layer, int(filt)
-
-
-def relu_index(layer: str) -> int:
-    return CONV_INDEX[layer] + 1
 
 
 def png_to_tensor(path: Path) -> torch.Tensor:
@@ -129,9 +60,7 @@ def png_to_tensor(path: Path) -> torch.Tensor:
 
 def yardstick(model: VGG16, image: torch.Tensor, layer: str, filt: int) -> float:
     """Mean of post-ReLU channel `filt` of `layer` on `image` ([1, 3, H, W] in [0, 1]) as it is."""
-    mean = torch.tensor(MEAN, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=torch.float32).view(1, 3, 1, 1)
-    h = ((image - mean) / std).to(DEVICE)
+    h = normalise(image.to(DEVICE))
     with torch.no_grad():
         for module in model.features[: relu_index(layer) + 1]:
             h = module(h)

@@ -32,88 +32,12 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from safetensors.torch import load_file
+
+from torch_vgg import CONV_INDEX, DEFAULT_WEIGHTS, VGG16, load_weights, normalise, pools_before, relu_index
 
 BACKEND = "pytorch-cpu"
-
-# (layer name, torchvision tensor prefix, max-pool 2x2 before this conv)
-LAYERS = [
-    ("conv1_1", "features.0", False),
-    ("conv1_2", "features.2", False),
-    ("conv2_1", "features.5", True),
-    ("conv2_2", "features.7", False),
-    ("conv3_1", "features.10", True),
-    ("conv3_2", "features.12", False),
-    ("conv3_3", "features.14", False),
-    ("conv4_1", "features.17", True),
-    ("conv4_2", "features.19", False),
-    ("conv4_3", "features.21", False),
-    ("conv5_1", "features.24", True),
-    ("conv5_2", "features.26", False),
-    ("conv5_3", "features.28", False),
-]
-LAYER_NAMES = [name for name, _, _ in LAYERS]
-
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
 STEP_SIZE = 2.0 / 255.0
 EPS = 1e-8
-
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "vgg16.safetensors"
-
-
-class VGG16Features(torch.nn.Module):
-    """The 13 conv layers of VGG16, ImageNet normalisation inside, truncated at `layer`.
-
-    Input is RGB in [0, 1], `[N, 3, S, S]`; output is the post-ReLU activation of `layer`. Layers deeper than
-    `layer` are neither built nor run.
-    """
-
-    def __init__(self, tensors: dict[str, torch.Tensor], layer: str):
-        super().__init__()
-        depth = LAYER_NAMES.index(layer) + 1
-        self.layer = layer
-        self.pools = [pool for _, _, pool in LAYERS[:depth]]
-        self.convs = torch.nn.ModuleList()
-        in_channels = 3
-        for name, prefix, _ in LAYERS[:depth]:
-            weight = tensors[f"{prefix}.weight"]
-            bias = tensors[f"{prefix}.bias"]
-            out_channels = weight.shape[0]
-            if tuple(weight.shape) != (out_channels, in_channels, 3, 3) or tuple(bias.shape) != (out_channels,):
-                raise ValueError(f"{name} ({prefix}): unexpected shapes {tuple(weight.shape)} / {tuple(bias.shape)}")
-            conv = torch.nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
-            with torch.no_grad():
-                conv.weight.copy_(weight)
-                conv.bias.copy_(bias)
-            conv.requires_grad_(False)  # only the image gets a gradient
-            self.convs.append(conv)
-            in_channels = out_channels
-        self.register_buffer("mean", torch.tensor(MEAN, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(STD, dtype=torch.float32).view(1, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = (x - self.mean) / self.std
-        for conv, pool in zip(self.convs, self.pools):
-            if pool:
-                h = F.max_pool2d(h, kernel_size=2, stride=2)
-            h = F.relu(conv(h))  # pre-ReLU at the last layer, then ReLU
-        return h
-
-
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        sys.exit(f"error: {path} not found; run `make weights` (or `python weights/prepare.py`) first")
-    tensors = load_file(str(path))
-    for _, prefix, _ in LAYERS:
-        for kind in ("weight", "bias"):
-            key = f"{prefix}.{kind}"
-            if key not in tensors:
-                sys.exit(f"error: {path} has no tensor {key}")
-            if tensors[key].dtype != torch.float32:
-                sys.exit(f"error: {key} is {tensors[key].dtype}, expected float32 (use vgg16.safetensors, not the f16 file)")
-    return tensors
 
 
 def initial_image(size: int) -> torch.Tensor:
@@ -121,9 +45,9 @@ def initial_image(size: int) -> torch.Tensor:
     return (128.0 + torch.rand(1, 3, size, size, dtype=torch.float32)) / 255.0
 
 
-def ascent_step(model: VGG16Features, x: torch.Tensor) -> tuple[torch.Tensor, float]:
+def ascent_step(model: VGG16, x: torch.Tensor) -> tuple[torch.Tensor, float]:
     """One classic step; returns the new (leaf, grad-requiring) image and the loss *before* the step."""
-    features = model(x)
+    features = model(normalise(x))  # the model stops at the layer's ReLU
     loss = features[:, 0].mean()
     (grad,) = torch.autograd.grad(loss, x)
     with torch.no_grad():
@@ -131,7 +55,7 @@ def ascent_step(model: VGG16Features, x: torch.Tensor) -> tuple[torch.Tensor, fl
     return x.requires_grad_(True), loss.item()
 
 
-def bench(model: VGG16Features, size: int, steps: int, warmup: int) -> dict:
+def bench(layer: str, model: VGG16, size: int, steps: int, warmup: int) -> dict:
     x = initial_image(size).requires_grad_(True)
     for _ in range(warmup):
         x, _ = ascent_step(model, x)
@@ -142,7 +66,7 @@ def bench(model: VGG16Features, size: int, steps: int, warmup: int) -> dict:
         times_ms.append((time.perf_counter() - t0) * 1e3)
         losses.append(loss)
     return {
-        "layer": model.layer,
+        "layer": layer,
         "size": size,
         "steps": steps,
         "warmup": warmup,
@@ -229,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     for layer in args.layers:
-        if layer not in LAYER_NAMES:
-            p.error(f"unknown layer {layer!r}; one of {', '.join(LAYER_NAMES)}")
+        if layer not in CONV_INDEX:
+            p.error(f"unknown layer {layer!r}; one of {', '.join(CONV_INDEX)}")
     if args.steps < 1 or args.warmup < 0:
         p.error("--steps must be >= 1 and --warmup >= 0")
     cores = available_cores()
@@ -238,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if threads < 1:
         p.error("--threads must be >= 1")
     for layer in args.layers:
-        pools = sum(pool for _, _, pool in LAYERS[: LAYER_NAMES.index(layer) + 1])
+        pools = pools_before(layer)
         for size in args.sizes:
             if size < 2**pools:
                 p.error(f"size {size} is too small for {layer} ({pools} max-pools need at least {2**pools} px)")
@@ -252,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     tensors = load_weights(args.weights)
     results = []
     for layer in args.layers:
-        model = VGG16Features(tensors, layer).eval()
+        model = VGG16(tensors, upto=relu_index(layer))
         for size in args.sizes:
-            r = bench(model, size, args.steps, args.warmup)
+            r = bench(layer, model, size, args.steps, args.warmup)
             print(
                 f"{layer} {size}px: median {r['median_ms']:.1f} ms/step over {r['steps']} "
                 f"(channel-0 mean {r['loss_first']:.4g} -> {r['loss_last']:.4g})",

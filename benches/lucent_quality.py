@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from torch_vgg import CONV_INDEX, DEFAULT_WEIGHTS, FEATURES_LEN, VGG16, load_weights, normalise, relu_index
+from torch_vgg import CONV_INDEX, DEFAULT_WEIGHTS, FEATURES_LEN, VGG16, Normalise, load_weights, relu_index
 
 DEFAULT_CASES = "conv1_2:5,conv3_1:5,conv4_3:20,conv5_3:100"
 
@@ -60,7 +60,7 @@ def png_to_tensor(path: Path) -> torch.Tensor:
 
 def yardstick(model: VGG16, image: torch.Tensor, layer: str, filt: int) -> float:
     """Mean of post-ReLU channel `filt` of `layer` on `image` ([1, 3, H, W] in [0, 1]) as it is."""
-    h = normalise(image.to(DEVICE))
+    h = Normalise().to(DEVICE)(image.to(DEVICE))
     with torch.no_grad():
         for module in model.features[: relu_index(layer) + 1]:
             h = module(h)

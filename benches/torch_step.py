@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from torch_vgg import CONV_INDEX, DEFAULT_WEIGHTS, VGG16, load_weights, normalise, pools_before, relu_index
+from torch_vgg import CONV_INDEX, DEFAULT_WEIGHTS, VGG16, Normalise, load_weights, pools_before, relu_index
 
 BACKEND = "pytorch-cpu"
 STEP_SIZE = 2.0 / 255.0
@@ -45,9 +45,9 @@ def initial_image(size: int) -> torch.Tensor:
     return (128.0 + torch.rand(1, 3, size, size, dtype=torch.float32)) / 255.0
 
 
-def ascent_step(model: VGG16, x: torch.Tensor) -> tuple[torch.Tensor, float]:
+def ascent_step(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, float]:
     """One classic step; returns the new (leaf, grad-requiring) image and the loss *before* the step."""
-    features = model(normalise(x))  # the model stops at the layer's ReLU
+    features = model(x)
     loss = features[:, 0].mean()
     (grad,) = torch.autograd.grad(loss, x)
     with torch.no_grad():
@@ -55,7 +55,7 @@ def ascent_step(model: VGG16, x: torch.Tensor) -> tuple[torch.Tensor, float]:
     return x.requires_grad_(True), loss.item()
 
 
-def bench(layer: str, model: VGG16, size: int, steps: int, warmup: int) -> dict:
+def bench(layer: str, model: torch.nn.Module, size: int, steps: int, warmup: int) -> dict:
     x = initial_image(size).requires_grad_(True)
     for _ in range(warmup):
         x, _ = ascent_step(model, x)
@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     tensors = load_weights(args.weights)
     results = []
     for layer in args.layers:
-        model = VGG16(tensors, upto=relu_index(layer))
+        # Normalisation inside, the forward stopping at the layer's ReLU, as in src/vgg.rs.
+        model = torch.nn.Sequential(Normalise(), VGG16(tensors, upto=relu_index(layer)))
         for size in args.sizes:
             r = bench(layer, model, size, args.steps, args.warmup)
             print(

@@ -86,8 +86,13 @@ def pools_before(layer: str) -> int:
     return sum(pool < CONV_INDEX[layer] for pool in POOL_INDEX)
 
 
-def normalise(image: torch.Tensor) -> torch.Tensor:
-    """ImageNet normalisation of RGB in [0, 1], `[N, 3, H, W]`, on the image's device."""
-    mean = torch.tensor(MEAN, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-    return (image - mean) / std
+class Normalise(torch.nn.Module):
+    """ImageNet normalisation of RGB in [0, 1], `[N, 3, H, W]`; mean and std are buffers, made once."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(MEAN, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return (image - self.mean) / self.std

@@ -5,17 +5,24 @@ export CARGO_TARGET_DIR
 VENV ?= $(HOME)/.cache/filterlens/venv
 PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0
 
-.PHONY: serve test weights bench bench-torch
+.PHONY: serve test lint weights bench bench-torch golden
 
 include web.mk
 
 # The main job: the page, built into dist/ and served on http://127.0.0.1:8000.
 serve: serve-web
 
-# Native tests (engine, CLI), then the page in a real browser (which builds the wasm package and dist/).
-test: weights
+# Formatting and lints, native tests (engine, CLI), then the page: its JS type-checked, then in a real browser
+# (which builds the wasm package and dist/).
+test: weights lint
 	cargo test --release
-	$(MAKE) e2e
+	$(MAKE) typecheck e2e
+
+# rustfmt, and clippy with warnings as errors for the native build (CLI, tests) and the wasm build (the page's).
+lint:
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
+	cargo clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -36,3 +43,7 @@ $(TORCH_VENV)/bin/python:
 
 bench-torch: weights $(TORCH_VENV)/bin/python
 	$(TORCH_VENV)/bin/python benches/torch_step.py --json bench-torch.json --markdown bench-torch.md
+
+# Regenerates tests/fixtures/vgg16_golden.json with the independent PyTorch implementation (see benches/golden.py).
+golden: weights $(TORCH_VENV)/bin/python
+	$(TORCH_VENV)/bin/python benches/golden.py

@@ -4,6 +4,7 @@
 #   make pkg        wasm32 release build -> wasm-bindgen (--target web) -> wasm-opt: pkg/
 #   make dist       one self-contained static folder, dist/: www/, pkg/, weights (f16 + manifest); relative URLs
 #   make serve-web  dist/ on http://127.0.0.1:8000
+#   make typecheck  tsc --noEmit over the page, the worker (against pkg/'s generated types) and the browser tests
 #   make e2e        the browser tests (tests/e2e/, node --test + playwright-core + Chromium) against dist/
 #   make bench-web  first painted step and ms/step in headless Chromium (tests/e2e/artifacts/bench-web.json)
 
@@ -21,10 +22,11 @@ WASM_OPT_FLAGS ?= -O3
 CHROMIUM ?= /usr/bin/chromium
 WEB_PORT ?= 8000
 
-WWW_FILES = www/index.html www/app.js www/worker.js www/weights.js www/style.css
+WWW_FILES = www/index.html www/app.js www/settings.js www/protocol.js www/worker.js www/weights.js www/style.css \
+	www/catalog.json
 WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml $(shell find src -name '*.rs')
 
-.PHONY: pkg dist serve-web e2e bench-web wasm-bindgen-cli node-deps web-clean
+.PHONY: pkg dist serve-web typecheck e2e bench-web wasm-bindgen-cli node-deps web-clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -41,7 +43,7 @@ pkg: pkg/filterlens_bg.wasm
 pkg/filterlens_bg.wasm: $(WEB_SOURCES) | wasm-bindgen-cli node-deps
 	cargo build --release --lib --target $(WASM_TARGET)
 	rm -rf pkg.tmp
-	$(WASM_BINDGEN) --target web --no-typescript --out-dir pkg.tmp \
+	$(WASM_BINDGEN) --target web --out-dir pkg.tmp \
 		$(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/filterlens.wasm
 	$(WASM_OPT) $(WASM_OPT_FEATURES) $(WASM_OPT_FLAGS) pkg.tmp/filterlens_bg.wasm -o pkg.tmp/filterlens_bg.opt.wasm
 	mv pkg.tmp/filterlens_bg.opt.wasm pkg.tmp/filterlens_bg.wasm
@@ -61,6 +63,11 @@ dist: pkg weights $(WWW_FILES)
 serve-web: dist
 	@echo "filterlens: http://127.0.0.1:$(WEB_PORT)/"
 	python3 -m http.server --bind 127.0.0.1 --directory dist $(WEB_PORT)
+
+typecheck: pkg node-deps
+	node_modules/.bin/tsc -p www/tsconfig.json
+	node_modules/.bin/tsc -p www/tsconfig.worker.json
+	node_modules/.bin/tsc -p tests/e2e/tsconfig.json
 
 e2e: dist node-deps
 	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 tests/e2e/

@@ -3,6 +3,7 @@ lucent_quality.py): the same weights and layer names as filterlens, an independe
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -11,18 +12,16 @@ from safetensors.torch import load_file
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "vgg16.safetensors"
 
-# VGG16 layer name -> index of its conv in torchvision's `features`; the ReLU after it is at index + 1.
-CONV_INDEX = {
-    "conv1_1": 0, "conv1_2": 2,
-    "conv2_1": 5, "conv2_2": 7,
-    "conv3_1": 10, "conv3_2": 12, "conv3_3": 14,
-    "conv4_1": 17, "conv4_2": 19, "conv4_3": 21,
-    "conv5_1": 24, "conv5_2": 26, "conv5_3": 28,
-}
-POOL_INDEX = (4, 9, 16, 23, 30)  # torchvision's `features` also ends with a pool at 30
-FEATURES_LEN = 31
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
+# The core's catalog (www/catalog.json, written by `filterlens catalog --json`): VGG16 layer name -> index of its
+# conv in torchvision's `features` (the ReLU after it is at index + 1), and the input normalisation.
+CATALOG = json.loads((Path(__file__).resolve().parent.parent / "www" / "catalog.json").read_text())
+CONV_INDEX = {layer["name"]: layer["index"] for layer in CATALOG["layers"]}
+# A 2x2 max-pool sits just before each layer the catalog marks `pooledBefore`; torchvision's `features` also ends
+# with one after the last conv's ReLU.
+POOL_INDEX = tuple(layer["index"] - 1 for layer in CATALOG["layers"] if layer["pooledBefore"]) + (max(CONV_INDEX.values()) + 2,)
+FEATURES_LEN = POOL_INDEX[-1] + 1
+MEAN = tuple(CATALOG["preprocessing"]["mean"])
+STD = tuple(CATALOG["preprocessing"]["std"])
 
 
 class VGG16(torch.nn.Module):

@@ -1,7 +1,7 @@
 //! The optimisation loop: gradient ascent on an image parameterisation.
 //!
-//! Classic mode is the seed exactly: pixels start as `(128 + U[0,1)) / 255`, no transforms, and each step is
-//! `image += step_size / (max(grad) + 1e-8) * grad` with `max` over each image. Lucid mode optimises an FFT
+//! Classic mode is the original program exactly: pixels start as `(128 + U[0,1)) / 255`, no transforms, and each
+//! step is `image += step_size / (max(grad) + 1e-8) * grad` with `max` over each image. Lucid mode optimises an FFT
 //! spectrum with decorrelated colour, under random transforms, with Adam.
 
 use burn::tensor::{Tensor, TensorData};
@@ -11,48 +11,23 @@ use web_time::Instant;
 
 use crate::Error;
 use crate::image::Display;
-use crate::objective::{Activation, Objective, Selection};
-use crate::param::{Param, Renderer};
+use crate::objective::{Objective, Selection};
+use crate::param::{Param, ParamsToImage};
+use crate::request::limits;
 use crate::transform::Transforms;
-use crate::vgg::Vgg16;
-
-/// The two presets: the seed's plain ascent, and Lucid's recipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Classic,
-    Lucid,
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Mode::Classic => "classic",
-            Mode::Lucid => "lucid",
-        })
-    }
-}
-
-impl std::str::FromStr for Mode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "classic" => Ok(Mode::Classic),
-            "lucid" => Ok(Mode::Lucid),
-            other => Err(format!("unknown mode '{other}' (expected classic or lucid)")),
-        }
-    }
-}
+use crate::vgg::{Activation, Vgg16};
 
 /// How the parameters move along their gradient (upwards: the objective is maximised).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Optimiser {
-    /// The seed's step: `step_size / (max(grad) + 1e-8) * grad`, max per image.
+    /// Classic's step: `step_size / (max(grad) + 1e-8) * grad`, the maximum signed and per image.
     MaxNormalised { step_size: f32 },
-    /// Adam with β = (0.9, 0.999), ε = 1e-8.
+    /// Adam with β = (0.9, 0.999), ε = 1e-8 and bias-corrected moments.
     Adam { learning_rate: f32 },
 }
 
+/// Everything the loop needs besides the model and the objective. [`crate::RunRequest`] makes one from a mode's
+/// preset and the request's overrides, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AscentConfig {
     pub steps: usize,
@@ -68,53 +43,15 @@ pub struct AscentConfig {
     pub init: Option<Vec<f32>>,
 }
 
-impl Default for AscentConfig {
-    fn default() -> Self {
-        Self::classic()
-    }
-}
-
 impl AscentConfig {
-    /// The seed's demo: 150 max-normalised steps of 2/255 on a 224 px image of pixels.
-    pub fn classic() -> Self {
-        Self {
-            steps: 150,
-            size: 224,
-            seed: 0,
-            param: Param::Pixels,
-            transforms: Transforms::none(),
-            optimiser: Optimiser::MaxNormalised { step_size: 2.0 / 255.0 },
-            init: None,
-        }
-    }
-
-    /// Lucid's recipe: FFT spectrum with decorrelated colour, standard transforms, Adam at 0.05, 512 steps of a
-    /// 128 px image.
-    pub fn lucid() -> Self {
-        Self {
-            steps: 512,
-            size: 128,
-            seed: 0,
-            param: Param::Fft,
-            transforms: Transforms::standard(),
-            optimiser: Optimiser::Adam { learning_rate: 0.05 },
-            init: None,
-        }
-    }
-
-    pub fn for_mode(mode: Mode) -> Self {
-        match mode {
-            Mode::Classic => Self::classic(),
-            Mode::Lucid => Self::lucid(),
-        }
-    }
-
+    /// What the loop cannot run without: a size and step count within [`limits`], a starting picture of the size.
     pub fn validate(&self) -> Result<(), Error> {
-        if !(16..=1024).contains(&self.size) {
-            return Err(Error::SizeOutOfRange(self.size));
-        }
-        if self.steps == 0 {
-            return Err(Error::NoSteps);
+        limits::SIZE.check(self.size)?;
+        limits::STEPS.check(self.steps)?;
+        // VGG16 halves the image four times before its last block: it needs the smallest size it accepts.
+        let smallest = self.transforms.smallest_output(self.size);
+        if smallest < limits::SIZE.min {
+            return Err(Error::TransformedTooSmall { size: self.size, smallest, min: limits::SIZE.min });
         }
         if let Some(init) = &self.init
             && init.len() != 3 * self.size * self.size
@@ -145,9 +82,10 @@ pub struct Ascent {
     model: Vgg16,
     objective: Objective,
     config: AscentConfig,
-    renderer: Renderer,
+    to_image: ParamsToImage,
     params: Tensor<4>,
     adam: Option<AdamMoments>,
+    /// Draws the random transforms.
     rng: Pcg64,
     activations: Vec<Activation>,
     selection: Selection,
@@ -160,17 +98,34 @@ struct AdamMoments {
     second: Tensor<4>,
 }
 
+/// A run's state on the host, device-independent: see [`Ascent::checkpoint`].
+#[derive(Clone)]
+pub struct Checkpoint {
+    params: Vec<f32>,
+    adam: Option<(Vec<f32>, Vec<f32>)>,
+    rng: Pcg64,
+    activations: Vec<Activation>,
+    steps_taken: usize,
+}
+
+impl Checkpoint {
+    /// Steps taken when the checkpoint was made.
+    pub fn steps_taken(&self) -> usize {
+        self.steps_taken
+    }
+}
+
 impl Ascent {
     pub fn new(model: &Vgg16, objective: Objective, config: AscentConfig) -> Result<Self, Error> {
         config.validate()?;
         let device = model.device();
         let batch = objective.filters().len();
-        let renderer = Renderer::new(config.param, config.size, &device);
+        let to_image = ParamsToImage::new(config.param, config.size, &device);
         let values = match &config.init {
-            Some(image) => renderer.from_image(image).repeat(batch),
-            None => renderer.initial(batch, config.seed),
+            Some(image) => to_image.params_for(image).repeat(batch),
+            None => to_image.initial(batch, config.seed),
         };
-        let params = Tensor::from_data(TensorData::new(values, renderer.shape(batch)), &device);
+        let params = Tensor::from_data(TensorData::new(values, to_image.shape(batch)), &device);
         let activations = vec![objective.activation(); batch];
         let selection = objective.selection(&activations, &device);
         // The transforms draw from their own stream, so the initial noise does not depend on them.
@@ -179,7 +134,7 @@ impl Ascent {
             model: model.clone(),
             objective,
             config,
-            renderer,
+            to_image,
             params,
             adam: None,
             rng,
@@ -213,10 +168,10 @@ impl Ascent {
     /// The current images, `[batch, 3, size, size]`: unbounded for pixels (show them min-max normalised), in
     /// (0, 1) for the FFT parameterisation.
     pub fn image(&self) -> Tensor<4> {
-        self.renderer.render(self.params.clone())
+        self.to_image.apply(self.params.clone())
     }
 
-    /// How to show [`Ascent::pixels`]: pixels min-max normalised (the seed), FFT images as they are.
+    /// How to show [`Ascent::pixels`]: pixels min-max normalised (classic), FFT images as they are.
     pub fn display(&self) -> Display {
         match self.config.param {
             Param::Pixels => Display::MinMax,
@@ -229,19 +184,43 @@ impl Ascent {
         read_floats(self.image()).await
     }
 
-    /// Carries the run on with `model` (on another device, say after a lost GPU), from `pixels` as returned by
-    /// [`Ascent::pixels`] after `steps_taken` steps; each image's activation choice is kept.
-    pub fn continue_on(&mut self, model: &Vgg16, pixels: Vec<f32>, steps_taken: usize) {
+    /// Everything the run needs to carry on, read back to the host: after a lost GPU the run goes on elsewhere
+    /// with [`Ascent::resume`] exactly where it was (parameters, Adam's moments, the transforms' random stream and
+    /// the step count), so the optimiser's state stays coherent.
+    pub async fn checkpoint(&self) -> Result<Checkpoint, Error> {
+        let adam = match &self.adam {
+            Some(m) => Some((read_floats(m.first.clone()).await?, read_floats(m.second.clone()).await?)),
+            None => None,
+        };
+        Ok(Checkpoint {
+            params: read_floats(self.params.clone()).await?,
+            adam,
+            rng: self.rng.clone(),
+            activations: self.activations.clone(),
+            steps_taken: self.steps_taken,
+        })
+    }
+
+    /// The run of `checkpoint` (taken from a run of the same objective and config), carried on with `model`,
+    /// on the model's device.
+    pub fn resume(
+        model: &Vgg16,
+        objective: Objective,
+        config: AscentConfig,
+        checkpoint: Checkpoint,
+    ) -> Result<Self, Error> {
+        let mut ascent = Self::new(model, objective, config)?;
         let device = model.device();
-        let batch = self.objective.filters().len();
-        let plane = 3 * self.config.size * self.config.size;
-        let values: Vec<f32> = pixels.chunks_exact(plane).flat_map(|image| self.renderer.from_image(image)).collect();
-        self.renderer = Renderer::new(self.config.param, self.config.size, &device);
-        self.params = Tensor::from_data(TensorData::new(values, self.renderer.shape(batch)), &device);
-        self.adam = None;
-        self.selection = self.objective.selection(&self.activations, &device);
-        self.model = model.clone();
-        self.steps_taken = steps_taken;
+        let shape = ascent.to_image.shape(ascent.objective.filters().len());
+        let tensor = |values: Vec<f32>| Tensor::<4>::from_data(TensorData::new(values, shape), &device);
+        ascent.params = tensor(checkpoint.params);
+        ascent.adam =
+            checkpoint.adam.map(|(first, second)| AdamMoments { first: tensor(first), second: tensor(second) });
+        ascent.rng = checkpoint.rng;
+        ascent.selection = ascent.objective.selection(&checkpoint.activations, &device);
+        ascent.activations = checkpoint.activations;
+        ascent.steps_taken = checkpoint.steps_taken;
+        Ok(ascent)
     }
 
     /// One ascent step for every image of the batch.
@@ -277,7 +256,7 @@ impl Ascent {
     /// same random transform, so a grid tile follows the same path as a single run with the same seed.
     fn gradient(&mut self) -> (Tensor<4>, Tensor<1>) {
         let params = self.params.clone().autodiff().require_grad();
-        let image = self.renderer.render(params.clone());
+        let image = self.to_image.apply(params.clone());
         let input = self.config.transforms.apply(image, &mut self.rng);
         let features = self.model.forward(input, self.objective.layer(), Activation::PreRelu);
         let values = self.objective.evaluate(features, &self.selection);

@@ -1,31 +1,33 @@
-//! Choosing where the tensors live: wgpu (WebGPU in the browser; Vulkan/Metal/DX12 natively), Flex (pure-Rust CPU,
-//! the fallback) or ndarray (an older CPU backend, 100× slower than Flex on VGG16, kept for comparison).
-
-use std::fmt;
-use std::str::FromStr;
+//! The one owner of the backends: wgpu (WebGPU in the browser; Vulkan/Metal/DX12 natively), Flex (pure-Rust CPU,
+//! the fallback) and ndarray (an older CPU backend, 100× slower than Flex on VGG16, kept for comparison).
+//!
+//! [`Backends`] initialises WebGPU at most once per process (burn refuses a second initialisation), keeps one
+//! model per backend, and applies the fallback policy: where WebGPU is asked for (or `auto`) but has no adapter,
+//! fails to start, or loses its device, the work goes to Flex, and [`BackendInfo::fallback`] says why, as data.
+//! The words for a person are the front end's to write.
 
 use burn::tensor::Device;
+use burn::tensor::wgpu::wgpu;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+use crate::request::from_name;
+use crate::vgg::Vgg16;
+use crate::{Error, weights};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
     Wgpu,
     Flex,
+    #[serde(rename = "ndarray")]
     NdArray,
 }
 
 impl Backend {
     pub const ALL: [Backend; 3] = [Backend::Wgpu, Backend::Flex, Backend::NdArray];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Wgpu => "wgpu",
-            Backend::Flex => "flex",
-            Backend::NdArray => "ndarray",
-        }
-    }
-
     /// The CPU backends need no initialisation and cannot fail.
-    pub fn cpu_device(self) -> Option<Device> {
+    fn cpu_device(self) -> Option<Device> {
         match self {
             Backend::Wgpu => None,
             Backend::Flex => Some(Device::flex()),
@@ -35,34 +37,218 @@ impl Backend {
     }
 }
 
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+from_name!(Backend, "backend", Backend::ALL);
+
+/// What a front end asks for: one backend, or `auto` (WebGPU where it works, else Flex).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    Auto,
+    Wgpu,
+    Flex,
+    #[serde(rename = "ndarray")]
+    NdArray,
+}
+
+impl BackendChoice {
+    pub const ALL: [BackendChoice; 4] =
+        [BackendChoice::Auto, BackendChoice::Wgpu, BackendChoice::Flex, BackendChoice::NdArray];
+}
+
+from_name!(BackendChoice, "backend", BackendChoice::ALL);
+
+/// Why WebGPU, asked for (or `auto`), is not the backend in use. (The page words these for its visitors; the
+/// messages here are the CLI's.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", content = "reason", rename_all = "camelCase")]
+pub enum Fallback {
+    /// The browser (or system) offers no WebGPU adapter.
+    #[error("no WebGPU adapter is available")]
+    NoAdapter,
+    /// An adapter exists, but the device did not start.
+    #[error("WebGPU did not start: {0}")]
+    InitFailed(String),
+    /// The device was lost (a driver reset, say) or a result could not be read back.
+    #[error("the WebGPU device was lost: {0}")]
+    DeviceLost(String),
+}
+
+/// The WebGPU adapter in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Adapter {
+    /// The adapter's own description (may be empty: browsers withhold it by default).
+    pub name: String,
+    /// A software rasteriser (SwiftShader, lavapipe, the browser's fallback adapter): much slower than Flex.
+    pub software: bool,
+}
+
+/// Which backend runs, and why it is not the one asked for when it is not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendInfo {
+    pub requested: BackendChoice,
+    pub backend: Backend,
+    pub adapter: Option<Adapter>,
+    pub fallback: Option<Fallback>,
+}
+
+#[derive(Clone)]
+struct Gpu {
+    device: Device,
+    handle: wgpu::Device,
+    adapter: Adapter,
+}
+
+/// The process's one WebGPU initialisation, remembered with its outcome (natively shared by every thread; in the
+/// browser's single-threaded worker, a thread-local, since WebGPU handles stay on their thread).
+mod gpu {
+    use super::{Adapter, Fallback, Gpu};
+    use burn::tensor::Device;
+    use burn::tensor::wgpu::WgpuInitError;
+
+    async fn init() -> Result<Gpu, Fallback> {
+        match Device::wgpu_options().init_with_setup_async().await {
+            Ok((device, setup)) => {
+                let info = setup.adapter.get_info();
+                let software = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
+                let name = [info.name.as_str(), info.driver.as_str(), info.driver_info.as_str()]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Ok(Gpu { device, handle: setup.device, adapter: Adapter { name, software } })
+            }
+            Err(WgpuInitError::AdapterUnavailable { .. }) => Err(Fallback::NoAdapter),
+            Err(e) => Err(Fallback::InitFailed(e.to_string())),
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod slot {
+        use std::sync::Mutex;
+
+        use super::{Fallback, Gpu};
+
+        static GPU: Mutex<Option<Result<Gpu, Fallback>>> = Mutex::new(None);
+
+        pub fn get() -> Option<Result<Gpu, Fallback>> {
+            GPU.lock().expect("the GPU slot is never poisoned").clone()
+        }
+
+        pub fn set(gpu: Result<Gpu, Fallback>) {
+            *GPU.lock().expect("the GPU slot is never poisoned") = Some(gpu);
+        }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    mod slot {
+        use std::cell::RefCell;
+
+        use super::{Fallback, Gpu};
+
+        thread_local! {
+            static GPU: RefCell<Option<Result<Gpu, Fallback>>> = const { RefCell::new(None) };
+        }
+
+        pub fn get() -> Option<Result<Gpu, Fallback>> {
+            GPU.with_borrow(Clone::clone)
+        }
+
+        pub fn set(gpu: Result<Gpu, Fallback>) {
+            GPU.with_borrow_mut(|slot| *slot = Some(gpu));
+        }
+    }
+
+    /// The WebGPU device, initialised on first use; later calls get the same outcome.
+    pub async fn get() -> Result<Gpu, Fallback> {
+        if let Some(gpu) = slot::get() {
+            return gpu;
+        }
+        let gpu = init().await;
+        // Natively two threads may race here; burn refuses the loser's initialisation, so keep the first outcome.
+        if let Some(first) = slot::get() {
+            return first;
+        }
+        slot::set(gpu.clone());
+        gpu
+    }
+
+    /// From now on, WebGPU is unavailable for this reason.
+    pub fn fail(fallback: Fallback) {
+        slot::set(Err(fallback));
+    }
+
+    pub fn peek() -> Option<Result<Gpu, Fallback>> {
+        slot::get()
     }
 }
 
-impl FromStr for Backend {
-    type Err = String;
+/// The weights, and the model on each backend that has been used.
+pub struct Backends {
+    weights: Vec<u8>,
+    models: Vec<(Backend, Vgg16)>,
+}
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Backend::ALL
-            .into_iter()
-            .find(|b| b.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown backend '{s}' (expected wgpu, flex or ndarray)"))
+impl Backends {
+    /// `weights`: safetensors bytes, validated when a model is first loaded.
+    pub fn new(weights: Vec<u8>) -> Self {
+        Self { weights, models: Vec::new() }
+    }
+
+    /// Resolves `choice` to a backend (falling back to Flex where WebGPU is unavailable) and loads the model there.
+    pub async fn select(&mut self, choice: BackendChoice) -> Result<(BackendInfo, Vgg16), Error> {
+        let only = |backend| BackendInfo { requested: choice, backend, adapter: None, fallback: None };
+        let info = match choice {
+            BackendChoice::Flex => only(Backend::Flex),
+            BackendChoice::NdArray => only(Backend::NdArray),
+            BackendChoice::Auto | BackendChoice::Wgpu => match gpu::get().await {
+                Ok(gpu) => BackendInfo { adapter: Some(gpu.adapter), ..only(Backend::Wgpu) },
+                Err(fallback) => BackendInfo { fallback: Some(fallback), ..only(Backend::Flex) },
+            },
+        };
+        let model = self.model(info.backend)?;
+        Ok((info, model))
+    }
+
+    /// WebGPU failed mid-run: forget its model, refuse it from now on, and load the model on Flex. The info says
+    /// so (`fallback: deviceLost`).
+    pub fn lose_gpu(&mut self, requested: BackendChoice, reason: String) -> Result<(BackendInfo, Vgg16), Error> {
+        let fallback = Fallback::DeviceLost(reason);
+        gpu::fail(fallback.clone());
+        self.models.retain(|(b, _)| *b != Backend::Wgpu);
+        let model = self.model(Backend::Flex)?;
+        Ok((BackendInfo { requested, backend: Backend::Flex, adapter: None, fallback: Some(fallback) }, model))
+    }
+
+    /// The model on `backend`'s device, loading the weights there on first use.
+    fn model(&mut self, backend: Backend) -> Result<Vgg16, Error> {
+        if let Some((_, model)) = self.models.iter().find(|(b, _)| *b == backend) {
+            return Ok(model.clone());
+        }
+        let device = match backend.cpu_device() {
+            Some(device) => device,
+            None => match gpu::peek() {
+                Some(Ok(gpu)) => gpu.device,
+                Some(Err(fallback)) => return Err(Error::BackendUnavailable { backend, reason: fallback.to_string() }),
+                None => {
+                    return Err(Error::BackendUnavailable { backend, reason: "WebGPU is not initialised".into() });
+                }
+            },
+        };
+        let model = weights::load(&self.weights, &device)?;
+        self.models.push((backend, model.clone()));
+        Ok(model)
     }
 }
 
-/// The device for `backend`. wgpu is initialised once per process (burn refuses a second initialisation) and the
-/// outcome, device or error, is remembered.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn init(backend: Backend) -> Result<Device, crate::Error> {
-    use std::sync::OnceLock;
-    static WGPU: OnceLock<Result<Device, String>> = OnceLock::new();
-    match backend.cpu_device() {
-        Some(device) => Ok(device),
-        None => WGPU
-            .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
-            .clone()
-            .map_err(|reason| crate::Error::BackendUnavailable { backend, reason }),
+/// Test hook: destroys the process's WebGPU device, as a driver reset would. Whether there was one.
+pub fn destroy_gpu_for_testing() -> bool {
+    match gpu::peek() {
+        Some(Ok(gpu)) => {
+            gpu.handle.destroy();
+            true
+        }
+        _ => false,
     }
 }

@@ -1,10 +1,10 @@
-//! From tensors to pictures: RGBA8 (the seed's min-max normalisation, or as-is for images already in [0, 1]),
+//! From tensors to pictures: RGBA8 (classic min-max normalisation, or as-is for images already in [0, 1]),
 //! captioned grids of tiles, PNG encoding.
 
 /// How an image's values become grey levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Display {
-    /// Stretched so the smallest value is black and the largest white (the seed's display of unbounded pixels).
+    /// Stretched so the smallest value is black and the largest white (the classic display of unbounded pixels).
     MinMax,
     /// Taken as they are, [0, 1] to 0..=255 (Lucid's sigmoid images).
     Clamp,
@@ -19,7 +19,7 @@ pub fn rgba(planar: &[f32], width: usize, height: usize, display: Display) -> Ve
 }
 
 /// One image, planar `[3][height][width]` floats of any range, to RGBA8 rows, stretched so its smallest value is
-/// black and its largest white (the seed's display). A constant image is mid grey.
+/// black and its largest white (the classic display). A constant image is mid grey.
 pub fn min_max_rgba(planar: &[f32], width: usize, height: usize) -> Vec<u8> {
     let plane = width * height;
     assert_eq!(planar.len(), 3 * plane, "expected 3 planes of {width}x{height}");
@@ -49,14 +49,24 @@ pub struct Rgba {
     pub pixels: Vec<u8>,
 }
 
-/// Where the tiles of a grid picture go: `columns` to a row, each tile with a caption strip below it, and
-/// [`GridLayout::GAP`] pixels of white between neighbours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the tiles of a run's picture go: one image on its own (no caption), or a grid of `columns` to a row, each
+/// tile with a caption strip below it and [`GridLayout::GAP`] pixels of white between neighbours. The one owner of
+/// this geometry: the picture, the canvas size, the tile rectangles and hit-testing all come from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct GridLayout {
     pub count: usize,
     /// Side of a tile's image, pixels.
     pub tile: usize,
     pub columns: usize,
+}
+
+/// A tile's image and caption, in picture pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TileRect {
+    pub x: usize,
+    pub y: usize,
+    pub width: usize,
+    pub height: usize,
 }
 
 impl GridLayout {
@@ -71,6 +81,11 @@ impl GridLayout {
         Self { count, tile, columns: columns.clamp(1, count.max(1)) }
     }
 
+    /// One image shows on its own, without a caption.
+    pub fn is_single(&self) -> bool {
+        self.count == 1
+    }
+
     pub fn rows(&self) -> usize {
         self.count.div_ceil(self.columns)
     }
@@ -81,7 +96,7 @@ impl GridLayout {
     }
 
     pub fn caption_height(&self) -> usize {
-        (GLYPH_HEIGHT + 4) * self.text_scale()
+        if self.is_single() { 0 } else { (GLYPH_HEIGHT + 4) * self.text_scale() }
     }
 
     pub fn width(&self) -> usize {
@@ -99,6 +114,16 @@ impl GridLayout {
         ((index % self.columns) * (self.tile + Self::GAP), (index / self.columns) * pitch_y)
     }
 
+    /// Each tile's image and caption.
+    pub fn tiles(&self) -> Vec<TileRect> {
+        (0..self.count)
+            .map(|index| {
+                let (x, y) = self.origin(index);
+                TileRect { x, y, width: self.tile, height: self.tile + self.caption_height() }
+            })
+            .collect()
+    }
+
     /// The tile whose image or caption covers picture pixel (`x`, `y`); none for gaps and empty cells.
     pub fn tile_at(&self, x: usize, y: usize) -> Option<usize> {
         let (pitch_x, pitch_y) = (self.tile + Self::GAP, self.tile + self.caption_height() + Self::GAP);
@@ -110,11 +135,13 @@ impl GridLayout {
 }
 
 /// What a run shows: one image on its own (no caption), or several as a captioned grid. `planar` is
-/// `[batch][3][size][size]`; each image is normalised on its own, as the seed normalises its one image.
+/// `[batch][3][size][size]`; each image is normalised on its own, as classic mode normalises its one image.
 pub fn picture(planar: &[f32], display: Display, captions: &[String], layout: &GridLayout) -> Rgba {
     let size = layout.tile;
     let tiles = batch_rgba(planar, size, display);
-    if let [one] = tiles.as_slice() {
+    if let [one] = tiles.as_slice()
+        && layout.is_single()
+    {
         return Rgba { width: size, height: size, pixels: one.clone() };
     }
     let mut picture = Rgba {
@@ -320,6 +347,9 @@ mod tests {
             &layout,
         );
         assert_eq!((one.width, one.height), (2, 2));
+        assert_eq!((layout.width(), layout.height(), layout.caption_height()), (2, 2, 0));
+        assert_eq!(layout.tiles(), vec![TileRect { x: 0, y: 0, width: 2, height: 2 }]);
+        assert_eq!((layout.tile_at(1, 1), layout.tile_at(2, 0)), (Some(0), None));
         assert_eq!(&one.pixels[..8], &[0, 0, 255, 255, 255, 0, 0, 255]);
     }
 

@@ -10,27 +10,34 @@
 //! - [`objective`]: what to maximise (a channel's mean, a neuron, a whole layer);
 //! - [`param`]: how the image is parameterised (pixels, or Lucid's FFT spectrum with decorrelated colour);
 //! - [`transform`]: random pad, jitter, scale and rotation before each forward pass;
-//! - [`ascent`]: the optimisation loop (the seed's max-normalised step, or Adam), per-step metrics;
-//! - [`image`]: tensor to RGBA8, PNG, grids;
-//! - [`device`]: choosing a backend.
+//! - [`ascent`]: the optimisation loop (classic's max-normalised step, or Adam), per-step metrics, checkpoints;
+//! - [`image`]: tensor to RGBA8, PNG, captioned grids;
+//!
+//! and around them, what a front end (the CLI, the page) talks to:
+//! - [`request`]: one run request, with the modes' presets and validation;
+//! - [`catalog`]: what can be asked for (layers, modes, fields, backends), in one table;
+//! - [`device`]: the backends, their initialisation and the fallback to Flex.
 
 pub mod ascent;
+pub mod catalog;
 pub mod device;
 pub mod image;
 pub mod objective;
 pub mod param;
+pub mod request;
 pub mod transform;
 pub mod vgg;
-pub mod weights;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+pub mod weights;
 
-pub use ascent::{Ascent, AscentConfig, Mode, Optimiser, StepReport};
-pub use device::Backend;
-pub use objective::{Activation, Objective, Target};
+pub use ascent::{Ascent, AscentConfig, Checkpoint, Optimiser, StepReport};
+pub use device::{Backend, BackendChoice, BackendInfo, Backends, Fallback};
+pub use objective::{Objective, Target};
 pub use param::Param;
+pub use request::{Mode, RunRequest};
 pub use transform::Transforms;
-pub use vgg::{LAYERS, LayerSpec, Vgg16};
+pub use vgg::{Activation, LAYERS, LayerSpec, Vgg16};
 pub use weights::WeightsError;
 
 /// Everything that can go wrong when asking for a visualization, in words a user can act on.
@@ -40,10 +47,14 @@ pub enum Error {
     UnknownLayer(String),
     #[error("filter {filter} is out of range: {layer} has filters 0..={max}", max = channels - 1)]
     FilterOutOfRange { layer: &'static str, filter: usize, channels: usize },
-    #[error("image size {0} is out of range (16 to 1024 pixels)")]
-    SizeOutOfRange(usize),
-    #[error("at least one step is needed")]
-    NoSteps,
+    #[error("{field} {value} is out of range ({min} to {max})")]
+    OutOfRange { field: &'static str, value: String, min: String, max: String },
+    #[error(
+        "the random transforms shrink a {size} px image to {smallest} px, below the {min} px the model needs: choose a larger size or less jitter"
+    )]
+    TransformedTooSmall { size: usize, smallest: usize, min: usize },
+    #[error("{field} does not apply to {mode} mode (classic takes stepSize, lucid takes lr)")]
+    RateForOtherMode { field: &'static str, mode: Mode },
     #[error("the starting image has {values} values, expected 3 × {size} × {size}")]
     InitSize { values: usize, size: usize },
     #[error("no filters were asked for")]

@@ -1,40 +1,27 @@
-//! What the ascent maximises, per image of a batch: a channel's mean activation (the seed), the activation of the
+//! What the ascent maximises, per image of a batch: a channel's mean activation (classic), the activation of the
 //! channel's centre neuron, or the whole layer's mean squared activation (DeepDream).
 
 use burn::tensor::{Device, Tensor, activation::relu};
 
 use crate::Error;
-use crate::vgg::{LAYERS, layer_index};
-
-/// Which activation the objective reads: after the layer's ReLU (the seed's choice), or before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    PreRelu,
-    PostRelu,
-}
+use crate::vgg::{Activation, LAYERS, layer_index};
 
 /// Which part of a layer's activations an objective reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Target {
-    /// Mean over the feature map of one channel (the seed).
+    /// Mean over the feature map of one channel (classic).
+    #[default]
     Channel,
     /// The one activation at the centre of a channel's feature map.
     Neuron,
     /// Mean of the squares of every activation of the layer (DeepDream); the filter is ignored.
+    #[serde(alias = "deepdream")]
     Layer,
 }
 
-impl std::str::FromStr for Target {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "channel" => Ok(Target::Channel),
-            "neuron" => Ok(Target::Neuron),
-            "layer" | "deepdream" => Ok(Target::Layer),
-            other => Err(format!("unknown objective '{other}' (expected channel, neuron or layer)")),
-        }
-    }
+impl Target {
+    pub const ALL: [Target; 3] = [Target::Channel, Target::Neuron, Target::Layer];
 }
 
 /// Objectives for a batch of images: image `i` maximises `target` of channel `filters[i]` of `layer`.
@@ -48,7 +35,7 @@ pub struct Objective {
 }
 
 impl Objective {
-    /// The seed's objective (channel mean after ReLU) for several filters of one layer, checked against the
+    /// The classic objective (channel mean after ReLU) for several filters of one layer, checked against the
     /// layer's channel count.
     pub fn channels(layer: &str, filters: &[usize]) -> Result<Self, Error> {
         Self::new(layer, filters, Target::Channel, Activation::PostRelu)

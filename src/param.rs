@@ -1,6 +1,6 @@
 //! Image parameterisations: what the optimiser actually changes.
 //!
-//! - [`Param::Pixels`]: the pixels themselves, unbounded (the seed; shown min-max normalised).
+//! - [`Param::Pixels`]: the pixels themselves, unbounded (classic; shown min-max normalised).
 //! - [`Param::Fft`]: Lucid's spectrum parameterisation. The optimiser moves a half-spectrum per colour channel,
 //!   scaled by 1/frequency so that low frequencies move first; an inverse real FFT gives a decorrelated-colour
 //!   image, the ImageNet colour-correlation matrix mixes it into RGB and a sigmoid keeps it in (0, 1).
@@ -29,9 +29,8 @@ pub enum Param {
 /// The colour matrix applied to the decorrelated image: `rgb = M · t`.
 pub fn color_matrix() -> [[f64; 3]; 3] {
     let m = COLOR_CORRELATION_SVD_SQRT;
-    let max_norm = (0..3)
-        .map(|col| (0..3).map(|row| (m[row][col] as f64).powi(2)).sum::<f64>().sqrt())
-        .fold(0.0, f64::max);
+    let max_norm =
+        (0..3).map(|col| (0..3).map(|row| (m[row][col] as f64).powi(2)).sum::<f64>().sqrt()).fold(0.0, f64::max);
     let mut out = [[0.0; 3]; 3];
     for (r, row) in m.iter().enumerate() {
         for (c, &v) in row.iter().enumerate() {
@@ -83,7 +82,7 @@ impl DftTables {
         };
         let tau = std::f64::consts::TAU;
         let (sh, sw) = ((h as f64).sqrt(), (w as f64).sqrt());
-        let weight = |kx: usize| if kx == 0 || (w % 2 == 0 && kx == w / 2) { 1.0 } else { 2.0 };
+        let weight = |kx: usize| if kx == 0 || (w.is_multiple_of(2) && kx == w / 2) { 1.0 } else { 2.0 };
         let scale: Vec<f32> = spectrum_scale(h, w).into_iter().map(|s| (s / MAGIC) as f32).collect();
         Self {
             rows_cos: table(h, h, &|y, ky| (tau * (ky * y) as f64 / h as f64).cos() / sh),
@@ -95,15 +94,15 @@ impl DftTables {
     }
 }
 
-/// A parameterisation bound to an image size and device, ready to render.
-pub(crate) struct Renderer {
+/// A parameterisation bound to an image size and device: maps parameters to images.
+pub(crate) struct ParamsToImage {
     param: Param,
     size: usize,
     tables: Option<DftTables>,
     color: Tensor<3>,
 }
 
-impl Renderer {
+impl ParamsToImage {
     pub fn new(param: Param, size: usize, device: &Device) -> Self {
         let m = color_matrix();
         let color: Vec<f32> = m.iter().flatten().map(|&v| v as f32).collect();
@@ -125,7 +124,7 @@ impl Renderer {
     }
 
     /// Images `[batch, 3, size, size]` from parameters.
-    pub fn render(&self, params: Tensor<4>) -> Tensor<4> {
+    pub fn apply(&self, params: Tensor<4>) -> Tensor<4> {
         let Some(t) = &self.tables else { return params };
         let [batch, _, h, wf] = params.dims();
         let w = self.size;
@@ -140,7 +139,7 @@ impl Renderer {
         sigmoid(rgb.reshape([batch, 3, h, w]))
     }
 
-    /// Initial parameters for `batch` images, the same for each image: the seed's `(128 + U[0,1)) / 255` noise for
+    /// Initial parameters for `batch` images, the same for each image: classic's `(128 + U[0,1)) / 255` noise for
     /// pixels, Lucid's N(0, 0.01²) spectrum for FFT.
     pub fn initial(&self, batch: usize, seed: u64) -> Vec<f32> {
         let mut rng = Pcg64::seed_from_u64(seed);
@@ -153,7 +152,7 @@ impl Renderer {
     }
 
     /// Parameters that render to `image` (planar `[3][size][size]` in [0, 1]), for starting from a picture.
-    pub fn from_image(&self, image: &[f32]) -> Vec<f32> {
+    pub fn params_for(&self, image: &[f32]) -> Vec<f32> {
         match self.param {
             Param::Pixels => image.to_vec(),
             Param::Fft => spectrum_of(image, self.size),
@@ -265,13 +264,13 @@ mod tests {
     fn fft_parameterisation_round_trips() {
         let device = Device::flex();
         for size in [16, 15] {
-            let renderer = Renderer::new(Param::Fft, size, &device);
+            let to_image = ParamsToImage::new(Param::Fft, size, &device);
             let image: Vec<f32> = (0..3 * size * size)
                 .map(|i| 0.5 + 0.4 * ((i as f32) * 0.731).sin() * ((i % size) as f32 * 0.2).cos())
                 .collect();
-            let params = renderer.from_image(&image);
-            let tensor = Tensor::<4>::from_data(TensorData::new(params, renderer.shape(1)), &device);
-            let back = renderer.render(tensor).into_data().try_into_vec::<f32>().unwrap();
+            let params = to_image.params_for(&image);
+            let tensor = Tensor::<4>::from_data(TensorData::new(params, to_image.shape(1)), &device);
+            let back = to_image.apply(tensor).into_data().try_into_vec::<f32>().unwrap();
             let worst = image.iter().zip(&back).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(worst < 1e-4, "size {size}: round trip off by {worst}");
         }
@@ -280,9 +279,9 @@ mod tests {
     #[test]
     fn fft_initial_images_are_near_grey() {
         let device = Device::flex();
-        let renderer = Renderer::new(Param::Fft, 32, &device);
-        let params = Tensor::<4>::from_data(TensorData::new(renderer.initial(2, 1), renderer.shape(2)), &device);
-        let image = renderer.render(params).into_data().try_into_vec::<f32>().unwrap();
+        let to_image = ParamsToImage::new(Param::Fft, 32, &device);
+        let params = Tensor::<4>::from_data(TensorData::new(to_image.initial(2, 1), to_image.shape(2)), &device);
+        let image = to_image.apply(params).into_data().try_into_vec::<f32>().unwrap();
         assert_eq!(image.len(), 2 * 3 * 32 * 32);
         assert!(image.iter().all(|v| (0.3..0.7).contains(v)), "Lucid's start is a faint, grey-ish pattern");
         assert_eq!(image[..3 * 32 * 32], image[3 * 32 * 32..], "every image of a batch starts alike");

@@ -22,7 +22,7 @@ pub struct Transforms {
 }
 
 impl Transforms {
-    /// No transforms: the seed's plain ascent.
+    /// No transforms: the classic plain ascent.
     pub fn none() -> Self {
         Self { pad: 0, jitter: 0, scales: Vec::new(), angles: Vec::new(), jitter_after: 0 }
     }
@@ -39,6 +39,13 @@ impl Transforms {
             angles,
             jitter_after: 4,
         }
+    }
+
+    /// The smallest side the transformed image of a `size`-pixel image can have.
+    pub fn smallest_output(&self, size: usize) -> usize {
+        let scale = self.scales.iter().copied().fold(1.0f32, f32::min);
+        let scaled = ((size + 2 * self.pad).saturating_sub(self.jitter) as f32 * scale).floor() as usize;
+        scaled.saturating_sub(self.jitter_after)
     }
 
     /// The transformed images; their size may differ from the input's.
@@ -91,7 +98,8 @@ fn scale_rotate(x: Tensor<4>, scale: f32, degrees: f32) -> Tensor<4> {
             let (xs, ys) = (cos * u + sin * v + cx_in, -sin * u + cos * v + cy_in);
             let (x0, y0) = (xs.floor(), ys.floor());
             let (fx, fy) = (xs - x0, ys - y0);
-            let at = |y: f32, x: f32| (y.clamp(0.0, h as f32 - 1.0) as i64) * w as i64 + x.clamp(0.0, w as f32 - 1.0) as i64;
+            let at =
+                |y: f32, x: f32| (y.clamp(0.0, h as f32 - 1.0) as i64) * w as i64 + x.clamp(0.0, w as f32 - 1.0) as i64;
             let corners = [
                 (at(y0, x0), (1.0 - fx) * (1.0 - fy)),
                 (at(y0, x0 + 1.0), fx * (1.0 - fy)),
@@ -106,7 +114,8 @@ fn scale_rotate(x: Tensor<4>, scale: f32, degrees: f32) -> Tensor<4> {
         }
     }
     let device = x.device();
-    let indices = Tensor::<2, Int>::from_data(TensorData::new(indices, [1, 4 * n]), &device).expand([batch * channels, 4 * n]);
+    let indices =
+        Tensor::<2, Int>::from_data(TensorData::new(indices, [1, 4 * n]), &device).expand([batch * channels, 4 * n]);
     let weights = Tensor::<3>::from_data(TensorData::new(weights, [1, 4, n]), &device);
     let flat = x.reshape([batch * channels, h * w]);
     let neighbours = flat.gather(1, indices).reshape([batch * channels, 4, n]);

@@ -5,10 +5,17 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, activation::relu};
 
 use crate::Error;
-use crate::objective::Activation;
+
+/// Which activation of a layer is read: after its ReLU (the classic choice), or before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    PreRelu,
+    PostRelu,
+}
 
 /// One conv layer of VGG16.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LayerSpec {
     /// Caffe-style name, `conv1_1` … `conv5_3`.
     pub name: &'static str,

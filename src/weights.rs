@@ -79,7 +79,11 @@ fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>, WeightsError> {
     SafeTensors::deserialize(bytes).map_err(|e| match e {
         SafeTensorError::MetadataIncompleteBuffer => {
             let expected = described_len(bytes).unwrap_or(0);
-            if bytes.len() < expected { truncated(expected) } else { WeightsError::TrailingBytes { bytes: bytes.len(), expected } }
+            if bytes.len() < expected {
+                truncated(expected)
+            } else {
+                WeightsError::TrailingBytes { bytes: bytes.len(), expected }
+            }
         }
         other => WeightsError::BadHeader(other.to_string()),
     })
@@ -89,21 +93,18 @@ fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>, WeightsError> {
 fn described_len(bytes: &[u8]) -> Option<usize> {
     let header_len = u64::from_le_bytes(bytes.get(..HEADER_LEN)?.try_into().ok()?) as usize;
     let header: serde_json::Value = serde_json::from_slice(bytes.get(HEADER_LEN..HEADER_LEN + header_len)?).ok()?;
-    let data_end = header
-        .as_object()?
-        .values()
-        .filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64())
-        .max()
-        .unwrap_or(0);
+    let data_end =
+        header.as_object()?.values().filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64()).max().unwrap_or(0);
     Some(HEADER_LEN + header_len + data_end as usize)
 }
 
 fn to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, WeightsError> {
     match dtype {
         Dtype::F32 => Ok(data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect()),
-        Dtype::F16 => {
-            Ok(data.chunks_exact(2).map(|b| half::f16::from_le_bytes(b.try_into().expect("2 bytes")).to_f32()).collect())
-        }
+        Dtype::F16 => Ok(data
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes(b.try_into().expect("2 bytes")).to_f32())
+            .collect()),
         other => Err(WeightsError::WrongDtype { name: name.to_string(), dtype: format!("{other:?}") }),
     }
 }

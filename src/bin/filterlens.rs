@@ -4,10 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use filterlens::catalog::catalog;
 use filterlens::image::{GridLayout, Rgba, picture};
-use filterlens::{
-    Activation, Ascent, AscentConfig, Backend, Mode, Objective, Optimiser, Target, Vgg16, device, weights,
-};
+use filterlens::{Ascent, BackendChoice, Backends, Mode, RunRequest, Target, Vgg16};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
@@ -49,14 +48,22 @@ enum Command {
     },
     /// Time the ascent step per backend, layer and image size; writes JSON and a Markdown table.
     Bench(BenchArgs),
+    /// What can be asked for: layers and their channels, modes and their presets, the request's fields and their
+    /// limits, backends (www/catalog.json is this output).
+    Catalog {
+        /// Print JSON (the default, and for now the only form).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
+/// The CLI's front end for a [`RunRequest`]: each argument is one of its fields.
 #[derive(Args)]
 struct RunArgs {
     /// Layer, conv1_1 … conv5_3.
     #[arg(long, default_value = "conv3_2")]
     layer: String,
-    /// classic: the seed's pixel ascent (150 steps, 224 px); lucid: FFT + decorrelated colour + transforms + Adam
+    /// classic: the original pixel ascent (150 steps, 224 px); lucid: FFT + decorrelated colour + transforms + Adam
     /// (512 steps, 128 px).
     #[arg(long, default_value = "classic")]
     mode: Mode,
@@ -72,7 +79,7 @@ struct RunArgs {
     /// Side of the square image in pixels (default: the mode's).
     #[arg(long)]
     size: Option<usize>,
-    /// Step size of classic mode's max-normalised update (default 2/255).
+    /// Classic mode's max-normalised step, in grey levels: 2 (the default) means 2/255.
     #[arg(long)]
     step_size: Option<f32>,
     /// Adam's learning rate in lucid mode (default 0.05).
@@ -83,42 +90,26 @@ struct RunArgs {
     /// Start from this PNG (centre square, resized) instead of noise: DeepDream-style enhancement.
     #[arg(long)]
     init: Option<PathBuf>,
+    /// auto (wgpu where it works, else flex), wgpu, flex or ndarray.
     #[arg(long, default_value = "flex")]
-    backend: Backend,
+    backend: BackendChoice,
     /// VGG16 weights (safetensors, f32 or f16); `make weights` prepares them.
     #[arg(long, default_value = "weights/vgg16.safetensors")]
     weights: PathBuf,
 }
 
 impl RunArgs {
-    fn objective(&self, filters: &[usize]) -> Result<Objective, String> {
-        let activation = if self.pre_relu { Activation::PreRelu } else { Activation::PostRelu };
-        Objective::new(&self.layer, filters, self.objective, activation).map_err(|e| e.to_string())
-    }
-
-    fn config(&self) -> Result<AscentConfig, String> {
-        let mut config = AscentConfig::for_mode(self.mode);
-        config.seed = self.seed;
-        config.steps = self.steps.unwrap_or(config.steps);
-        config.size = self.size.unwrap_or(config.size);
-        match (&mut config.optimiser, self.step_size, self.lr) {
-            (Optimiser::MaxNormalised { step_size }, Some(value), _) => *step_size = value,
-            (Optimiser::Adam { learning_rate }, _, Some(value)) => *learning_rate = value,
-            (Optimiser::MaxNormalised { .. }, _, Some(_)) => {
-                return Err("--lr is for lucid mode (Adam)".into());
-            }
-            (Optimiser::Adam { .. }, Some(_), _) => {
-                return Err("--step-size is for classic mode".into());
-            }
-            _ => {}
+    fn request(&self, filters: &[usize]) -> RunRequest {
+        RunRequest {
+            objective: self.objective,
+            pre_relu: self.pre_relu,
+            steps: self.steps,
+            size: self.size,
+            step_size: self.step_size,
+            lr: self.lr,
+            seed: self.seed,
+            ..RunRequest::new(self.mode, &self.layer, filters)
         }
-        if let Some(path) = &self.init {
-            let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
-            let picture = Rgba::from_png(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            config.init = Some(picture.to_planar_square(config.size));
-        }
-        config.validate().map_err(|e| e.to_string())?;
-        Ok(config)
     }
 }
 
@@ -127,7 +118,7 @@ struct BenchArgs {
     #[arg(long, default_value = "classic")]
     mode: Mode,
     #[arg(long, value_delimiter = ',', default_value = "flex,wgpu,ndarray")]
-    backends: Vec<Backend>,
+    backends: Vec<BackendChoice>,
     #[arg(long, value_delimiter = ',', default_value = "conv3_1,conv5_3")]
     layers: Vec<String>,
     #[arg(long, value_delimiter = ',', default_value = "128,224")]
@@ -154,6 +145,10 @@ fn main() -> ExitCode {
         Command::Render { run, filter, out } => visualize(&run, &[filter], None, &out),
         Command::Grid { run, filters: FilterList(filters), columns, out } => visualize(&run, &filters, columns, &out),
         Command::Bench(args) => bench(&args),
+        Command::Catalog { json: _ } => {
+            print!("{}", catalog().to_json());
+            Ok(())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -164,20 +159,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_model(path: &Path, backend: Backend) -> Result<Vgg16, String> {
+/// The model on the chosen backend; says so on stderr when `auto` or `wgpu` fell back to Flex.
+fn load_model(path: &Path, choice: BackendChoice) -> Result<(Vgg16, filterlens::Backend), String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("cannot read weights '{}': {e} (run `make weights` to prepare them)", path.display()))?;
-    let device = device::init(backend).map_err(|e| e.to_string())?;
-    weights::load(&bytes, &device).map_err(|e| format!("{}: {e}", path.display()))
+    let (info, model) =
+        pollster::block_on(Backends::new(bytes).select(choice)).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(fallback) = &info.fallback {
+        if choice == BackendChoice::Wgpu {
+            return Err(format!("the wgpu backend is unavailable: {fallback}"));
+        }
+        eprintln!("{fallback}; running on flex");
+    }
+    Ok((model, info.backend))
 }
 
 /// Runs the ascent for `filters` of one layer as one batch and writes the picture (one image, or a captioned grid)
 /// as a PNG.
 fn visualize(run: &RunArgs, filters: &[usize], columns: Option<usize>, out: &Path) -> Result<(), String> {
-    let objective = run.objective(filters)?;
-    let config = run.config()?;
+    let (objective, mut config) = run.request(filters).plan().map_err(|e| e.to_string())?;
+    if let Some(path) = &run.init {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+        let picture = Rgba::from_png(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        config.init = Some(picture.to_planar_square(config.size));
+    }
     let (steps, size) = (config.steps, config.size);
-    let model = load_model(&run.weights, run.backend)?;
+    let (model, backend) = load_model(&run.weights, run.backend)?;
     let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
 
     let progress = ProgressBar::new(steps as u64).with_style(
@@ -185,7 +192,7 @@ fn visualize(run: &RunArgs, filters: &[usize], columns: Option<usize>, out: &Pat
             .expect("valid template")
             .progress_chars("=> "),
     );
-    progress.set_prefix(format!("{} {} on {}", run.layer, filter_list(filters), run.backend));
+    progress.set_prefix(format!("{} {} on {backend}", run.layer, filter_list(filters)));
     while !ascent.is_done() {
         let report = pollster::block_on(ascent.step()).map_err(|e| e.to_string())?;
         for &i in &report.switched_to_pre_relu {
@@ -254,20 +261,23 @@ struct BenchCase {
 
 fn bench(args: &BenchArgs) -> Result<(), String> {
     let mut cases = Vec::new();
-    for &backend in &args.backends {
-        let model = match load_model(&args.weights, backend) {
-            Ok(model) => model,
+    for &choice in &args.backends {
+        let (model, backend) = match load_model(&args.weights, choice) {
+            Ok(loaded) => loaded,
             Err(message) => {
-                eprintln!("skipping {backend}: {message}");
+                eprintln!("skipping {choice}: {message}");
                 continue;
             }
         };
         for layer in &args.layers {
             for (&size, &batch) in args.sizes.iter().flat_map(|s| args.batches.iter().map(move |b| (s, b))) {
                 let filters: Vec<usize> = (0..batch).collect();
-                let objective = Objective::channels(layer, &filters).map_err(|e| e.to_string())?;
-                let config =
-                    AscentConfig { steps: args.warmup + args.steps, size, ..AscentConfig::for_mode(args.mode) };
+                let request = RunRequest {
+                    steps: Some(args.warmup + args.steps),
+                    size: Some(size),
+                    ..RunRequest::new(args.mode, layer, &filters)
+                };
+                let (objective, config) = request.plan().map_err(|e| e.to_string())?;
                 let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
                 let mut times = Vec::new();
                 while !ascent.is_done() {

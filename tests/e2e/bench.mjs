@@ -1,3 +1,4 @@
+// @ts-check
 // Browser benchmark (not a test): time to the first painted step and ms/step in headless Chromium, for WebGPU
 // (SwiftShader, a software adapter: a lower bound, not a GPU figure) and Flex, at 128 px on conv3_1.
 //
@@ -19,12 +20,12 @@ const results = [];
 for (const [name, webgpu, backend] of [['WebGPU (SwiftShader)', true, 'wgpu'], ['Flex', false, 'flex']]) {
   const browser = await launch({ webgpu });
   try {
-    const page = await openPage(await openContext(browser), `${site.url}#layer=conv3_1&filter=0&steps=${steps}&step=2&size=128&seed=0&backend=${backend}`);
+    const page = await openPage(await openContext(browser), `${site.url}#layer=conv3_1&filter=0&steps=${steps}&stepSize=2&size=128&seed=0&backend=${backend}`);
     await waitForDone(page, 1_200_000);
     const m = await page.evaluate(() => ({
       metrics: window.filterlens.metrics,
       steps: window.filterlens.events.filter((e) => e.type === 'step'),
-      backend: window.filterlens.events.find((e) => e.type === 'backend'),
+      backend: window.filterlens.events.find((e) => e.type === 'backend').info,
     }));
     await screenshot(page, `bench-${backend}`);
     const run = m.metrics.runs[0];
@@ -32,7 +33,7 @@ for (const [name, webgpu, backend] of [['WebGPU (SwiftShader)', true, 'wgpu'], [
     results.push({
       name,
       backend: m.backend.backend,
-      adapter: m.backend.adapter,
+      adapter: m.backend.adapter?.name ?? null,
       weights_ms: Math.round(m.metrics.weights.millis),
       first_step_since_navigation_ms: Math.round(run.firstStepAt),
       first_step_since_run_start_ms: Math.round(run.firstStepSinceStart),

@@ -1,33 +1,26 @@
+// @ts-check
 // The CPU path: no WebGPU adapter (this Chromium without the SwiftShader flags), so `auto` runs on Flex.
 // Also: live slider restarts, Stop, the share link, the weights cache, serving from the site's root.
 
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
-  DIST, ROOT, events, launch, longTasks, neighbourCorrelation, openContext, openPage, pixelDifference, screenshot,
-  snapshot, waitForDone, waitForSteps,
+  DIST, ROOT, backendInfo, browserFor, events, lastRequest, longTasks, neighbourCorrelation, open, openContext,
+  openPage, pixelDifference, screenshot, servedSite, snapshot, waitForDone, waitForSteps,
 } from './helpers.mjs';
 import { paintsAndRises } from './scenario.mjs';
 import { serve } from './server.mjs';
 
-let site;
-before(async () => {
-  site = await serve(ROOT);
-});
-after(() => site.close());
+const site = servedSite();
 
 test('Flex: weights load with progress, each step paints, the activation rises', { timeout: 600_000 }, async (t) => {
   await paintsAndRises(t, { site, webgpu: false, name: 'flex' });
 });
 
 test('moving a slider restarts the run with the new layer and filter; Stop stops', { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
-  const page = await openPage(
-    await openContext(browser),
-    `${site.url}dist/#layer=conv1_2&filter=1&steps=500&step=2&size=64&seed=0&backend=flex`,
-  );
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#layer=conv1_2&filter=1&steps=500&stepSize=2&size=64&seed=0&backend=flex`);
   await waitForSteps(page, 3, 240_000);
   const firstRun = await page.evaluate(() => window.filterlens.runId);
   const since = await page.evaluate(() => performance.now());
@@ -48,9 +41,9 @@ test('moving a slider restarts the run with the new layer and filter; Stop stops
   assert.match(await page.evaluate(() => location.hash), /layer=conv2_2&filter=100/);
   assert.equal(await page.locator('#filter').getAttribute('max'), '127');
   assert.equal(await page.locator('#layer-name').inputValue(), 'conv2_2');
-  const runs = await page.evaluate(() => window.filterlens.metrics.runs.map((r) => r.params));
+  const request = await lastRequest(page);
   assert.deepEqual(
-    { layer: runs.at(-1).layer, filters: runs.at(-1).filters },
+    { layer: request.layer, filters: request.filters },
     { layer: 'conv2_2', filters: [100] },
     'the slider drags coalesce into a run with the final values',
   );
@@ -76,8 +69,7 @@ test('moving a slider restarts the run with the new layer and filter; Stop stops
 });
 
 test('a share link restores the settings and, with the same seed and backend, the same picture', { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
+  const browser = await browserFor(t, { webgpu: false });
   const context = await openContext(browser);
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const page = await openPage(context, `${site.url}dist/#backend=flex&size=64`);
@@ -86,12 +78,16 @@ test('a share link restores the settings and, with the same seed and backend, th
   // Set things up through the controls, as a person would.
   await page.locator('#layer-name').selectOption('conv2_1');
   await page.locator('#filter-n').fill('42');
+  await page.locator('#filter-n').press('Enter');
   await page.locator('#steps-n').fill('12');
+  await page.locator('#steps-n').press('Enter');
   await page.locator('#step-n').fill('3');
+  await page.locator('#step-n').press('Enter');
   await page.locator('#seed-n').fill('1234');
+  await page.locator('#seed-n').press('Enter');
   await page.waitForFunction(() => window.filterlens.settings.seed === 1234 && window.filterlens.settings.steps === 12);
   await page.waitForFunction(
-    () => window.filterlens.metrics.runs.at(-1).params.seed === 1234,
+    () => window.filterlens.run.request.seed === 1234,
     null,
     { timeout: 10_000 },
   );
@@ -101,14 +97,18 @@ test('a share link restores the settings and, with the same seed and backend, th
 
   await page.locator('#copy').click();
   const link = await page.evaluate(() => navigator.clipboard.readText());
-  assert.match(link, /#mode=classic&layer=conv2_1&filter=42&grid=1&steps=12&step=3&size=64&seed=1234&backend=flex$/);
+  assert.match(
+    link,
+    /#mode=classic&layer=conv2_1&filter=42&grid=1&objective=channel&preRelu=false&steps=12&size=64&stepSize=3&jitter=0&seed=1234&backend=flex$/,
+  );
   assert.match(await page.locator('#notices').textContent(), /Link copied/);
 
   // Open the link elsewhere (a fresh context: nothing shared but the link).
-  const other = await openPage(await openContext(browser), link);
+  const other = await open(browser, link);
   const restored = await other.evaluate(() => window.filterlens.settings);
   assert.deepEqual(restored, {
-    mode: 'classic', layer: 'conv2_1', filter: 42, grid: 1, steps: 12, step: 3, lr: 0.05, size: 64, seed: 1234, backend: 'flex',
+    mode: 'classic', layer: 'conv2_1', filter: 42, grid: 1, objective: 'channel', preRelu: false, steps: 12, stepSize: 3,
+    lr: 0.05, jitter: 0, size: 64, seed: 1234, backend: 'flex',
   });
   assert.equal(await other.locator('#layer-name').inputValue(), 'conv2_1');
   assert.equal(await other.locator('#filter-n').inputValue(), '42');
@@ -119,7 +119,7 @@ test('a share link restores the settings and, with the same seed and backend, th
   assert.equal(pixelDifference(original, copy), 0, 'same link, same picture, pixel for pixel');
   await screenshot(other, 'flex-share-link');
 
-  // A link pasted into an open page (only the hash changes) applies too.
+  // A link pasted into an open page (only the hash changes) applies too; an older link's `step` is the step size.
   const before = await other.evaluate(() => window.filterlens.runId);
   await other.evaluate(() => {
     location.hash = '#layer=conv1_1&filter=7&steps=5&step=1.5&size=64&seed=5&backend=flex';
@@ -128,17 +128,16 @@ test('a share link restores the settings and, with the same seed and backend, th
   assert.equal(await other.locator('#layer-name').inputValue(), 'conv1_1');
   assert.equal(await other.locator('#filter-n').inputValue(), '7');
   assert.equal(await other.locator('#step-n').inputValue(), '1.5');
-  const params = await other.evaluate(() => window.filterlens.metrics.runs.at(-1).params);
-  assert.deepEqual(params, {
-    mode: 'classic', layer: 'conv1_1', filters: [7], steps: 5, rate: 1.5 / 255, size: 64, seed: 5, fromImage: false,
+  assert.deepEqual(await lastRequest(other), {
+    mode: 'classic', layer: 'conv1_1', filters: [7], objective: 'channel', preRelu: false, steps: 5, stepSize: 1.5, size: 64, jitter: 0, seed: 5,
   });
+  assert.equal(await other.evaluate(() => window.filterlens.run.fromImage), false);
 });
 
 test('a second visit takes the weights from Cache Storage; the site also works from its root', { timeout: 600_000 }, async (t) => {
   const root = await serve(DIST);
   t.after(() => root.close());
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
+  const browser = await browserFor(t, { webgpu: false });
   const context = await openContext(browser);
   const weightsPath = '/weights/vgg16-f16.safetensors';
 
@@ -156,10 +155,9 @@ test('a second visit takes the weights from Cache Storage; the site also works f
 });
 
 test('a dead filter (silent on the starting noise) switches to its pre-ReLU activation, and the page says so', { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
+  const browser = await browserFor(t, { webgpu: false });
   // conv5_3 filter 0 is zero everywhere after its ReLU on the seed-0 noise at 64 px.
-  const page = await openPage(await openContext(browser), `${site.url}dist/#layer=conv5_3&filter=0&steps=3&size=64&seed=0&backend=flex`);
+  const page = await open(browser, `${site.url}dist/#layer=conv5_3&filter=0&steps=3&size=64&seed=0&backend=flex`);
   const steps = await waitForSteps(page, 2, 240_000);
   assert.deepEqual(steps[0].switchedToPreRelu, [0]);
   assert.ok(steps.every((s) => s.preRelu[0]));
@@ -169,27 +167,25 @@ test('a dead filter (silent on the starting noise) switches to its pre-ReLU acti
 });
 
 test('asking for WebGPU where there is none runs on Flex and says why', { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
-  const page = await openPage(await openContext(browser), `${site.url}dist/#layer=conv1_1&filter=0&steps=3&size=64&backend=wgpu`);
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#layer=conv1_1&filter=0&steps=3&size=64&backend=wgpu`);
   await waitForSteps(page, 1, 240_000);
-  const [backend] = await events(page, 'backend');
-  assert.equal(backend.backend, 'flex');
-  assert.match(backend.notice, /WebGPU was asked for, but this browser offers no WebGPU adapter; running on Flex/);
+  const [backend] = await backendInfo(page);
+  assert.deepEqual([backend.requested, backend.backend, backend.fallback], ['wgpu', 'flex', { kind: 'noAdapter' }]);
   assert.match(await page.locator('#notices').textContent(), /WebGPU was asked for/);
   assert.equal(await page.locator('#backend').inputValue(), 'wgpu', 'the choice stays as the link says');
 });
 
 test("the page's defaults are the seed's demo (conv3_2 filter 0, 150 steps of 2/255, 224 px) and a texture forms", { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
-  const page = await openPage(await openContext(browser), `${site.url}dist/`);
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/`);
   assert.deepEqual(await page.evaluate(() => window.filterlens.settings), {
-    mode: 'classic', layer: 'conv3_2', filter: 0, grid: 1, steps: 150, step: 2, lr: 0.05, size: 224, seed: 0, backend: 'auto',
+    mode: 'classic', layer: 'conv3_2', filter: 0, grid: 1, objective: 'channel', preRelu: false, steps: 150, stepSize: 2,
+    lr: 0.05, jitter: 0, size: 224, seed: 0, backend: 'auto',
   });
   assert.equal(
     await page.evaluate(() => location.hash),
-    '#mode=classic&layer=conv3_2&filter=0&grid=1&steps=150&step=2&size=224&seed=0&backend=auto',
+    '#mode=classic&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto',
   );
   const steps = await waitForSteps(page, 6, 400_000);
   const picture = await snapshot(page);
@@ -210,9 +206,8 @@ const lanAddress = Object.values(networkInterfaces())
 test('over plain http from another host (no WebCrypto, no Cache Storage) the weights are still checked', { timeout: 600_000, skip: !lanAddress && 'no non-loopback address' }, async (t) => {
   const lan = await serve(ROOT, { host: lanAddress });
   t.after(() => lan.close());
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
-  const page = await openPage(await openContext(browser), `${lan.url}dist/#layer=conv1_1&filter=2&steps=3&size=64&backend=auto`);
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${lan.url}dist/#layer=conv1_1&filter=2&steps=3&size=64&backend=auto`);
   assert.equal(await page.evaluate(() => window.isSecureContext), false);
   await waitForSteps(page, 2, 240_000);
   const ready = (await events(page, 'weights')).find((e) => e.phase === 'ready');

@@ -1,3 +1,4 @@
+// @ts-check
 // Shared pieces of the browser tests: Chromium with or without a WebGPU adapter, the page under test, waiting on
 // the page's own events (window.filterlens), main-thread long tasks, screenshots kept as artifacts, and a strict
 // decoder for the PNGs the page exports.
@@ -6,8 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { inflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { serve } from './server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '../..');
@@ -32,6 +35,37 @@ const WEBGPU_ARGS = [
   '--use-webgpu-adapter=swiftshader',
 ];
 
+/** The site every test of a file uses: `folder` (the repository root, so the page is under /dist/) served on
+ *  loopback from before the first test to after the last. */
+export function servedSite(folder = ROOT) {
+  /** @type {Awaited<ReturnType<typeof serve>>} */
+  let server;
+  before(async () => {
+    server = await serve(folder);
+  });
+  after(() => server.close());
+  return {
+    get url() {
+      return server.url;
+    },
+    get requests() {
+      return server.requests;
+    },
+  };
+}
+
+/** A browser for one test, closed after it. @param {import('node:test').TestContext} t */
+export async function browserFor(t, { webgpu }) {
+  const browser = await launch({ webgpu });
+  t.after(() => browser.close());
+  return browser;
+}
+
+/** The page at `url` in a fresh context (its own Cache Storage). @param {import('playwright-core').Browser} browser */
+export async function open(browser, url) {
+  return openPage(await openContext(browser), url);
+}
+
 export async function launch({ webgpu }) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -55,12 +89,15 @@ export async function openContext(browser) {
   return context;
 }
 
+/** @param {import('playwright-core').BrowserContext} context @param {string} url
+ *  @returns {Promise<import('playwright-core').Page & { logs: string[] }>} */
 export async function openPage(context, url) {
-  const page = await context.newPage();
+  const page = /** @type {import('playwright-core').Page & { logs: string[] }} */ (await context.newPage());
   page.logs = [];
   page.on('console', (m) => page.logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => page.logs.push(`pageerror: ${e.message}`));
   await page.goto(url);
+  await page.waitForFunction(() => window.filterlens !== undefined, null, { timeout: 60_000 }); // after the catalog
   return page;
 }
 
@@ -83,8 +120,17 @@ export async function waitForSteps(page, n, timeout = 120_000) {
     window.filterlens.events.filter((e) => e.type === 'error' || (e.type === 'weights' && e.phase === 'error')),
   );
   if (errors.length) throw new Error(`the page reported: ${JSON.stringify(errors)}\n${page.logs.join('\n')}`);
-  return page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'step' && e.id === window.filterlens.runId));
+  const steps = await page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'step' && e.id === window.filterlens.runId));
+  // `activation`: the mean over the tiles, as the page's status line and plot show it.
+  return steps.map((s) => ({ ...s, activation: s.activations.reduce((a, b) => a + b, 0) / s.activations.length }));
 }
+
+/** The latest run's request, as the page sent it to the worker. @param {import('playwright-core').Page} page */
+export const lastRequest = (page) => page.evaluate(() => window.filterlens.run.request);
+
+/** The latest backend the worker announced (`BackendInfo`). @param {import('playwright-core').Page} page */
+export const backendInfo = (page) =>
+  page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'backend').map((e) => e.info));
 
 /** Waits for the page's current run to finish (its 'done' message). */
 export async function waitForDone(page, timeout = 120_000) {

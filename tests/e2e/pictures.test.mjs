@@ -1,23 +1,19 @@
+// @ts-check
 // Beyond the seed: lucid mode, starting from your own picture, grids of filters painted live (click a tile to open
 // it), and PNG export. All on Flex (no WebGPU adapter), at small sizes so each test takes seconds per step.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
-  ROOT, decodePng, launch, neighbourCorrelation, openContext, openPage, pixelDifference, screenshot, snapshot,
+  browserFor, decodePng, lastRequest, neighbourCorrelation, open, pixelDifference, screenshot, servedSite, snapshot,
   waitForDone, waitForSteps,
 } from './helpers.mjs';
-import { serve } from './server.mjs';
 
-let site;
-before(async () => {
-  site = await serve(ROOT);
-});
-after(() => site.close());
+const site = servedSite();
 
 const settings = (page) => page.evaluate(() => window.filterlens.settings);
-const lastParams = (page) => page.evaluate(() => window.filterlens.metrics.runs.at(-1).params);
+const fromImage = (page) => page.evaluate(() => window.filterlens.run.fromImage);
 const runId = (page) => page.evaluate(() => window.filterlens.runId);
 const nextRun = (page, before) => page.waitForFunction((before) => window.filterlens.runId > before, before);
 
@@ -49,9 +45,8 @@ async function download(page) {
 }
 
 test('the mode selector switches to lucid (its steps, size and learning rate) and back; lucid links reproduce', { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
-  const page = await openPage(await openContext(browser), `${site.url}dist/#layer=conv1_2&filter=1&steps=500&step=2&size=64&backend=flex`);
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#layer=conv1_2&filter=1&steps=500&stepSize=2&size=64&backend=flex`);
   await waitForSteps(page, 2, 240_000);
   assert.equal((await settings(page)).mode, 'classic', 'a link without a mode is classic');
   assert.match(await page.locator('#status').textContent(), /step \d+\/500 · [\d.]+ ms\/step · (\d+ s|about [\d.]+ (min|h)) left/);
@@ -63,9 +58,12 @@ test('the mode selector switches to lucid (its steps, size and learning rate) an
   const steps = await waitForSteps(page, 5, 240_000);
   const s = await settings(page);
   assert.deepEqual([s.mode, s.steps, s.size, s.lr], ['lucid', 256, 128, 0.05], 'lucid takes its own steps and size');
-  assert.match(await page.evaluate(() => location.hash), /#mode=lucid&layer=conv1_2&filter=1&grid=1&steps=256&lr=0.05&size=128&seed=0&backend=flex$/);
-  const params = await lastParams(page);
-  assert.deepEqual([params.mode, params.rate, params.size], ['lucid', 0.05, 128]);
+  assert.match(
+    await page.evaluate(() => location.hash),
+    /#mode=lucid&layer=conv1_2&filter=1&grid=1&objective=channel&preRelu=false&steps=256&size=128&lr=0.05&jitter=8&seed=0&backend=flex$/,
+  );
+  const request = await lastRequest(page);
+  assert.deepEqual([request.mode, request.lr, request.stepSize, request.size], ['lucid', 0.05, undefined, 128]);
   assert.equal(await page.locator('#row-step').isHidden(), true, 'the step size is classic-only');
   assert.equal(await page.locator('#row-lr').isVisible(), true, 'the learning rate is lucid-only');
   assert.ok(steps.at(-1).activation > steps[0].activation, `activations ${steps.map((x) => x.activation)}`);
@@ -81,7 +79,7 @@ test('the mode selector switches to lucid (its steps, size and learning rate) an
   const link = `${site.url}dist/#mode=lucid&layer=conv1_2&filter=4&grid=1&steps=4&lr=0.05&size=64&seed=11&backend=flex`;
   const pictures = [];
   for (let i = 0; i < 2; i++) {
-    const other = await openPage(await openContext(browser), link);
+    const other = await open(browser, link);
     await waitForDone(other, 240_000);
     pictures.push(await snapshot(other));
     await other.close();
@@ -91,12 +89,8 @@ test('the mode selector switches to lucid (its steps, size and learning rate) an
 });
 
 test('a chosen or dropped picture is the starting image; bad files are refused and change nothing', { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
-  const page = await openPage(
-    await openContext(browser),
-    `${site.url}dist/#mode=classic&layer=conv1_1&filter=0&grid=1&steps=300&step=0.25&size=64&seed=0&backend=flex`,
-  );
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#mode=classic&layer=conv1_1&filter=0&grid=1&steps=300&stepSize=0.25&size=64&seed=0&backend=flex`);
   await waitForSteps(page, 1, 240_000);
 
   // An 80×60 picture, left half red, right half blue, made by the browser's own PNG encoder.
@@ -113,7 +107,7 @@ test('a chosen or dropped picture is the starting image; bad files are refused a
   await page.locator('#image-file').setInputFiles({ name: 'halves.png', mimeType: 'image/png', buffer: Buffer.from(halves) });
   await nextRun(page, before);
   await waitForSteps(page, 2);
-  assert.equal((await lastParams(page)).fromImage, true);
+  assert.equal(await fromImage(page), true);
   assert.match(await page.locator('#start-name').textContent(), /halves\.png \(80×60, centre square\)/);
   assert.equal(await page.locator('#start-thumb').isVisible(), true);
   let picture = await snapshot(page);
@@ -144,9 +138,9 @@ test('a chosen or dropped picture is the starting image; bad files are refused a
 
   // Not pictures: refused with a message; the run and the starting picture stay as they were.
   before = await runId(page);
-  for (const [name, mimeType, text, message] of [
-    ['notes.txt', 'text/plain', 'hello', /Could not use "notes\.txt" as a starting picture: it is text\/plain, not an image/],
-    ['broken.png', 'image/png', 'not really a png', /Could not use "broken\.png" as a starting picture/],
+  for (const { name, mimeType, text, message } of [
+    { name: 'notes.txt', mimeType: 'text/plain', text: 'hello', message: /Could not use "notes\.txt" as a starting picture: it is text\/plain, not an image/ },
+    { name: 'broken.png', mimeType: 'image/png', text: 'not really a png', message: /Could not use "broken\.png" as a starting picture/ },
   ]) {
     await page.locator('#image-file').setInputFiles({ name, mimeType, buffer: Buffer.from(text) });
     await page.waitForFunction((name) => document.getElementById('error-text').textContent.includes(name), name);
@@ -159,7 +153,7 @@ test('a chosen or dropped picture is the starting image; bad files are refused a
   await page.locator('#noise').click();
   await nextRun(page, before);
   await waitForSteps(page, 2);
-  assert.equal((await lastParams(page)).fromImage, false);
+  assert.equal(await fromImage(page), false);
   assert.match(await page.locator('#start-name').textContent(), /noise/);
   assert.equal(await page.locator('#noise').isHidden(), true);
   const structure = neighbourCorrelation(await snapshot(page));
@@ -167,12 +161,8 @@ test('a chosen or dropped picture is the starting image; bad files are refused a
 });
 
 test('a grid of 6 filters paints live as captioned tiles, a tile opens as the same picture, both download as PNG', { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: false });
-  t.after(() => browser.close());
-  const page = await openPage(
-    await openContext(browser),
-    `${site.url}dist/#mode=classic&layer=conv2_1&filter=10&grid=6&steps=4&step=2&size=64&seed=3&backend=flex`,
-  );
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#mode=classic&layer=conv2_1&filter=10&grid=6&steps=4&stepSize=2&size=64&seed=3&backend=flex`);
   const steps = await waitForSteps(page, 1, 240_000);
   const { layout } = await page.evaluate(() => window.filterlens.events.find((e) => e.type === 'started'));
   assert.equal(layout.tiles.length, 6);
@@ -182,10 +172,10 @@ test('a grid of 6 filters paints live as captioned tiles, a tile opens as the sa
   assert.match(await page.locator('#status').textContent(), /conv2_1 filters 10–15 .* step 4\/4 .* mean activation/);
   const grid = await snapshot(page);
   assert.deepEqual([grid.width, grid.height, grid.step], [layout.width, layout.height, 4]);
-  const tiles = layout.tiles.map(([x, y]) => crop(grid, x, y, 64, 64));
+  const tiles = layout.tiles.map(({ x, y }) => crop(grid, x, y, 64, 64));
   for (const [i, tile] of tiles.entries()) {
     assert.ok(greySpread(tile) > 5, `tile ${i} is painted`);
-    const caption = crop(grid, layout.tiles[i][0], layout.tiles[i][1] + 64, 64, 11);
+    const caption = crop(grid, layout.tiles[i].x, layout.tiles[i].y + 64, 64, 11);
     assert.ok(caption.data.filter((v, k) => k % 4 === 0 && v === 34).length > 60, `tile ${i} has its caption`);
     for (let j = 0; j < i; j++) assert.ok(pixelDifference(tile, tiles[j]) > 1, `tiles ${j} and ${i} differ`);
   }
@@ -196,7 +186,7 @@ test('a grid of 6 filters paints live as captioned tiles, a tile opens as the sa
   assert.equal(pixelDifference(gridFile.png, grid), 0, 'the PNG is the picture, full resolution, captions included');
 
   // Click the fifth tile (filter 14): the single view opens it, and with the same seed paints the same picture.
-  const [x, y, w] = layout.tiles[4];
+  const { x, y, width: w } = layout.tiles[4];
   const box = await page.locator('#view').boundingBox();
   const before = await runId(page);
   await page.locator('#view').click({ position: { x: ((x + w / 2) * box.width) / layout.width, y: ((y + 32) * box.height) / layout.height } });
@@ -220,16 +210,16 @@ test('a grid of 6 filters paints live as captioned tiles, a tile opens as the sa
   await waitForSteps(page, 1, 240_000);
   const started = await page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'started').at(-1));
   assert.equal(started.layout.tiles.length, 16);
-  assert.deepEqual((await lastParams(page)).filters, Array.from({ length: 16 }, (_, i) => 14 + i));
+  assert.deepEqual((await lastRequest(page)).filters, Array.from({ length: 16 }, (_, i) => 14 + i));
   previous = await runId(page);
   await page.locator('#grid').selectOption('64');
   await nextRun(page, previous);
   assert.deepEqual(
-    await page.locator('#size option').evaluateAll((options) => options.map((o) => o.disabled)),
+    await page.locator('#size option').evaluateAll((options) => options.map((o) => /** @type {HTMLOptionElement} */ (o).disabled)),
     [false, true, true],
     '64 tiles: 64 px only',
   );
   await waitForSteps(page, 1, 240_000);
-  assert.deepEqual((await lastParams(page)).filters, Array.from({ length: 64 }, (_, i) => 14 + i));
+  assert.deepEqual((await lastRequest(page)).filters, Array.from({ length: 64 }, (_, i) => 14 + i));
   await screenshot(page, 'grid-64');
 });

@@ -1,3 +1,4 @@
+// @ts-check
 // A small static file server for the browser tests: serves a folder on 127.0.0.1 at a free port, with the MIME
 // types a wasm page needs, no HTTP caching (so a second visit measures the page's own Cache Storage), and a log of
 // the paths asked for.
@@ -51,8 +52,8 @@ export async function serve(folder, { host = '127.0.0.1' } = {}) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
     }
   });
-  await new Promise((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address();
+  await new Promise((resolve) => server.listen(0, host, () => resolve(undefined)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   return {
     url: `http://${host}:${port}/`,
     requests,

@@ -1,35 +1,27 @@
+// @ts-check
 // The WebGPU path (SwiftShader, a software WebGPU adapter), the device-lost fallback to Flex.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
-  ROOT, events, launch, openContext, openPage, pixelDifference, screenshot, snapshot, waitForDone, waitForSteps,
+  backendInfo, browserFor, events, open, pixelDifference, screenshot, servedSite, snapshot, waitForDone, waitForSteps,
 } from './helpers.mjs';
 import { paintsAndRises } from './scenario.mjs';
-import { serve } from './server.mjs';
 
-let site;
-before(async () => {
-  site = await serve(ROOT);
-});
-after(() => site.close());
+const site = servedSite();
 
 test('WebGPU: weights load with progress, each step paints, the activation rises', { timeout: 600_000 }, async (t) => {
   await paintsAndRises(t, { site, webgpu: true, name: 'webgpu' });
 });
 
 test('WebGPU: a lost device falls back to Flex and the run carries on from its picture', { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: true });
-  t.after(() => browser.close());
-  const page = await openPage(
-    await openContext(browser),
-    `${site.url}dist/#layer=conv1_2&filter=5&steps=400&step=2&size=64&seed=3&backend=wgpu`,
-  );
+  const browser = await browserFor(t, { webgpu: true });
+  const page = await open(browser, `${site.url}dist/#layer=conv1_2&filter=5&steps=400&stepSize=2&size=64&seed=3&backend=wgpu`);
   await waitForSteps(page, 4, 240_000);
   const before = await snapshot(page);
   await page.evaluate(() => window.filterlens.loseDevice());
   await page.waitForFunction(
-    () => window.filterlens.events.some((e) => e.type === 'backend' && e.backend === 'flex' && e.notice),
+    () => window.filterlens.events.some((e) => e.type === 'backend' && e.info.fallback?.kind === 'deviceLost'),
     null,
     { timeout: 120_000 },
   );
@@ -41,7 +33,7 @@ test('WebGPU: a lost device falls back to Flex and the run carries on from its p
   // The step count carries on (no restart from step 1), and the run keeps climbing.
   const first = flexSteps[0];
   assert.ok(first.step > before.step - 1, `first Flex step ${first.step}, before the loss ${before.step}`);
-  assert.match(first.notice || '', /WebGPU stopped working/);
+  assert.equal(first.backendChange?.fallback?.kind, 'deviceLost', JSON.stringify(first));
   assert.ok(flexSteps.at(-1).activation >= steps[0].activation);
   assert.match(await page.locator('#notices').textContent(), /carrying on with Flex/);
   assert.match(await page.locator('#status').textContent(), /Flex/);
@@ -49,14 +41,13 @@ test('WebGPU: a lost device falls back to Flex and the run carries on from its p
 });
 
 test('WebGPU: the same link gives the same picture (same seed, same backend)', { timeout: 600_000 }, async (t) => {
-  const browser = await launch({ webgpu: true });
-  t.after(() => browser.close());
-  const link = `${site.url}dist/#layer=conv1_2&filter=9&steps=4&step=2&size=64&seed=99&backend=wgpu`;
+  const browser = await browserFor(t, { webgpu: true });
+  const link = `${site.url}dist/#layer=conv1_2&filter=9&steps=4&stepSize=2&size=64&seed=99&backend=wgpu`;
   const pictures = [];
   for (let i = 0; i < 2; i++) {
-    const page = await openPage(await openContext(browser), link);
+    const page = await open(browser, link);
     await waitForDone(page, 240_000);
-    const [backend] = await events(page, 'backend');
+    const [backend] = await backendInfo(page);
     assert.equal(backend.backend, 'wgpu');
     pictures.push(await snapshot(page));
     await page.close();

@@ -1,3 +1,4 @@
+// @ts-check
 // Damaged, truncated or missing weights: a clear message, and a page that stays usable.
 
 import assert from 'node:assert/strict';
@@ -5,7 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DIST, launch, longTasks, openContext, openPage, screenshot, waitForSteps } from './helpers.mjs';
+import { DIST, launch, longTasks, open, screenshot, waitForSteps } from './helpers.mjs';
 import { serve } from './server.mjs';
 
 let browser;
@@ -35,7 +36,7 @@ async function damagedSite(name, damage) {
 async function expectError(t, name, damage, pattern, { retry = false } = {}) {
   const site = await damagedSite(name, damage);
   t.after(() => site.close());
-  const page = await openPage(await openContext(browser), `${site.url}site/#layer=conv1_1&size=64&backend=flex`);
+  const page = await open(browser, `${site.url}site/#layer=conv1_1&size=64&backend=flex`);
   await page.locator('#error').waitFor({ state: 'visible', timeout: 120_000 });
   const message = await page.locator('#error-text').textContent();
   assert.match(message, pattern);
@@ -44,7 +45,7 @@ async function expectError(t, name, damage, pattern, { retry = false } = {}) {
   await screenshot(page, `weights-${name}`);
 
   // Still usable: the controls answer, the URL follows, nothing crashed.
-  await page.locator('#filter').fill('17');
+  await page.locator('#filter').fill('17'); // a slider acts as it moves
   await page.locator('#layer-name').selectOption('conv4_3');
   assert.match(await page.evaluate(() => location.hash), /layer=conv4_3&filter=17/);
   assert.equal(await page.locator('#filter-n').inputValue(), '17');

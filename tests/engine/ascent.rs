@@ -1,17 +1,12 @@
 //! The seed's gradient ascent on the real weights.
 
 use filterlens::image::{Display, batch_rgba};
-use filterlens::{Activation, Ascent, AscentConfig, Error, Objective, StepReport};
+use filterlens::{Activation, Ascent, AscentConfig, Error, Mode, Objective, StepReport};
 
-use crate::flex_model;
+use crate::{flex_model, run_to_end};
 
 fn run(layer: &str, filters: &[usize], config: AscentConfig) -> (Vec<StepReport>, Ascent) {
-    let mut ascent = Ascent::new(flex_model(), Objective::channels(layer, filters).unwrap(), config).unwrap();
-    let mut reports = Vec::new();
-    while !ascent.is_done() {
-        reports.push(pollster::block_on(ascent.step()).unwrap());
-    }
-    (reports, ascent)
+    run_to_end(Ascent::new(flex_model(), Objective::channels(layer, filters).unwrap(), config).unwrap())
 }
 
 fn pixels(ascent: &Ascent) -> Vec<f32> {
@@ -20,7 +15,7 @@ fn pixels(ascent: &Ascent) -> Vec<f32> {
 
 #[test]
 fn activation_rises_over_30_steps() {
-    let config = AscentConfig { steps: 30, size: 64, ..AscentConfig::default() };
+    let config = AscentConfig { steps: 30, size: 64, ..Mode::Classic.config() };
     let (reports, _) = run("conv3_2", &[0, 1], config);
     for image in 0..2 {
         let first = reports[0].activations[image];
@@ -34,7 +29,7 @@ fn activation_rises_over_30_steps() {
 
 #[test]
 fn same_seed_same_picture_other_seed_other_picture() {
-    let config = |seed| AscentConfig { steps: 5, size: 48, seed, ..AscentConfig::default() };
+    let config = |seed| AscentConfig { steps: 5, size: 48, seed, ..Mode::Classic.config() };
     let a = pixels(&run("conv2_1", &[3], config(7)).1);
     let b = pixels(&run("conv2_1", &[3], config(7)).1);
     let c = pixels(&run("conv2_1", &[3], config(8)).1);
@@ -46,7 +41,7 @@ fn same_seed_same_picture_other_seed_other_picture() {
 /// and the activation then rises.
 #[test]
 fn dead_filter_switches_to_pre_relu_and_rises() {
-    let config = AscentConfig { steps: 8, size: 128, ..AscentConfig::default() };
+    let config = AscentConfig { steps: 8, size: 128, ..Mode::Classic.config() };
     let (reports, ascent) = run("conv5_3", &[100], config);
     assert_eq!(reports[0].switched_to_pre_relu, vec![0]);
     assert!(reports[1..].iter().all(|r| r.switched_to_pre_relu.is_empty()), "the switch happens once, at the start");
@@ -58,7 +53,7 @@ fn dead_filter_switches_to_pre_relu_and_rises() {
 
 #[test]
 fn live_filters_do_not_switch() {
-    let config = AscentConfig { steps: 1, size: 64, ..AscentConfig::default() };
+    let config = AscentConfig { steps: 1, size: 64, ..Mode::Classic.config() };
     let (reports, ascent) = run("conv1_1", &[0, 5], config);
     assert!(reports[0].switched_to_pre_relu.is_empty());
     assert_eq!(ascent.activations(), &[Activation::PostRelu, Activation::PostRelu]);
@@ -67,11 +62,12 @@ fn live_filters_do_not_switch() {
 /// A batch of filters is the same computation as one run per filter (each tile normalised on its own).
 #[test]
 fn batched_grid_matches_single_runs() {
-    let config = AscentConfig { steps: 5, size: 40, seed: 3, ..AscentConfig::default() };
+    let config = AscentConfig { steps: 5, size: 40, seed: 3, ..Mode::Classic.config() };
     let filters = [0, 1, 2, 3, 4, 5];
     let batch = batch_rgba(&pixels(&run("conv2_2", &filters, config.clone()).1), config.size, Display::MinMax);
     for (i, &filter) in filters.iter().enumerate() {
-        let single = batch_rgba(&pixels(&run("conv2_2", &[filter], config.clone()).1), config.size, Display::MinMax).remove(0);
+        let single =
+            batch_rgba(&pixels(&run("conv2_2", &[filter], config.clone()).1), config.size, Display::MinMax).remove(0);
         let worst = batch[i].iter().zip(&single).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
         assert!(worst <= 1, "tile {i} (filter {filter}) differs from its single run by {worst} levels");
     }
@@ -83,8 +79,8 @@ fn bad_requests_are_refused_with_reasons() {
     let model = flex_model();
     let objective = || Objective::channels("conv1_1", &[0]).unwrap();
     let refuse = |config: AscentConfig| Ascent::new(model, objective(), config).err().expect("refused").to_string();
-    assert!(refuse(AscentConfig { size: 8, ..AscentConfig::default() }).contains("image size 8"));
-    assert!(refuse(AscentConfig { steps: 0, ..AscentConfig::default() }).contains("step"));
+    assert_eq!(refuse(AscentConfig { size: 8, ..Mode::Classic.config() }), "size 8 is out of range (16 to 1024)");
+    assert_eq!(refuse(AscentConfig { steps: 0, ..Mode::Classic.config() }), "steps 0 is out of range (1 to 10000)");
     assert!(matches!(Objective::channels("conv6_1", &[0]), Err(Error::UnknownLayer(_))));
     let message = Objective::channels("conv1_1", &[64]).unwrap_err().to_string();
     assert_eq!(message, "filter 64 is out of range: conv1_1 has filters 0..=63");

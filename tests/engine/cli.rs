@@ -89,6 +89,6 @@ fn bad_arguments_get_clear_messages() {
     );
     refused(&["grid", "--filters", "5-2"], "range '5-2' runs backwards");
     refused(&["render", "--backend", "cuda"], "unknown backend 'cuda'");
-    refused(&["render", "--size", "4"], "image size 4 is out of range");
+    refused(&["render", "--size", "4"], "size 4 is out of range (16 to 1024)");
     refused(&["render", "--weights", "/nonexistent/vgg.safetensors"], "run `make weights`");
 }

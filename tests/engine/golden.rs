@@ -1,16 +1,16 @@
 //! The forward pass and input gradients against values from an independent PyTorch implementation
-//! (`../shared/fixtures/vgg16_golden.json`).
+//! (`tests/fixtures/vgg16_golden.json`, written by `benches/golden.py`).
 
 use burn::tensor::{Tensor, TensorData};
 use filterlens::{Activation, LAYERS, Vgg16, vgg::layer_index};
 use serde_json::Value;
 
-use crate::{flex_model, model, repo_path};
+use crate::{flex_model, golden_image, model, repo_path};
 
 fn fixture() -> Value {
     let path = std::env::var("FILTERLENS_GOLDEN")
         .map(Into::into)
-        .unwrap_or_else(|_| repo_path("../shared/fixtures/vgg16_golden.json"));
+        .unwrap_or_else(|_| repo_path("tests/fixtures/vgg16_golden.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("valid JSON")
 }
@@ -21,17 +21,10 @@ fn floats(v: &Value) -> Vec<f64> {
 
 /// The fixture's formula-defined input, `[1, 3, 64, 64]`.
 fn golden_input(fixture: &Value, model: &Vgg16) -> Tensor<4> {
-    let (h, w) = (fixture["input"]["height"].as_u64().unwrap() as usize, fixture["input"]["width"].as_u64().unwrap() as usize);
-    let mut x = Vec::with_capacity(3 * h * w);
-    for c in 0..3 {
-        for i in 0..h {
-            for j in 0..w {
-                let (c, i, j) = (c as f64, i as f64, j as f64);
-                let v = 0.5 + 0.45 * (0.31 * i + 0.17 * j + 1.3 * c).sin() * (0.23 * j - 0.11 * i + 0.7 * c).cos();
-                x.push(v as f32);
-            }
-        }
-    }
+    let (h, w) =
+        (fixture["input"]["height"].as_u64().unwrap() as usize, fixture["input"]["width"].as_u64().unwrap() as usize);
+    assert_eq!(h, w, "a square input");
+    let x = golden_image(h);
     let sum: f64 = x.iter().map(|&v| v as f64).sum();
     let expected = fixture["input"]["checksum_sum"].as_f64().unwrap();
     assert!((sum - expected).abs() < 1e-2, "input formula differs from the fixture's: sum {sum} vs {expected}");
@@ -50,7 +43,9 @@ fn forward_deviation(model: &Vgg16, fixture: &Value) -> f64 {
     let mut worst: f64 = 0.0;
     for (layer, spec) in LAYERS.iter().enumerate() {
         let record = &fixture["layers"][spec.name];
-        for (activation, key) in [(Activation::PreRelu, "pre_relu_channel_means"), (Activation::PostRelu, "post_relu_channel_means")] {
+        for (activation, key) in
+            [(Activation::PreRelu, "pre_relu_channel_means"), (Activation::PostRelu, "post_relu_channel_means")]
+        {
             let expected = floats(&record[key]);
             let actual = channel_means(model, golden_input(fixture, model), layer, activation);
             assert_eq!(actual.len(), spec.channels, "{} channel count", spec.name);
@@ -69,7 +64,11 @@ fn gradient_deviation(model: &Vgg16, fixture: &Value, tolerance: f64) -> f64 {
     for record in fixture["gradients"].as_array().unwrap() {
         let layer = layer_index(record["layer"].as_str().unwrap()).unwrap();
         let filter = record["filter"].as_u64().unwrap() as usize;
-        let activation = if record["objective"].as_str().unwrap().contains("pre-relu") { Activation::PreRelu } else { Activation::PostRelu };
+        let activation = if record["objective"].as_str().unwrap().contains("pre-relu") {
+            Activation::PreRelu
+        } else {
+            Activation::PostRelu
+        };
 
         let x = golden_input(fixture, model).autodiff().require_grad();
         let features = model.forward(x.clone(), layer, activation);

@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use filterlens::{Backend, WeightsError, device, weights};
+use burn::tensor::Device;
+use filterlens::{WeightsError, weights};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensors, serialize};
 
 use crate::weights_bytes;
 
 fn load(bytes: &[u8]) -> Result<(), WeightsError> {
-    weights::load(bytes, &device::init(Backend::Flex).unwrap()).map(|_| ())
+    weights::load(bytes, &Device::flex()).map(|_| ())
 }
 
 /// The real f32 file with its tensors edited: `edit` may remove, add or replace tensors (name -> dtype, shape, bytes).
@@ -100,5 +101,8 @@ fn non_finite_value() {
         bias[12..16].copy_from_slice(&f32::NAN.to_le_bytes());
     });
     let error = load(&bytes).unwrap_err();
-    assert!(matches!(&error, WeightsError::NonFinite { name, index: 3, .. } if name == "features.10.bias"), "{error:?}");
+    assert!(
+        matches!(&error, WeightsError::NonFinite { name, index: 3, .. } if name == "features.10.bias"),
+        "{error:?}"
+    );
 }

@@ -3,17 +3,13 @@
 use burn::tensor::Tensor;
 use filterlens::image::{Display, batch_rgba};
 use filterlens::vgg::layer_index;
-use filterlens::{Activation, Ascent, AscentConfig, Objective, Target};
+use filterlens::{Activation, Ascent, AscentConfig, Backend, Mode, Objective, RunRequest, Target};
 
-use crate::flex_model;
+use crate::{flex_model, model, run_to_end};
 
 fn run(objective: Objective, config: AscentConfig) -> (Vec<f32>, Ascent) {
-    let mut ascent = Ascent::new(flex_model(), objective, config).unwrap();
-    let mut activations = Vec::new();
-    while !ascent.is_done() {
-        activations.push(pollster::block_on(ascent.step()).unwrap().activations[0]);
-    }
-    (activations, ascent)
+    let (reports, ascent) = run_to_end(Ascent::new(flex_model(), objective, config).unwrap());
+    (reports.iter().map(|r| r.activations[0]).collect(), ascent)
 }
 
 /// Mean post-ReLU activation of `layer:filter` on the run's final image, untransformed: the fair yardstick
@@ -29,8 +25,8 @@ fn channel_mean(ascent: &Ascent, layer: &str, filter: usize) -> f32 {
 fn lucid_beats_classic_on_a_deep_filter() {
     let (layer, filter, steps, size) = ("conv4_3", 20, 48, 128);
     let objective = || Objective::channels(layer, &[filter]).unwrap();
-    let (_, classic) = run(objective(), AscentConfig { steps, size, ..AscentConfig::classic() });
-    let (_, lucid) = run(objective(), AscentConfig { steps, size, ..AscentConfig::lucid() });
+    let (_, classic) = run(objective(), AscentConfig { steps, size, ..Mode::Classic.config() });
+    let (_, lucid) = run(objective(), AscentConfig { steps, size, ..Mode::Lucid.config() });
     let (c, l) = (channel_mean(&classic, layer, filter), channel_mean(&lucid, layer, filter));
     println!("{layer}:{filter} after {steps} steps at {size} px: classic {c:.2}, lucid {l:.2}");
     assert!(l > 2.0 * c.max(0.1), "lucid {l} is not far above classic {c}");
@@ -38,7 +34,7 @@ fn lucid_beats_classic_on_a_deep_filter() {
 
 #[test]
 fn lucid_images_stay_in_range_and_reproduce() {
-    let config = AscentConfig { steps: 4, size: 48, seed: 5, ..AscentConfig::lucid() };
+    let config = AscentConfig { steps: 4, size: 48, seed: 5, ..Mode::Lucid.config() };
     let a = pollster::block_on(run(Objective::channels("conv3_1", &[2]).unwrap(), config.clone()).1.pixels()).unwrap();
     let b = pollster::block_on(run(Objective::channels("conv3_1", &[2]).unwrap(), config).1.pixels()).unwrap();
     assert!(a == b, "the same seed gave different pictures");
@@ -48,7 +44,7 @@ fn lucid_images_stay_in_range_and_reproduce() {
 /// Transforms are drawn once per step for the whole batch, so a lucid grid tile is its single run.
 #[test]
 fn lucid_batched_grid_matches_single_runs() {
-    let config = AscentConfig { steps: 4, size: 48, seed: 9, ..AscentConfig::lucid() };
+    let config = AscentConfig { steps: 4, size: 48, seed: 9, ..Mode::Lucid.config() };
     let filters = [0, 1, 2, 3, 4, 5];
     let tiles = |fs: &[usize]| {
         let ascent = run(Objective::channels("conv2_2", fs).unwrap(), config.clone()).1;
@@ -66,7 +62,7 @@ fn lucid_batched_grid_matches_single_runs() {
 fn neuron_and_layer_objectives_rise() {
     for target in [Target::Neuron, Target::Layer] {
         let objective = Objective::new("conv3_1", &[7], target, Activation::PostRelu).unwrap();
-        let (values, _) = run(objective, AscentConfig { steps: 12, size: 64, ..AscentConfig::lucid() });
+        let (values, _) = run(objective, AscentConfig { steps: 12, size: 64, ..Mode::Lucid.config() });
         println!("{target:?}: {:.3} -> {:.3}", values[0], values[11]);
         assert!(values[11] > 1.5 * values[0].max(1e-3), "{target:?} did not rise: {values:?}");
     }
@@ -77,12 +73,57 @@ fn neuron_and_layer_objectives_rise() {
 fn own_image_start() {
     let size = 32;
     let picture: Vec<f32> = (0..3 * size * size).map(|i| (i % 97) as f32 / 96.0).collect();
-    let config = AscentConfig { steps: 1, size, init: Some(picture.clone()), ..AscentConfig::classic() };
+    let config = AscentConfig { steps: 1, size, init: Some(picture.clone()), ..Mode::Classic.config() };
     let ascent = Ascent::new(flex_model(), Objective::channels("conv2_1", &[4]).unwrap(), config.clone()).unwrap();
     assert_eq!(pollster::block_on(ascent.pixels()).unwrap(), picture);
     let (_, moved) = run(Objective::channels("conv2_1", &[4]).unwrap(), config);
     assert_ne!(pollster::block_on(moved.pixels()).unwrap(), picture);
-    let wrong = AscentConfig { init: Some(vec![0.5; 10]), ..AscentConfig::classic() };
+    let wrong = AscentConfig { init: Some(vec![0.5; 10]), ..Mode::Classic.config() };
     let error = Ascent::new(flex_model(), Objective::channels("conv2_1", &[4]).unwrap(), wrong).err().unwrap();
     assert_eq!(error.to_string(), "the starting image has 10 values, expected 3 × 224 × 224");
+}
+
+/// A lucid run that moves to another backend mid-way (a lost WebGPU device, in the page) carries on from its
+/// checkpoint, Adam's moments and the transforms' random stream included: it ends where an uninterrupted run on
+/// the second backend ends. From Flex to Flex that is bit for bit; from ndarray, within float rounding.
+#[test]
+fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
+    let request =
+        RunRequest { steps: Some(6), size: Some(32), seed: 4, ..RunRequest::new(Mode::Lucid, "conv2_1", &[7, 8]) };
+    let (objective, config) = request.plan().unwrap();
+    let (_, uninterrupted) = run(objective.clone(), config.clone());
+    let expected = pollster::block_on(uninterrupted.pixels()).unwrap();
+
+    let ndarray = model(Backend::NdArray, "vgg16.safetensors");
+    for (name, first) in [("flex", flex_model()), ("ndarray", &ndarray)] {
+        let mut ascent = Ascent::new(first, objective.clone(), config.clone()).unwrap();
+        for _ in 0..3 {
+            pollster::block_on(ascent.step()).unwrap();
+        }
+        let checkpoint = pollster::block_on(ascent.checkpoint()).unwrap();
+        assert_eq!(checkpoint.steps_taken(), 3);
+        let resumed = Ascent::resume(flex_model(), objective.clone(), config.clone(), checkpoint).unwrap();
+        assert_eq!(resumed.steps_taken(), 3, "the step count carries on");
+        let (reports, resumed) = run_to_end(resumed);
+        assert_eq!(reports.iter().map(|r| r.step).collect::<Vec<_>>(), vec![3, 4, 5]);
+        let pixels = pollster::block_on(resumed.pixels()).unwrap();
+        let worst = pixels.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        println!("resumed from {name} after 3 of 6 lucid steps: within {worst:.1e} of the uninterrupted run");
+        if name == "flex" {
+            assert!(pixels == expected, "Flex to Flex differs by {worst}");
+        } else {
+            assert!(worst < 1e-4, "resumed from {name}: off by {worst}");
+        }
+    }
+    // Without Adam's moments (a fresh optimiser at step 3) the run would end elsewhere: the test can tell.
+    let mut fresh = Ascent::new(flex_model(), objective.clone(), config.clone()).unwrap();
+    for _ in 0..3 {
+        pollster::block_on(fresh.step()).unwrap();
+    }
+    let restarted = pollster::block_on(fresh.pixels()).unwrap();
+    let (_, restarted) =
+        run(objective, AscentConfig { steps: 3, init: Some(restarted[..3 * 32 * 32].to_vec()), ..config });
+    let other = pollster::block_on(restarted.pixels()).unwrap();
+    let apart = other.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(apart > 1e-3, "a restarted optimiser ends {apart} from the uninterrupted run");
 }

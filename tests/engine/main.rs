@@ -3,15 +3,17 @@
 
 mod ascent;
 mod backends;
+mod catalog;
 mod cli;
 mod golden;
 mod loader;
 mod lucid;
+mod reference;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use filterlens::{Backend, Vgg16, device, weights};
+use filterlens::{Ascent, Backend, BackendChoice, Backends, StepReport, Vgg16};
 
 pub fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -28,7 +30,42 @@ pub fn flex_model() -> &'static Vgg16 {
     MODEL.get_or_init(|| model(Backend::Flex, "vgg16.safetensors"))
 }
 
+/// The weights in `file` on exactly `backend` (no fallback: a wgpu test must run on wgpu).
 pub fn model(backend: Backend, file: &str) -> Vgg16 {
-    let device = device::init(backend).expect("backend available");
-    weights::load(&weights_bytes(file), &device).expect("valid weights")
+    let choice = backend.to_string().parse::<BackendChoice>().unwrap();
+    let (info, model) = pollster::block_on(Backends::new(weights_bytes(file)).select(choice)).expect("valid weights");
+    assert_eq!(info.backend, backend, "{backend} is unavailable: {:?}", info.fallback);
+    model
+}
+
+/// Steps `ascent` until it is done: every step's report, and the ascent (for its pictures).
+pub fn run_to_end(mut ascent: Ascent) -> (Vec<StepReport>, Ascent) {
+    let mut reports = Vec::new();
+    while !ascent.is_done() {
+        reports.push(pollster::block_on(ascent.step()).expect("a step on Flex"));
+    }
+    (reports, ascent)
+}
+
+/// One step of `ascent`: its report, and the ascent.
+pub fn step_once(mut ascent: Ascent) -> (StepReport, Ascent) {
+    let report = pollster::block_on(ascent.step()).expect("a step on Flex");
+    (report, ascent)
+}
+
+/// The golden fixture's input formula at `size`×`size`, planar `[3][size][size]` in [0, 1]:
+/// `0.5 + 0.45·sin(0.31i + 0.17j + 1.3c)·cos(0.23j − 0.11i + 0.7c)`.
+pub fn golden_image(size: usize) -> Vec<f32> {
+    let mut x = Vec::with_capacity(3 * size * size);
+    for c in 0..3 {
+        for i in 0..size {
+            for j in 0..size {
+                let (c, i, j) = (c as f64, i as f64, j as f64);
+                x.push(
+                    (0.5 + 0.45 * (0.31 * i + 0.17 * j + 1.3 * c).sin() * (0.23 * j - 0.11 * i + 0.7 * c).cos()) as f32,
+                );
+            }
+        }
+    }
+    x
 }

@@ -1,0 +1,123 @@
+//! What can be asked for, in one table for every front end: the model's layers with their channel counts, the
+//! modes with their presets, the request's fields with their kinds and limits, the objectives and the backends.
+//!
+//! `filterlens catalog --json` prints it; `www/catalog.json` is that output, committed so the page can build its
+//! controls and read a link before the WebAssembly arrives, and read by `weights/prepare.py` and the benches. A
+//! test keeps the file equal to [`catalog`].
+
+use serde::Serialize;
+
+use crate::device::Backend;
+use crate::objective::Target;
+use crate::request::{Mode, Preset, limits};
+use crate::vgg::{self, LayerSpec};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Catalog {
+    pub model: &'static str,
+    /// RGB in [0, 1] is normalised inside the model with these.
+    pub preprocessing: Preprocessing,
+    pub layers: Vec<LayerSpec>,
+    pub modes: Vec<ModeEntry>,
+    /// The fields of [`crate::RunRequest`] a front end sets, beside `filters`.
+    pub fields: Vec<Field>,
+    pub backends: Vec<Backend>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Preprocessing {
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModeEntry {
+    pub name: Mode,
+    pub preset: Preset,
+}
+
+/// One field of the request: its name (as in the request and the page's link) and what it takes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Field {
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub kind: FieldKind,
+    /// The modes the field applies to (all when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modes: Option<Vec<Mode>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum FieldKind {
+    /// One of `choices`; `default` when the mode's preset says nothing.
+    Choice {
+        choices: Vec<String>,
+        default: String,
+    },
+    Integer {
+        min: u64,
+        max: u64,
+        default: Option<u64>,
+    },
+    Number {
+        min: f32,
+        max: f32,
+    },
+    Boolean {
+        default: bool,
+    },
+}
+
+fn names<T: std::fmt::Display>(values: impl IntoIterator<Item = T>) -> Vec<String> {
+    values.into_iter().map(|v| v.to_string()).collect()
+}
+
+pub fn catalog() -> Catalog {
+    let integer = |limit: limits::Limit<usize>| FieldKind::Integer {
+        min: limit.min as u64,
+        max: limit.max as u64,
+        default: None,
+    };
+    let field = |name, kind| Field { name, kind, modes: None };
+    Catalog {
+        model: "vgg16",
+        preprocessing: Preprocessing { mean: vgg::MEAN, std: vgg::STD },
+        layers: vgg::LAYERS.to_vec(),
+        modes: Mode::ALL.into_iter().map(|name| ModeEntry { name, preset: name.preset() }).collect(),
+        fields: vec![
+            field("mode", FieldKind::Choice { choices: names(Mode::ALL), default: Mode::Classic.to_string() }),
+            field(
+                "layer",
+                FieldKind::Choice { choices: names(vgg::LAYERS.iter().map(|l| l.name)), default: "conv3_2".into() },
+            ),
+            field("objective", FieldKind::Choice { choices: names(Target::ALL), default: Target::Channel.to_string() }),
+            field("preRelu", FieldKind::Boolean { default: false }),
+            field("steps", integer(limits::STEPS)),
+            field("size", integer(limits::SIZE)),
+            Field {
+                name: "stepSize",
+                kind: FieldKind::Number { min: limits::STEP_SIZE.min, max: limits::STEP_SIZE.max },
+                modes: Some(vec![Mode::Classic]),
+            },
+            Field {
+                name: "lr",
+                kind: FieldKind::Number { min: limits::LEARNING_RATE.min, max: limits::LEARNING_RATE.max },
+                modes: Some(vec![Mode::Lucid]),
+            },
+            field("jitter", integer(limits::JITTER)),
+            field("seed", FieldKind::Integer { min: limits::SEED.min, max: limits::SEED.max, default: Some(0) }),
+        ],
+        backends: Backend::ALL.to_vec(),
+    }
+}
+
+impl Catalog {
+    /// Pretty JSON with a final newline, as `www/catalog.json` holds it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the catalog serialises") + "\n"
+    }
+}

@@ -1,0 +1,244 @@
+//! One request for a visualization, whoever asks: the page (its link, through the worker) and the CLI (its
+//! arguments) are two front ends for [`RunRequest`]. This is the one place where each mode's preset, the
+//! request's overrides and their validation live; [`RunRequest::plan`] turns a request into what the loop runs,
+//! `(Objective, AscentConfig)`, or a typed error that names the field.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::ascent::{AscentConfig, Optimiser};
+use crate::objective::{Objective, Target};
+use crate::param::Param;
+use crate::transform::Transforms;
+use crate::vgg::Activation;
+
+/// The two presets: the original plain ascent on pixels, and Lucid's recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Classic,
+    Lucid,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 2] = [Mode::Classic, Mode::Lucid];
+
+    /// The mode's settings before a request's overrides.
+    pub fn preset(self) -> Preset {
+        match self {
+            // The original demo: 150 max-normalised steps of 2/255 on a 224 px image of pixels, untransformed.
+            Mode::Classic => Preset { steps: 150, size: 224, jitter: 0, rate: Rate::StepSize(2.0) },
+            // Lucid's defaults: 512 Adam steps at 0.05 on a 128 px FFT image under the standard transforms.
+            Mode::Lucid => Preset { steps: 512, size: 128, jitter: 8, rate: Rate::LearningRate(0.05) },
+        }
+    }
+
+    /// The loop's configuration for this mode's preset, seed 0, starting from noise.
+    pub fn config(self) -> AscentConfig {
+        let preset = self.preset();
+        let (param, transforms) = match self {
+            Mode::Classic => (Param::Pixels, Transforms::none()),
+            Mode::Lucid => (Param::Fft, Transforms::standard()),
+        };
+        let transforms = Transforms { jitter: preset.jitter, ..transforms };
+        AscentConfig {
+            steps: preset.steps,
+            size: preset.size,
+            seed: 0,
+            param,
+            transforms,
+            optimiser: preset.rate.optimiser(),
+            init: None,
+        }
+    }
+}
+
+/// A mode's defaults for the request's optional fields.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preset {
+    pub steps: usize,
+    pub size: usize,
+    /// The random shift before the transforms' scaling and rotation, pixels (Lucid's `jitter(8)`).
+    pub jitter: usize,
+    #[serde(flatten)]
+    pub rate: Rate,
+}
+
+/// How far a step goes, in the unit of the mode's optimiser: classic's step size in grey levels (1/255 of the
+/// [0, 1] range), or Adam's learning rate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Rate {
+    StepSize(f32),
+    #[serde(rename = "lr")]
+    LearningRate(f32),
+}
+
+impl Rate {
+    pub fn optimiser(self) -> Optimiser {
+        match self {
+            Rate::StepSize(levels) => Optimiser::MaxNormalised { step_size: levels / 255.0 },
+            Rate::LearningRate(learning_rate) => Optimiser::Adam { learning_rate },
+        }
+    }
+}
+
+/// A visualization, as the link and the CLI say it. Optional fields take the mode's preset; a field that does
+/// not belong to the mode (`lr` in classic mode, `stepSize` in lucid mode) is refused, never silently mapped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunRequest {
+    pub mode: Mode,
+    /// `conv1_1` … `conv5_3`.
+    pub layer: String,
+    /// One filter, or several optimised together as one batch (a grid).
+    pub filters: Vec<usize>,
+    #[serde(default)]
+    pub objective: Target,
+    /// Maximise the activation before the layer's ReLU.
+    #[serde(default)]
+    pub pre_relu: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+    /// Side of the square image, pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
+    /// Classic mode's step size in grey levels (2 means 2/255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_size: Option<f32>,
+    /// Lucid mode's Adam learning rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
+    /// Random shift of the image before each step, pixels (0 in classic mode, 8 in lucid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<usize>,
+    /// Seeds the starting noise and the random transforms.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl RunRequest {
+    /// The mode's preset for `filters` of `layer`, seed 0.
+    pub fn new(mode: Mode, layer: &str, filters: &[usize]) -> Self {
+        Self {
+            mode,
+            layer: layer.to_string(),
+            filters: filters.to_vec(),
+            objective: Target::Channel,
+            pre_relu: false,
+            steps: None,
+            size: None,
+            step_size: None,
+            lr: None,
+            jitter: None,
+            seed: 0,
+        }
+    }
+
+    pub fn objective(&self) -> Result<Objective, Error> {
+        let activation = if self.pre_relu { Activation::PreRelu } else { Activation::PostRelu };
+        Objective::new(&self.layer, &self.filters, self.objective, activation)
+    }
+
+    /// The loop's configuration: the mode's preset with this request's overrides, validated. Starts from noise;
+    /// set [`AscentConfig::init`] to start from a picture.
+    pub fn config(&self) -> Result<AscentConfig, Error> {
+        let mut config = self.mode.config();
+        let preset = self.mode.preset();
+        config.steps = self.steps.unwrap_or(preset.steps);
+        config.size = self.size.unwrap_or(preset.size);
+        config.seed = limits::SEED.check(self.seed)?;
+        config.transforms.jitter = limits::JITTER.check(self.jitter.unwrap_or(preset.jitter))?;
+        let foreign = match self.mode {
+            Mode::Classic => self.lr.map(|_| "lr"),
+            Mode::Lucid => self.step_size.map(|_| "stepSize"),
+        };
+        if let Some(field) = foreign {
+            return Err(Error::RateForOtherMode { field, mode: self.mode });
+        }
+        let rate = match preset.rate {
+            Rate::StepSize(levels) => Rate::StepSize(limits::STEP_SIZE.check(self.step_size.unwrap_or(levels))?),
+            Rate::LearningRate(lr) => Rate::LearningRate(limits::LEARNING_RATE.check(self.lr.unwrap_or(lr))?),
+        };
+        config.optimiser = rate.optimiser();
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// What the loop runs for this request, or why it cannot.
+    pub fn plan(&self) -> Result<(Objective, AscentConfig), Error> {
+        Ok((self.objective()?, self.config()?))
+    }
+}
+
+/// The allowed values of the request's numeric fields, named as the request names them.
+pub mod limits {
+    use std::fmt::Display;
+
+    use serde::Serialize;
+
+    use crate::Error;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+    pub struct Limit<T> {
+        #[serde(skip)]
+        pub field: &'static str,
+        pub min: T,
+        pub max: T,
+    }
+
+    impl<T: PartialOrd + Copy + Display> Limit<T> {
+        /// `value` if it lies within the limit (NaN does not), else an error naming the field.
+        pub fn check(&self, value: T) -> Result<T, Error> {
+            if value >= self.min && value <= self.max {
+                Ok(value)
+            } else {
+                Err(Error::OutOfRange {
+                    field: self.field,
+                    value: value.to_string(),
+                    min: self.min.to_string(),
+                    max: self.max.to_string(),
+                })
+            }
+        }
+    }
+
+    pub const STEPS: Limit<usize> = Limit { field: "steps", min: 1, max: 10_000 };
+    pub const SIZE: Limit<usize> = Limit { field: "size", min: 16, max: 1024 };
+    /// Grey levels (1/255 of the [0, 1] range).
+    pub const STEP_SIZE: Limit<f32> = Limit { field: "stepSize", min: 0.01, max: 64.0 };
+    pub const LEARNING_RATE: Limit<f32> = Limit { field: "lr", min: 1e-4, max: 1.0 };
+    /// Pixels (and the transformed image must keep [`SIZE`]'s minimum: see `AscentConfig::validate`).
+    pub const JITTER: Limit<usize> = Limit { field: "jitter", min: 0, max: 32 };
+    /// Seeds are 32-bit, so that every one is exact in a link (JavaScript numbers) and on the command line.
+    pub const SEED: Limit<u64> = Limit { field: "seed", min: 0, max: u32::MAX as u64 };
+}
+
+/// Names as the request spells them (`classic`, `neuron`, …), for command-line parsing.
+macro_rules! from_name {
+    ($type:ty, $what:literal, $all:expr) => {
+        impl std::str::FromStr for $type {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+                    let names: Vec<String> = $all.iter().map(|v| v.to_string()).collect();
+                    format!("unknown {} '{s}' (expected {})", $what, names.join(", "))
+                })
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let name = serde_json::to_value(self).expect("a unit variant serialises to its name");
+                f.write_str(name.as_str().expect("a unit variant serialises to a string"))
+            }
+        }
+    };
+}
+
+pub(crate) use from_name;
+
+from_name!(Mode, "mode", Mode::ALL);
+from_name!(Target, "objective", Target::ALL);

@@ -1,0 +1,50 @@
+// @ts-check
+// The page's settings without a browser: a link to settings (every field from the catalog, defaults per mode,
+// what was ignored and why), settings to a link and to the run request, and back.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from './helpers.mjs';
+import { defaults, filtersOf, parseLink, toLink, toRequest } from '../../www/settings.js';
+
+/** @type {import('../../www/protocol.js').Catalog} */
+const catalog = JSON.parse(readFileSync(path.join(ROOT, 'www/catalog.json'), 'utf8'));
+
+test('an empty link is the original demo; a link round-trips', () => {
+  const { settings, ignored } = parseLink(catalog, '');
+  assert.deepEqual(ignored, []);
+  assert.deepEqual(settings, defaults(catalog, 'classic'));
+  assert.deepEqual(
+    [settings.mode, settings.layer, settings.filter, settings.steps, settings.size, settings.stepSize],
+    ['classic', 'conv3_2', 0, 150, 224, 2],
+  );
+  const link = toLink(catalog, settings);
+  assert.equal(link, '#mode=classic&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto');
+  assert.deepEqual(parseLink(catalog, link), { settings, ignored: [] });
+});
+
+test("lucid takes its preset (with the page's 256 steps) and its own rate", () => {
+  const { settings } = parseLink(catalog, '#mode=lucid&layer=conv5_3&filter=100');
+  assert.deepEqual([settings.steps, settings.size, settings.lr], [256, 128, 0.05]);
+  assert.deepEqual(toRequest(catalog, settings), {
+    mode: 'lucid', layer: 'conv5_3', filters: [100], objective: 'channel', preRelu: false, steps: 256, size: 128, lr: 0.05, jitter: 8, seed: 0,
+  });
+  assert.match(toLink(catalog, settings), /&lr=0.05&/);
+  assert.doesNotMatch(toLink(catalog, settings), /stepSize/);
+});
+
+test('unusable fields fall back to their defaults, one by one, and are named', () => {
+  const { settings, ignored } = parseLink(catalog, '#layer=conv9_9&filter=-3&size=100000&mode=LUCID&lr=1e9&steps=abc&grid=5&backend=cuda&blur=3');
+  assert.deepEqual([settings.mode, settings.layer, settings.filter, settings.size, settings.steps, settings.grid, settings.backend], ['classic', 'conv3_2', 0, 224, 150, 1, 'auto']);
+  for (const word of ['mode=LUCID', 'layer=conv9_9', 'filter=-3', 'size=', 'lr does not apply', 'steps=abc', 'grid=5', 'backend=cuda', 'blur']) {
+    assert.ok(ignored.some((i) => i.includes(word)), `${word} in ${JSON.stringify(ignored)}`);
+  }
+});
+
+test("an older link's `step` is the step size; grids take consecutive filters within the layer", () => {
+  const { settings } = parseLink(catalog, '#layer=conv1_1&filter=62&grid=6&step=1.5&size=64');
+  assert.equal(settings.stepSize, 1.5);
+  assert.deepEqual(filtersOf(catalog, settings), [58, 59, 60, 61, 62, 63]);
+});

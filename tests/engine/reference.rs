@@ -1,0 +1,218 @@
+//! The objective and both update rules against independent computations: what the ascent reports and does must
+//! equal what the formulas say, computed here from the model's features (which golden.rs checks against PyTorch)
+//! on the host, in f64. Rising activations alone would let a wrong objective or a wrong step pass.
+
+use burn::tensor::{Tensor, TensorData};
+use filterlens::vgg::layer_index;
+use filterlens::{Activation, Ascent, AscentConfig, Mode, Objective, Optimiser, Param, Target, Transforms};
+
+use crate::{flex_model, golden_image, run_to_end, step_once};
+
+const SIZE: usize = 64;
+
+/// `images` (planar, `[batch][3][SIZE][SIZE]`) as a tensor on the test model's device.
+fn tensor(images: &[f32]) -> Tensor<4> {
+    let batch = images.len() / (3 * SIZE * SIZE);
+    Tensor::from_data(TensorData::new(images.to_vec(), [batch, 3, SIZE, SIZE]), &flex_model().device())
+}
+
+/// The layer's features for `images`, read back: `(values, [batch, channels, h, w])`.
+fn features(images: &[f32], layer: &str, activation: Activation) -> (Vec<f32>, [usize; 4]) {
+    let f = flex_model().forward(tensor(images), layer_index(layer).unwrap(), activation);
+    let dims = f.dims();
+    (f.into_data().try_into_vec::<f32>().unwrap(), dims)
+}
+
+/// What each objective means, written out: the mean of channel `filter`, the channel's value at the centre
+/// (row h/2, column w/2), or the mean of the squares of the whole layer.
+fn expected_objective(
+    images: &[f32],
+    layer: &str,
+    filters: &[usize],
+    target: Target,
+    activation: Activation,
+) -> Vec<f64> {
+    let (values, [batch, channels, h, w]) = features(images, layer, activation);
+    (0..batch)
+        .map(|i| {
+            let image = &values[i * channels * h * w..(i + 1) * channels * h * w];
+            let channel = &image[filters[i] * h * w..(filters[i] + 1) * h * w];
+            match target {
+                Target::Channel => channel.iter().map(|&v| f64::from(v)).sum::<f64>() / (h * w) as f64,
+                Target::Neuron => f64::from(channel[(h / 2) * w + w / 2]),
+                Target::Layer => image.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / image.len() as f64,
+            }
+        })
+        .collect()
+}
+
+/// Gradient of `Σ_i objective_i` (channel means) with respect to the images, by autodiff on the model.
+fn channel_gradient(images: &[f32], layer: &str, filters: &[usize]) -> Vec<f32> {
+    let x = tensor(images).autodiff().require_grad();
+    let f = flex_model().forward(x.clone(), layer_index(layer).unwrap(), Activation::PostRelu);
+    let loss = filters
+        .iter()
+        .enumerate()
+        .map(|(i, &filter)| f.clone().narrow(0, i, 1).narrow(1, filter, 1).mean())
+        .reduce(|a, b| a + b)
+        .unwrap();
+    let grads = loss.backward();
+    x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap()
+}
+
+fn start_from(images: &[f32], optimiser: Optimiser, steps: usize) -> AscentConfig {
+    AscentConfig {
+        steps,
+        size: SIZE,
+        seed: 0,
+        param: Param::Pixels,
+        transforms: Transforms::none(),
+        optimiser,
+        init: Some(images[..3 * SIZE * SIZE].to_vec()),
+    }
+}
+
+fn worst_difference(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - y).abs()).fold(0.0, f64::max)
+}
+
+/// Step 0's reported objective is the objective of the starting image, for each target, both activations, and a
+/// batch of two filters.
+#[test]
+fn reported_objective_is_the_formula() {
+    let image = golden_image(SIZE);
+    let images = image.repeat(2);
+    let filters = [5, 9];
+    let mut switched = Vec::new();
+    for (target, activation) in [
+        (Target::Channel, Activation::PostRelu),
+        (Target::Channel, Activation::PreRelu),
+        (Target::Neuron, Activation::PostRelu),
+        (Target::Layer, Activation::PostRelu),
+    ] {
+        let objective = Objective::new("conv3_1", &filters, target, activation).unwrap();
+        let config = start_from(&image, Optimiser::MaxNormalised { step_size: 2.0 / 255.0 }, 1);
+        let report = step_once(Ascent::new(flex_model(), objective, config).unwrap()).0;
+        // An image whose objective has no gradient on the start (a dead ReLU) reads its pre-ReLU value instead.
+        let pre = expected_objective(&images, "conv3_1", &filters, target, Activation::PreRelu);
+        let post = expected_objective(&images, "conv3_1", &filters, target, activation);
+        let expected: Vec<f64> =
+            (0..2).map(|i| if report.switched_to_pre_relu.contains(&i) { pre[i] } else { post[i] }).collect();
+        let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let off = worst_difference(&report.activations, &expected) / scale;
+        println!(
+            "{target:?} {activation:?}: {:?} vs {expected:?} ({off:.1e} relative; switched {:?})",
+            report.activations, report.switched_to_pre_relu
+        );
+        assert!(off < 1e-5, "{target:?} {activation:?}: reported {:?}, expected {expected:?}", report.activations);
+        switched.extend(report.switched_to_pre_relu.iter().map(|&i| (target, i)));
+    }
+    assert_eq!(
+        switched,
+        vec![(Target::Neuron, 0)],
+        "conv3_1:5's centre neuron is silent on this image: the switch ran"
+    );
+    // The neuron is the centre one: a neighbour's value is something else.
+    let (values, [_, _, h, w]) = features(&image, "conv3_1", Activation::PreRelu);
+    let centre = values[5 * h * w + (h / 2) * w + w / 2];
+    assert_ne!(centre, values[5 * h * w + (h / 2) * w + w / 2 - 1], "the test can tell neighbours apart");
+}
+
+/// One classic step is `x + step · g / (max(g) + 1e-8)` with a signed maximum per image.
+#[test]
+fn classic_step_is_max_normalised_per_image() {
+    let image = golden_image(SIZE);
+    let images = image.repeat(2);
+    let (layer, filters, step_size) = ("conv3_1", [5, 9], 2.0f32 / 255.0);
+    let g = channel_gradient(&images, layer, &filters);
+    let plane = 3 * SIZE * SIZE;
+    let mut expected = Vec::with_capacity(images.len());
+    let mut unnormalised = Vec::with_capacity(images.len());
+    for i in 0..2 {
+        let gi = &g[i * plane..(i + 1) * plane];
+        let peak = gi.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+        for (&x, &gv) in images[i * plane..(i + 1) * plane].iter().zip(gi) {
+            expected.push(f64::from(x) + f64::from(step_size) * f64::from(gv) / (peak + 1e-8));
+            unnormalised.push(f64::from(x) + f64::from(step_size) * f64::from(gv));
+        }
+    }
+    let objective = Objective::channels(layer, &filters).unwrap();
+    let mut config = start_from(&image, Optimiser::MaxNormalised { step_size }, 1);
+    config.init = Some(image.clone());
+    let (_, ascent) = step_once(Ascent::new(flex_model(), objective, config).unwrap());
+    let after = pollster::block_on(ascent.pixels()).unwrap();
+    let off = worst_difference(&after, &expected);
+    println!("classic step: within {off:.1e} of the formula");
+    assert!(off < 1e-6, "the classic step is off the formula by {off}");
+    assert!(worst_difference(&after, &unnormalised) > 1e-3, "the test tells a normalised step from a raw one");
+}
+
+/// Two Adam steps against the closed form: β = (0.9, 0.999), ε = 1e-8, bias-corrected moments.
+#[test]
+fn adam_steps_follow_the_closed_form() {
+    let image = golden_image(SIZE);
+    let (layer, filter, lr) = ("conv3_1", 5, 0.01f64);
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
+    let objective = Objective::channels(layer, &[filter]).unwrap();
+    let config = start_from(&image, Optimiser::Adam { learning_rate: lr as f32 }, 2);
+    let mut ascent = Ascent::new(flex_model(), objective, config).unwrap();
+
+    let mut x: Vec<f64> = image.iter().map(|&v| f64::from(v)).collect();
+    let (mut m, mut v) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+    for t in 1..=2 {
+        let current: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let g = channel_gradient(&current, layer, &[filter]);
+        for k in 0..x.len() {
+            let gk = f64::from(g[k]);
+            m[k] = b1 * m[k] + (1.0 - b1) * gk;
+            v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
+            let (m_hat, v_hat) = (m[k] / (1.0 - b1.powi(t)), v[k] / (1.0 - b2.powi(t)));
+            x[k] += lr * m_hat / (v_hat.sqrt() + eps);
+        }
+        pollster::block_on(ascent.step()).unwrap();
+        let after = pollster::block_on(ascent.pixels()).unwrap();
+        let off = worst_difference(&after, &x);
+        println!("Adam step {t}: within {off:.1e} of the closed form");
+        // Where g is tiny, g/√g² is ill-conditioned in f32; the tolerance is far below a step (lr = 0.01).
+        assert!(off < 1e-4, "Adam step {t} is off the closed form by {off}");
+    }
+}
+
+/// A conv5_3 grid mixing filters that are silent on the starting noise (maximised before the ReLU) with live
+/// ones (after it) follows, tile by tile, the same path as each filter's single run.
+#[test]
+fn grid_mixing_dead_and_live_filters_equals_single_runs() {
+    let config = AscentConfig { steps: 3, size: SIZE, seed: 0, ..Mode::Classic.config() };
+    let run = |filters: &[usize]| {
+        let ascent =
+            Ascent::new(flex_model(), Objective::channels("conv5_3", filters).unwrap(), config.clone()).unwrap();
+        let (reports, ascent) = run_to_end(ascent);
+        (reports, pollster::block_on(ascent.pixels()).unwrap())
+    };
+    // A silent filter and a live one on seed 0's noise at 64 px, found on that noise (the picture before step 0).
+    let noise = pollster::block_on(
+        Ascent::new(flex_model(), Objective::channels("conv5_3", &[0]).unwrap(), config.clone()).unwrap().pixels(),
+    )
+    .unwrap();
+    let (values, [_, channels, h, w]) = features(&noise, "conv5_3", Activation::PostRelu);
+    let fires = |f: usize| values[f * h * w..(f + 1) * h * w].iter().any(|&v| v > 0.0);
+    let silent = (0..channels).find(|&f| !fires(f)).expect("a silent conv5_3 filter");
+    let live = (0..channels).find(|&f| fires(f)).expect("a live conv5_3 filter");
+    let filters = [silent, live];
+    let (reports, grid) = run(&filters);
+    assert_eq!(reports[0].switched_to_pre_relu, vec![0], "a mixed batch: tile 0 silent, tile 1 live");
+    let plane = 3 * SIZE * SIZE;
+    for (i, &filter) in filters.iter().enumerate() {
+        let (single_reports, single) = run(&[filter]);
+        let off = worst_difference(
+            &grid[i * plane..(i + 1) * plane],
+            &single.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
+        );
+        assert!(off < 1e-5, "tile {i} (conv5_3:{filter}) is off its single run by {off}");
+        for (a, b) in reports.iter().zip(&single_reports) {
+            let (ga, sa) = (a.activations[i], b.activations[0]);
+            assert!((ga - sa).abs() <= 1e-4 * sa.abs().max(1.0), "conv5_3:{filter} step {}: {ga} vs {sa}", a.step);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+// @ts-check
+// The shapes that cross the page's two seams, written down once: the catalog (www/catalog.json, written by the
+// core), the run request and the wasm Visualizer's typed replies (serde structs in src/, camelCase), and every
+// message between the page (app.js) and the compute worker (worker.js). Types only: `tsc --noEmit` checks both
+// sides against them (make typecheck).
+
+// ---------------------------------------------------------------- the catalog (src/catalog.rs)
+
+/** @typedef {'classic' | 'lucid'} Mode */
+/** @typedef {'wgpu' | 'flex' | 'ndarray'} Backend */
+/** @typedef {'auto' | Backend} BackendChoice */
+
+/**
+ * @typedef {object} LayerSpec
+ * @property {string} name           conv1_1 … conv5_3
+ * @property {number} index          index in torchvision's `features` (tensors `features.{index}.weight|bias`)
+ * @property {number} inChannels
+ * @property {number} channels
+ * @property {boolean} pooledBefore
+ */
+
+/**
+ * A field of the run request and what it takes.
+ * @typedef {{ name: string, modes?: Mode[] } & (
+ *   | { kind: 'choice', choices: string[], default: string }
+ *   | { kind: 'integer', min: number, max: number, default: number | null }
+ *   | { kind: 'number', min: number, max: number }
+ *   | { kind: 'boolean', default: boolean })} Field
+ */
+
+/**
+ * A mode's defaults: steps, size, jitter, and its rate (`stepSize` in grey levels for classic, `lr` for lucid).
+ * @typedef {{ steps: number, size: number, jitter: number, stepSize?: number, lr?: number }} Preset
+ */
+
+/**
+ * @typedef {object} Catalog
+ * @property {string} model
+ * @property {{ mean: number[], std: number[] }} preprocessing
+ * @property {LayerSpec[]} layers
+ * @property {{ name: Mode, preset: Preset }[]} modes
+ * @property {Field[]} fields
+ * @property {Backend[]} backends
+ */
+
+// ---------------------------------------------------------------- the wasm surface (src/web/mod.rs)
+
+/**
+ * What to visualize (src/request.rs `RunRequest`): unset optional fields take the mode's preset.
+ * @typedef {object} RunRequest
+ * @property {Mode} mode
+ * @property {string} layer
+ * @property {number[]} filters
+ * @property {'channel' | 'neuron' | 'layer'} [objective]
+ * @property {boolean} [preRelu]
+ * @property {number} [steps]
+ * @property {number} [size]
+ * @property {number} [stepSize]   classic only, grey levels (2 means 2/255)
+ * @property {number} [lr]         lucid only
+ * @property {number} [jitter]     random shift before each step, pixels
+ * @property {number} [seed]
+ */
+
+/** @typedef {{ x: number, y: number, width: number, height: number }} TileRect */
+
+/** Reply to `Visualizer.start`. @typedef {{ width: number, height: number, tiles: TileRect[] }} Started */
+
+/**
+ * Why WebGPU, asked for (or `auto`), is not the backend in use (src/device.rs `Fallback`).
+ * @typedef {{ kind: 'noAdapter' } | { kind: 'initFailed', reason: string } | { kind: 'deviceLost', reason: string }} Fallback
+ */
+
+/**
+ * Reply to `Visualizer.selectBackend`, and a step's `backendChange` (src/device.rs `BackendInfo`).
+ * @typedef {object} BackendInfo
+ * @property {BackendChoice} requested
+ * @property {Backend} backend
+ * @property {{ name: string, software: boolean } | null} adapter
+ * @property {Fallback | null} fallback
+ */
+
+/**
+ * Reply to `Visualizer.step`.
+ * @typedef {object} StepReply
+ * @property {number} step                 steps taken (1 after the first)
+ * @property {number} steps
+ * @property {boolean} done
+ * @property {number[]} activations        the objective per filter, before this step's update
+ * @property {boolean[]} preRelu           per filter: maximising its pre-ReLU activation now
+ * @property {number[]} switchedToPreRelu  filters found silent on the starting image at this step
+ * @property {number} millis               the core's step time
+ * @property {number} totalMillis          with read-back, painting and checkpointing
+ * @property {Backend} backend
+ * @property {BackendInfo | null} backendChange  set when this step moved the run to another backend
+ */
+
+// ---------------------------------------------------------------- page -> worker
+
+/**
+ * @typedef {(
+ *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice }
+ *   | { type: 'backend', backend: BackendChoice }
+ *   | { type: 'run', id: number, request: RunRequest, fromImage: boolean }
+ *   | { type: 'stop', id: number }
+ *   | { type: 'retry-weights' }
+ *   | { type: 'start-image', bitmap: ImageBitmap | null }
+ *   | { type: 'export', id: number }
+ *   | { type: 'tile', x: number, y: number }
+ *   | { type: 'snapshot', id: number }
+ *   | { type: 'lose-device' }
+ * )} ToWorker
+ */
+
+// ---------------------------------------------------------------- worker -> page
+
+/**
+ * @typedef {(
+ *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network' }
+ *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number }
+ *   | { type: 'weights', phase: 'error', message: string }
+ *   | { type: 'insecure' }
+ *   | { type: 'backend', info: BackendInfo }
+ *   | { type: 'started', id: number, layout: Started }
+ *   | ({ type: 'step', id: number, sinceStart: number } & StepReply)
+ *   | { type: 'done', id: number }
+ *   | { type: 'stopped', id: number }
+ *   | { type: 'error', id: number, message: string }
+ *   | { type: 'png', id: number, bytes: Uint8Array }
+ *   | { type: 'png', id: number, error: string }
+ *   | { type: 'tile', filter: number | null }
+ *   | { type: 'snapshot', id: number, width: number, height: number, step: number, run: number, data: Uint8ClampedArray | null }
+ *   | { type: 'lost', destroyed: boolean }
+ * )} FromWorker
+ */
+
+// ---------------------------------------------------------------- the page's view for tests (app.js)
+
+/**
+ * `window.filterlens`: read-only views of the page for the tests and the curious.
+ * @typedef {object} PageView
+ * @property {Record<string, any>} settings   a copy of the page's settings (the link's fields)
+ * @property {number} runId                   the latest run's id
+ * @property {{ id: number, request: RunRequest, fromImage: boolean, layout: Started | null } | null} run
+ * @property {any[]} events                   the worker's last messages (a bounded ring)
+ * @property {{ firstPaintSinceLoad: number | null, weights: { source: string, millis: number, bytes: number } | null,
+ *   runs: { id: number, request: RunRequest, fromImage: boolean, requestedAt: number, firstStepAt: number | null,
+ *   firstStepSinceStart: number | null }[], exports: { name: string, bytes: number }[] }} metrics
+ * @property {Catalog} catalog
+ * @property {() => Promise<{ width: number, height: number, step: number, run: number, data: Uint8ClampedArray | null }>} snapshot
+ * @property {() => void} loseDevice
+ */
+
+export {};

@@ -1,0 +1,189 @@
+// @ts-check
+// The page's settings: what a link holds, built from the catalog (the core's one table of layers, modes and
+// request fields), plus the page's own fields and overrides, each named here once. Pure functions: the link in,
+// settings and the fields it could not use out; settings to a link, and to the run request the worker sends on.
+
+/** @typedef {import('./protocol.js').Catalog} Catalog */
+/** @typedef {import('./protocol.js').Field} Field */
+/** @typedef {import('./protocol.js').RunRequest} RunRequest */
+
+/**
+ * The request's fields (the catalog's), keyed by name, and the page's own: `filter` (the first filter shown),
+ * `grid` (how many consecutive filters) and `backend`.
+ * @typedef {Record<string, string | number | boolean> & { mode: import('./protocol.js').Mode, layer: string,
+ *   filter: number, grid: number, backend: import('./protocol.js').BackendChoice, steps: number, size: number }} Settings
+ */
+
+// The page's overrides of the catalog, by name:
+/** Image sizes offered (the core takes 16–1024; these three cover the page's grids and the CPU's pace). */
+export const SIZES = [64, 128, 224];
+/** How many filters a picture shows: one, or a grid of that many consecutive filters optimised as one batch. */
+export const GRIDS = [1, 6, 16, 64];
+/** Pixels per step (tiles × size²) a grid may ask of the browser's memory: 6 tiles at 224 px, 16 at 128, 64 at 64. */
+export const MAX_GRID_PIXELS = 6 * 224 * 224;
+/** Lucid's 512 steps take many minutes on a CPU; the page runs the lower end of Lucid's usual 256–512. */
+export const PRESET_OVERRIDES = { lucid: { steps: 256 } };
+/** Names older links used: `step` was the classic step size (in grey levels then as now). */
+const LEGACY_NAMES = { step: 'stepSize' };
+/** The original demo: conv3_2, filter 0, classic mode's preset. */
+const PAGE_DEFAULTS = { filter: 0, grid: 1, backend: 'auto' };
+
+/** The largest offered image size a grid of `grid` tiles may use. */
+export const maxSize = (grid) => Math.max(...SIZES.filter((size) => grid * size * size <= MAX_GRID_PIXELS));
+
+/** @param {Catalog} catalog @param {string} layer */
+export const channels = (catalog, layer) => /** @type {import('./protocol.js').LayerSpec} */ (catalog.layers.find((l) => l.name === layer)).channels;
+
+/** The filters a picture shows: `grid` consecutive filters from the chosen one (fewer from the layer's end).
+ *  @param {Catalog} catalog @param {Settings} s */
+export function filtersOf(catalog, s) {
+  const first = Math.max(0, Math.min(s.filter, channels(catalog, s.layer) - s.grid));
+  return Array.from({ length: s.grid }, (_, i) => first + i);
+}
+
+/** Whether `field` applies in `mode` (a rate applies to one mode only). @param {Field} field @param {string} mode */
+export const appliesTo = (field, mode) => !field.modes || field.modes.includes(/** @type {any} */ (mode));
+
+/** The mode's preset with the page's overrides. @param {Catalog} catalog @param {string} mode */
+export function preset(catalog, mode) {
+  const entry = catalog.modes.find((m) => m.name === mode);
+  if (!entry) throw new Error(`unknown mode ${mode}`);
+  return { ...entry.preset, ...(PRESET_OVERRIDES[mode] || {}) };
+}
+
+/** Every field's default in `mode`. @param {Catalog} catalog @param {string} mode @returns {Settings} */
+export function defaults(catalog, mode) {
+  /** @type {Record<string, any>} */
+  const s = { ...PAGE_DEFAULTS };
+  for (const field of catalog.fields) {
+    if (field.kind !== 'number' && field.default !== null) s[field.name] = field.default;
+  }
+  s.mode = mode;
+  // Both rates keep a value, so a mode switch has one to show; only the mode's own goes into a link.
+  for (const m of catalog.modes) Object.assign(s, preset(catalog, m.name));
+  Object.assign(s, preset(catalog, mode));
+  s.size = Math.min(s.size, maxSize(s.grid));
+  return /** @type {Settings} */ (s);
+}
+
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+/**
+ * A value for `field` from a link's text: the value, or why it cannot be used. Numbers outside the field's
+ * limits are clamped (and reported).
+ * @param {Field} field @param {string} text
+ * @returns {{ value: string | number | boolean, note?: string } | { error: string }}
+ */
+function readField(field, text) {
+  switch (field.kind) {
+    case 'choice':
+      return field.choices.includes(text) ? { value: text } : { error: `${field.name}=${text} is not one of ${field.choices.join(', ')}` };
+    case 'boolean':
+      return text === 'true' || text === 'false' ? { value: text === 'true' } : { error: `${field.name}=${text} is not true or false` };
+    case 'integer':
+    case 'number': {
+      const v = Number(text);
+      if (text.trim() === '' || !Number.isFinite(v) || (field.kind === 'integer' && !Number.isInteger(v))) {
+        return { error: `${field.name}=${text} is not ${field.kind === 'integer' ? 'a whole number' : 'a number'}` };
+      }
+      const value = clamp(v, field.min, field.max);
+      return value === v ? { value } : { value, note: `${field.name}=${text} is out of range: ${value} instead` };
+    }
+  }
+}
+
+/**
+ * Settings from a link's hash, e.g. `#mode=classic&layer=conv3_2&filter=0&grid=1&steps=150&stepSize=2&size=224
+ * &seed=0&backend=auto`. Anything missing takes its default (the mode's, for steps, size and rate); anything
+ * unusable too, and `ignored` says what and why.
+ * @param {Catalog} catalog @param {string} hash
+ * @returns {{ settings: Settings, ignored: string[] }}
+ */
+export function parseLink(catalog, hash) {
+  const q = new URLSearchParams(hash.replace(/^#/, ''));
+  for (const [legacy, name] of Object.entries(LEGACY_NAMES)) {
+    if (q.has(legacy) && !q.has(name)) q.set(name, /** @type {string} */ (q.get(legacy)));
+    q.delete(legacy);
+  }
+  /** @type {string[]} */
+  const ignored = [];
+  const fields = new Map(catalog.fields.map((f) => [f.name, f]));
+  const modeField = /** @type {Field} */ (fields.get('mode'));
+  const mode = q.has('mode') ? readField(modeField, /** @type {string} */ (q.get('mode'))) : { value: 'classic' };
+  if ('error' in mode) ignored.push(mode.error);
+  /** @type {Record<string, any>} */
+  const s = defaults(catalog, 'value' in mode ? String(mode.value) : 'classic');
+
+  const grid = Number(q.get('grid'));
+  if (q.has('grid')) {
+    if (GRIDS.includes(grid)) s.grid = grid;
+    else ignored.push(`grid=${q.get('grid')} is not one of ${GRIDS.join(', ')}`);
+  }
+  const backends = ['auto', ...catalog.backends];
+  if (q.has('backend')) {
+    const backend = /** @type {string} */ (q.get('backend'));
+    if (backends.includes(backend)) s.backend = backend;
+    else ignored.push(`backend=${backend} is not one of ${backends.join(', ')}`);
+  }
+  for (const field of catalog.fields) {
+    const text = q.get(field.name);
+    if (field.name === 'mode' || text === null) continue;
+    if (!appliesTo(field, s.mode)) {
+      ignored.push(`${field.name} does not apply to ${s.mode} mode`);
+      continue;
+    }
+    const read = readField(field, text);
+    if ('error' in read) {
+      ignored.push(read.error);
+    } else {
+      s[field.name] = read.value;
+      if (read.note) ignored.push(read.note);
+    }
+  }
+  if (!SIZES.includes(s.size)) {
+    const nearest = SIZES.reduce((a, b) => (Math.abs(b - s.size) < Math.abs(a - s.size) ? b : a));
+    ignored.push(`size=${s.size} is not offered here: ${nearest} instead`);
+    s.size = nearest;
+  }
+  if (s.size > maxSize(s.grid)) {
+    ignored.push(`size=${s.size} is too large for a grid of ${s.grid}: ${maxSize(s.grid)} instead`);
+    s.size = maxSize(s.grid);
+  }
+  const filter = q.get('filter');
+  if (filter !== null) {
+    const max = channels(catalog, s.layer) - 1;
+    const v = Number(filter);
+    if (!Number.isInteger(v)) ignored.push(`filter=${filter} is not a whole number`);
+    else {
+      s.filter = clamp(v, 0, max);
+      if (s.filter !== v) ignored.push(`filter=${filter} is out of range: ${s.layer} has filters 0–${max}`);
+    }
+  }
+  const known = new Set(['filter', 'grid', 'backend', ...fields.keys()]);
+  for (const key of new Set(q.keys())) if (!known.has(key)) ignored.push(`${key} is not a setting`);
+  return { settings: /** @type {Settings} */ (s), ignored };
+}
+
+/** The link's hash for `s`: the page's fields and the request's fields that apply to its mode.
+ *  @param {Catalog} catalog @param {Settings} s */
+export function toLink(catalog, s) {
+  const q = new URLSearchParams();
+  q.set('mode', s.mode);
+  q.set('layer', s.layer);
+  q.set('filter', String(s.filter));
+  q.set('grid', String(s.grid));
+  for (const field of catalog.fields) {
+    if (field.name !== 'mode' && field.name !== 'layer' && appliesTo(field, s.mode)) q.set(field.name, String(s[field.name]));
+  }
+  q.set('backend', s.backend);
+  return `#${q}`;
+}
+
+/** The run request for `s`: its filters, and every request field that applies to its mode.
+ *  @param {Catalog} catalog @param {Settings} s @returns {RunRequest} */
+export function toRequest(catalog, s) {
+  /** @type {Record<string, any>} */
+  const request = { filters: filtersOf(catalog, s) };
+  for (const field of catalog.fields) if (appliesTo(field, s.mode)) request[field.name] = s[field.name];
+  return /** @type {RunRequest} */ (request);
+}

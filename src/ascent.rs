@@ -161,6 +161,14 @@ impl Ascent {
         self.steps_taken
     }
 
+    /// `more` steps beyond the planned ones, carrying on from the current picture and optimiser state.
+    pub fn extend(&mut self, more: usize) -> Result<(), Error> {
+        let steps = self.config.steps.saturating_add(more);
+        limits::STEPS.check(steps)?;
+        self.config.steps = steps;
+        Ok(())
+    }
+
     pub fn is_done(&self) -> bool {
         self.steps_taken >= self.config.steps
     }

@@ -125,7 +125,9 @@ function readControl(control) {
   const [lo, hi] =
     name === 'filter' ? [0, channels(catalog, settings.layer) - 1] : field && 'min' in field ? [field.min, field.max] : [-Infinity, Infinity];
   const value = clamp(integer ? Math.round(v) : v, lo, hi);
-  return value === v ? { value } : { value, note: `${name} ${control.value} → ${value} (allowed: ${lo} to ${hi})` };
+  if (value === v) return { value };
+  const why = name === 'filter' ? `${settings.layer} has ${hi + 1} filters` : `allowed: ${lo} to ${hi}`;
+  return { value, note: `${name} ${control.value} → ${value}: ${why}` };
 }
 
 for (const control of controls) {
@@ -143,15 +145,25 @@ for (const control of controls) {
       clearNotes('backend');
       changed({ restart: false });
       post({ type: 'backend', backend: settings.backend });
+      if (current?.last && !current.last.done) {
+        showStatus(`switching to ${BACKEND_NAMES[settings.backend] ?? 'the best backend'} after the current step…`);
+      }
       return scheduleRun();
     }
     changed();
   });
 }
 
-/** A new mode takes its preset (each mode has its own scale of steps, size and jitter). @param {string} mode */
+/** A new mode takes its preset (each mode has its own scale of steps, size and jitter), and says what changed.
+ *  @param {string} mode */
 function switchMode(mode) {
-  Object.assign(settings, preset(catalog, mode), { mode });
+  const next = { ...preset(catalog, mode) };
+  next.size = Math.min(next.size, maxSize(settings.grid));
+  const moved = Object.entries(next)
+    .filter(([key, value]) => key in settings && settings[key] !== value && fieldOf(key) && appliesTo(fieldOf(key), settings.mode))
+    .map(([key, value]) => `${key} ${settings[key]} → ${value}`);
+  Object.assign(settings, next, { mode });
+  if (moved.length) note(`${mode} mode takes its usual settings: ${moved.join(', ')}.`, 'info', 'input');
   changed();
 }
 
@@ -171,6 +183,16 @@ window.addEventListener('hashchange', () => {
 
 $('start').addEventListener('click', () => run());
 $('stop').addEventListener('click', () => stop());
+$('continue').addEventListener('click', () => {
+  if (!current?.last?.done) return;
+  const more = current.request.steps ?? current.last.steps;
+  post({ type: 'continue', id: current.id, steps: more });
+  $('continue').hidden = true;
+  showStatus(`continuing for ${more} more steps…`);
+});
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && !e.defaultPrevented) stop();
+});
 $('copy').addEventListener('click', async () => {
   writeHash();
   const link = input('link');
@@ -224,6 +246,10 @@ let restartTimer = 0;
 let backendInfo = null;
 let weightsReady = false;
 let weightsFailed = false;
+/** A Stop was asked for and the worker has not confirmed it yet. */
+let stopping = false;
+/** Bytes of the program (wasm) and the weights so far, for the one download bar. */
+const download = { program: { loaded: 0, total: 0 }, weights: { loaded: 0, total: 0, source: 'network' } };
 let exportId = 0;
 /** The user's starting picture, while runs start from it. @type {{ name: string, width: number, height: number, url: string } | null} */
 let startImage = null;
@@ -255,20 +281,28 @@ function run() {
   metrics.runs.push(current);
   if (metrics.runs.length > RUNS_KEPT) metrics.runs.shift();
   clearNotes('run');
-  if (errorKind === 'run') hideError();
+  hideError(); // a picture, export or run error belongs to what came before
+  stopping = false;
+  $('continue').hidden = true;
   $('plot-caption').textContent =
     request.filters.length > 1 ? `mean activation of the ${request.filters.length} filters per step` : 'activation per step';
+  $('plot-value').textContent = '';
   post({ type: 'run', id: runId, request, fromImage: current.fromImage });
   drawPlot();
-  showStatus(weightsReady ? 'starting…' : weightsFailed ? 'no weights: nothing to run' : 'waiting for the weights…');
+  const estimate = estimateMillis(request);
+  const starting = estimate === null ? 'starting…' : `starting… (${request.steps} steps take ${duration(estimate * (request.steps ?? 1))} on this backend, roughly)`;
+  showStatus(weightsReady ? starting : weightsFailed ? 'no weights: nothing to run' : 'waiting for the download…');
 }
 
+/** Stops the run. A step in flight finishes first (on a slow backend that takes a while): the status says so
+ *  until the worker confirms. */
 function stop() {
   clearTimeout(restartTimer);
   runId += 1;
+  stopping = true;
+  $('continue').hidden = true;
   post({ type: 'stop', id: runId });
-  const last = current?.last;
-  showStatus(last ? `stopped at step ${last.step}/${last.steps}` : 'stopped');
+  showStatus('stopping: finishing the current step…');
 }
 
 /** @type {Map<number, (m: any) => void>} */
@@ -294,16 +328,31 @@ worker.onmessage = ({ data: m }) => {
       backendInfo = m.info;
       if (m.info.fallback) note(fallbackSentence(m.info), 'warn', 'backend');
       return showStatus(current?.last ? null : weightsReady ? 'starting…' : 'loading the weights…');
+    case 'program':
+      return onProgram(m);
     case 'started':
       if (current && m.id === current.id) {
         current.layout = m.layout;
-        $('frame').style.aspectRatio = `${m.layout.width} / ${m.layout.height}`;
+        focusedTile = Math.min(focusedTile, m.layout.tiles.length - 1);
+        fitPicture();
+        describePicture();
       }
       return;
     case 'step':
       return onStep(m);
     case 'done':
-      if (m.id === runId) showStatus(null, ' · done');
+      if (m.id === runId) {
+        showStatus(null, ' · done');
+        $('continue').hidden = false;
+        $('continue').textContent = `Continue (+${current?.request.steps ?? current?.last?.steps} steps)`;
+      }
+      return;
+    case 'stopped':
+      if (m.id === runId && stopping) {
+        stopping = false;
+        const last = current?.last;
+        showStatus(last ? `stopped at step ${last.step}/${last.steps}` : 'stopped');
+      }
       return;
     case 'error':
       return showError(m.message, { kind: 'run' });
@@ -344,27 +393,155 @@ function fallbackSentence(info) {
     : `WebGPU was asked for, but ${why}; running on Flex (CPU) instead.`;
 }
 
+/** One bar for everything the first picture needs: the program (wasm) and the weights. */
+function showDownload() {
+  const bar = /** @type {HTMLProgressElement} */ ($('weights-progress'));
+  const { program, weights } = download;
+  const total = program.total + weights.total;
+  bar.max = Math.max(total, 1);
+  bar.value = program.loaded + weights.loaded;
+  const part = (name, p) => (p.total ? `${name} ${mb(p.loaded)} / ${mb(p.total)}` : p.loaded ? `${name} ${mb(p.loaded)}` : `${name} …`);
+  const weightsPart = weights.source === 'cache' ? `weights from the browser's cache (${mb(weights.total)})` : part('weights', weights);
+  $('weights-text').textContent = `${part('program', program)} · ${weightsPart}`;
+}
+
+/** @param {Extract<FromWorker, { type: 'program' }>} m */
+function onProgram(m) {
+  download.program = { loaded: m.loaded, total: m.total };
+  if (!weightsReady && !weightsFailed) showDownload();
+}
+
 /** @param {Extract<FromWorker, { type: 'weights' }>} m */
 function onWeights(m) {
   const bar = /** @type {HTMLProgressElement} */ ($('weights-progress'));
   if (m.phase === 'progress') {
-    bar.max = m.total;
-    bar.value = m.loaded;
-    $('weights-text').textContent = m.source === 'cache' ? `from the browser's cache (${mb(m.total)})` : `${mb(m.loaded)} / ${mb(m.total)}`;
+    download.weights = { loaded: m.loaded, total: m.total, source: m.source };
+    showDownload();
   } else if (m.phase === 'ready') {
     weightsReady = true;
     metrics.weights = { source: m.source, millis: m.millis, bytes: m.bytes };
     bar.max = 1;
     bar.value = 1;
-    $('weights-text').textContent = `${mb(m.bytes)} ${m.source === 'cache' ? 'from cache' : 'downloaded'}, SHA-256 checked`;
+    $('weights-text').textContent = `weights ${mb(m.bytes)} ${m.source === 'cache' ? 'from cache' : 'downloaded'}, SHA-256 checked`;
     $('weights').classList.add('ready');
   } else {
     weightsFailed = true;
     $('weights-text').textContent = 'not loaded';
     $('weights').classList.add('failed');
-    showError(m.message, { retry: true, kind: 'weights' });
+    showWeightsError(m.message);
     showStatus('no weights: nothing to run');
   }
+}
+
+// ---------------------------------------------------------------- how long a run takes
+
+/** Multiply-adds of one forward pass of a `size`-pixel image up to `layer` (the backward pass costs about twice). */
+function forwardCost(layer, size) {
+  let cost = 0;
+  let side = size;
+  for (const l of catalog.layers) {
+    if (l.pooledBefore) side = Math.floor(side / 2);
+    cost += l.inChannels * l.channels * 9 * side * side;
+    if (l.name === layer) break;
+  }
+  return cost;
+}
+
+/** The work of one step of `request`: its images, through the layers, at the size the transforms make (lucid
+ *  pads by 12 px and crops 8 to 12). @param {RunRequest} request */
+function stepCost(request) {
+  const size = request.size ?? 128;
+  const transformed = request.mode === 'lucid' ? size + 16 : size;
+  return request.filters.length * forwardCost(request.layer, transformed);
+}
+
+/** Steps' work per millisecond, per backend: measured on this page, or a starting guess for Flex (the demo,
+ *  conv3_2 at 224 px, takes about a second a step on one core) and ndarray (a hundred times slower). */
+const pace = { flex: stepCost({ mode: 'classic', layer: 'conv3_2', filters: [0], size: 224 }) / 1000, ndarray: 0, wgpu: 0 };
+pace.ndarray = pace.flex / 100;
+
+/** The expected milliseconds per step of `request` on the current backend, or null where nothing is known yet.
+ *  @param {RunRequest} request */
+function estimateMillis(request) {
+  const backend = backendInfo?.backend ?? (settings.backend === 'auto' ? null : settings.backend);
+  const rate = backend ? pace[backend] : 0;
+  return rate ? stepCost(request) / rate : null;
+}
+
+/** @param {number} ms */
+function duration(ms) {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `about ${Math.max(s, 1)} s`;
+  return s < 5400 ? `about ${Math.round(s / 60)} min` : `about ${(s / 3600).toFixed(1)} h`;
+}
+
+// ---------------------------------------------------------------- the picture on screen
+
+/** Sizes the picture on screen. A grid shows at a whole multiple of its size (pixelated scaling at other sizes
+ *  drops pixel rows, and with them strokes of the captions), scrolling at 1:1 where it is wider than the column;
+ *  one image fills the column. On a narrow screen the picture stays on screen while the controls scroll under
+ *  it, so it takes at most 42% of the height. */
+function fitPicture() {
+  const layout = current?.layout;
+  if (!layout) return;
+  const column = /** @type {HTMLElement} */ ($('frame').parentElement).clientWidth || layout.width;
+  const narrow = window.matchMedia('(max-width: 820px)').matches;
+  const room = narrow ? Math.min(column, (window.innerHeight * 0.42 * layout.width) / layout.height) : column;
+  const width =
+    layout.tiles.length > 1 ? layout.width * Math.max(1, Math.floor(room / layout.width)) : Math.min(room, 4 * layout.width);
+  canvas.style.width = `${Math.floor(width)}px`;
+  canvas.style.height = `${Math.floor((width * layout.height) / layout.width)}px`;
+  placeTileFocus();
+}
+window.addEventListener('resize', fitPicture);
+
+/** The tile the keyboard is on (arrow keys move it, Enter opens it). */
+let focusedTile = 0;
+
+function placeTileFocus() {
+  const ring = $('tile-focus');
+  const layout = current?.layout;
+  const grid = layout && layout.tiles.length > 1;
+  ring.hidden = !grid || document.activeElement !== canvas;
+  if (!grid) return;
+  const tile = layout.tiles[Math.min(focusedTile, layout.tiles.length - 1)];
+  const scale = canvas.clientWidth / layout.width;
+  Object.assign(ring.style, {
+    left: `${tile.x * scale}px`, top: `${tile.y * scale}px`, width: `${tile.width * scale}px`, height: `${tile.height * scale}px`,
+  });
+}
+
+canvas.addEventListener('focus', placeTileFocus);
+canvas.addEventListener('blur', placeTileFocus);
+canvas.addEventListener('keydown', (e) => {
+  const layout = current?.layout;
+  if (!layout || layout.tiles.length < 2) return;
+  const columns = layout.tiles.filter((t) => t.y === layout.tiles[0].y).length;
+  const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns, ArrowDown: columns };
+  if (e.key in moves) {
+    focusedTile = clamp(focusedTile + moves[e.key], 0, layout.tiles.length - 1);
+    placeTileFocus();
+    describePicture();
+    e.preventDefault();
+  } else if (e.key === 'Enter' || e.key === ' ') {
+    const tile = layout.tiles[focusedTile];
+    post({ type: 'tile', x: tile.x + 1, y: tile.y + 1 });
+    e.preventDefault();
+  }
+});
+
+/** The canvas's text alternative: what it shows, and for a grid how to open a tile. */
+function describePicture() {
+  const run = current;
+  if (!run) return;
+  const { layer, filters, mode } = run.request;
+  const step = run.last ? `, step ${run.last.step} of ${run.last.steps}` : '';
+  const what =
+    filters.length === 1
+      ? `What filter ${filters[0]} of ${layer} responds to (${mode} mode${step})`
+      : `A grid of what filters ${filters[0]} to ${filters.at(-1)} of ${layer} respond to (${mode} mode${step}); ` +
+        `arrow keys choose a tile (now filter ${filters[Math.min(focusedTile, filters.length - 1)]}), Enter opens it`;
+  canvas.setAttribute('aria-label', what);
 }
 
 /** Clicking a tile of a grid opens that filter on its own (the worker knows the tiles). */
@@ -390,7 +567,8 @@ async function useStartImage(file) {
     if (file.type && !file.type.startsWith('image/')) throw new Error(`it is ${file.type}, not an image`);
     bitmap = await createImageBitmap(file);
   } catch (e) {
-    showError(`Could not use "${file.name}" as a starting picture: ${e instanceof Error ? e.message : e}. Nothing else changed.`, { kind: 'image' });
+    const reason = String(e instanceof Error ? e.message : e).replace(/\.+$/, '');
+    showError(`Could not use "${file.name}" as a starting picture: ${reason}. Nothing else changed.`, { kind: 'image' });
     return;
   }
   if (errorKind === 'image') hideError();
@@ -474,6 +652,8 @@ function onStep(m) {
   run.activations.push(activation);
   run.recentMillis.push(m.totalMillis);
   if (run.recentMillis.length > 10) run.recentMillis.shift();
+  if (m.step > 1) pace[m.backend] = stepCost(run.request) / m.totalMillis; // the first step also compiles and warms
+  if (m.step === 1 || m.step % 10 === 0 || m.done) describePicture();
   if (m.switchedToPreRelu.length > 0) {
     const { layer, filters } = run.request;
     const silent = m.switchedToPreRelu;
@@ -555,11 +735,11 @@ function clearNotes(group) {
 /** @type {string | null} */
 let errorKind = null;
 
-/** @param {string} message @param {{ retry?: boolean, kind?: string }} [options] */
-function showError(message, { retry = false, kind = 'page' } = {}) {
+/** An error about the picture, a run or an export (the weights have their own, with Retry).
+ *  @param {string} message @param {{ kind?: string }} [options] */
+function showError(message, { kind = 'page' } = {}) {
   errorKind = kind;
   $('error-text').textContent = message;
-  $('retry').hidden = !retry;
   $('error').hidden = false;
 }
 
@@ -568,8 +748,14 @@ function hideError() {
   $('error').hidden = true;
 }
 
+/** @param {string} message */
+function showWeightsError(message) {
+  $('weights-error-text').textContent = message;
+  $('weights-error').hidden = false;
+}
+
 function retryWeights() {
-  hideError();
+  $('weights-error').hidden = true;
   weightsFailed = false;
   $('weights').classList.remove('failed');
   $('weights-text').textContent = 'retrying…';
@@ -578,37 +764,78 @@ function retryWeights() {
 
 // ---------------------------------------------------------------- the plot
 
+/** The step under the pointer on the plot, or null. @type {number | null} */
+let plotCursor = null;
+const PLOT = { left: 46, right: 8, top: 8, bottom: 20 };
+
+/** The activation per step, with both axes ticked, zero marked, and the value at the pointer. */
 function drawPlot() {
   const c = /** @type {HTMLCanvasElement} */ ($('plot'));
   const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
   const { width, height } = c;
-  const pad = 6;
   ctx.clearRect(0, 0, width, height);
   const a = current?.activations ?? [];
-  const steps = current?.last?.steps ?? current?.request.steps ?? 1;
-  // The range always includes zero (a pre-ReLU objective can be negative); the grey line is zero.
+  const steps = Math.max(current?.last?.steps ?? current?.request.steps ?? 1, 1);
+  // The range always includes zero (a pre-ReLU objective can be negative).
   const lo = Math.min(0, ...a);
   let hi = Math.max(0, ...a);
   if (hi - lo < 1e-9) hi = lo + 1;
-  const x = (i) => pad + ((width - 2 * pad) * (i + 1)) / Math.max(steps, 1);
-  const y = (v) => height - pad - ((height - 2 * pad) * (v - lo)) / (hi - lo);
+  const x = (step) => PLOT.left + ((width - PLOT.left - PLOT.right) * step) / steps;
+  const y = (v) => height - PLOT.bottom - ((height - PLOT.top - PLOT.bottom) * (v - lo)) / (hi - lo);
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.fillStyle = '#555';
   ctx.strokeStyle = '#d8d8d8';
   ctx.lineWidth = 1;
-  ctx.beginPath();
-  ctx.moveTo(pad, Math.round(y(0)) + 0.5);
-  ctx.lineTo(width - pad, Math.round(y(0)) + 0.5);
-  ctx.stroke();
+  // Axes: activation on the left (its range and zero), steps below.
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  for (const v of lo < 0 ? [lo, 0, hi] : [0, hi]) {
+    const yy = Math.round(y(v)) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(PLOT.left - 3, yy);
+    ctx.lineTo(width - PLOT.right, yy);
+    ctx.stroke();
+    ctx.fillText(formatActivation(v), PLOT.left - 5, yy);
+  }
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'top';
+  for (const step of [0, Math.round(steps / 2), steps]) {
+    const xx = Math.round(x(step)) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(xx, height - PLOT.bottom);
+    ctx.lineTo(xx, height - PLOT.bottom + 3);
+    ctx.stroke();
+    ctx.fillText(step === steps ? `${step} steps` : String(step), Math.min(xx, width - 24), height - PLOT.bottom + 4);
+  }
   if (a.length === 0) return;
   ctx.strokeStyle = '#c2410c';
   ctx.lineWidth = 2;
   ctx.beginPath();
-  a.forEach((v, i) => (i === 0 ? ctx.moveTo(x(i), y(v)) : ctx.lineTo(x(i), y(v))));
+  a.forEach((v, i) => (i === 0 ? ctx.moveTo(x(i + 1), y(v)) : ctx.lineTo(x(i + 1), y(v))));
   ctx.stroke();
-  ctx.fillStyle = '#555';
-  ctx.font = '11px system-ui, sans-serif';
-  ctx.fillText(formatActivation(hi), pad + 2, pad + 10);
-  if (lo < 0) ctx.fillText(formatActivation(lo), pad + 2, height - pad - 2);
+  const shown = plotCursor !== null && plotCursor <= a.length ? plotCursor : a.length;
+  if (plotCursor !== null && plotCursor <= a.length) {
+    ctx.fillStyle = '#c2410c';
+    ctx.beginPath();
+    ctx.arc(x(shown), y(a[shown - 1]), 3.5, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  $('plot-value').textContent = ` · step ${shown}: ${formatActivation(a[shown - 1])}`;
 }
+
+const plotCanvas = /** @type {HTMLCanvasElement} */ ($('plot'));
+plotCanvas.addEventListener('mousemove', (e) => {
+  const box = plotCanvas.getBoundingClientRect();
+  const steps = Math.max(current?.last?.steps ?? 1, 1);
+  const px = ((e.clientX - box.left) * plotCanvas.width) / box.width;
+  const step = Math.round(((px - PLOT.left) * steps) / (plotCanvas.width - PLOT.left - PLOT.right));
+  plotCursor = clamp(step, 1, steps);
+  drawPlot();
+});
+plotCanvas.addEventListener('mouseleave', () => {
+  plotCursor = null;
+  drawPlot();
+});
 
 // ---------------------------------------------------------------- start
 

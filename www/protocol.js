@@ -102,6 +102,7 @@
  *   | { type: 'backend', backend: BackendChoice }
  *   | { type: 'run', id: number, request: RunRequest, fromImage: boolean }
  *   | { type: 'stop', id: number }
+ *   | { type: 'continue', id: number, steps: number }
  *   | { type: 'retry-weights' }
  *   | { type: 'start-image', bitmap: ImageBitmap | null }
  *   | { type: 'export', id: number }
@@ -115,6 +116,7 @@
 
 /**
  * @typedef {(
+ *   | { type: 'program', loaded: number, total: number }
  *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network' }
  *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number }
  *   | { type: 'weights', phase: 'error', message: string }

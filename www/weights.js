@@ -17,6 +17,15 @@ export class WeightsError extends Error {
 
 const megabytes = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
+/** What a visitor reads when the server does not deliver a file. @param {string} what @param {number} status */
+const unavailable = (what, status) =>
+  `The ${what} is ${status === 404 ? 'missing on this site' : 'not available right now'} (HTTP ${status}). ` +
+  'Retry in a moment; if it keeps failing, the site is incomplete.';
+
+/** For whoever runs the site, not its visitors: where the weights come from. */
+const builderHint = () =>
+  console.warn('filterlens: build the site with "make dist" (it runs "make weights"), which puts the weights in dist/weights/.');
+
 function hex(buffer) {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -106,10 +115,8 @@ async function manifestEntry(base, file) {
     throw new WeightsError(`The weights manifest (weights/manifest.json) could not be fetched: ${e.message}`);
   }
   if (!response.ok) {
-    throw new WeightsError(
-      `The weights manifest (weights/manifest.json) is missing (HTTP ${response.status}). ` +
-        'Build the site with "make dist" (it runs "make weights").',
-    );
+    builderHint();
+    throw new WeightsError(unavailable('list of weights (weights/manifest.json)', response.status));
   }
   let manifest;
   try {
@@ -133,10 +140,8 @@ async function download(url, expected, onProgress) {
     throw new WeightsError(`The weights file (weights/${WEIGHTS_FILE}) could not be fetched: ${e.message}`);
   }
   if (!response.ok) {
-    throw new WeightsError(
-      `The weights file weights/${WEIGHTS_FILE} is missing (HTTP ${response.status}). ` +
-        'Build the site with "make dist" (it runs "make weights").',
-    );
+    builderHint();
+    throw new WeightsError(unavailable('weights file', response.status));
   }
   const bytes = new Uint8Array(expected);
   let loaded = 0;
@@ -148,15 +153,14 @@ async function download(url, expected, onProgress) {
       chunk = await reader.read();
     } catch (e) {
       throw new WeightsError(
-        `The weights download broke off after ${megabytes(loaded)} of ${megabytes(expected)}: ${e.message}. Reload to retry.`,
+        `The weights download broke off after ${megabytes(loaded)} of ${megabytes(expected)}: ${e.message}. Retry to try again.`,
       );
     }
     if (chunk.done) break;
     if (loaded + chunk.value.length > expected) {
       await reader.cancel();
       throw new WeightsError(
-        `The weights file is larger than the manifest says (${expected} bytes): it is damaged or out of date. ` +
-          'Rebuild it with "make weights".',
+        `The weights file is larger than the list of weights says (${expected} bytes): it is damaged or out of date.`,
       );
     }
     bytes.set(chunk.value, loaded);
@@ -165,7 +169,7 @@ async function download(url, expected, onProgress) {
   }
   if (loaded < expected) {
     throw new WeightsError(
-      `The weights file is truncated: ${loaded} of ${expected} bytes arrived. Reload to retry, or rebuild it with "make weights".`,
+      `The weights file is truncated: ${loaded} of ${expected} bytes arrived. Retry to try again.`,
     );
   }
   return bytes;
@@ -209,7 +213,7 @@ export async function loadWeights(base, onProgress) {
   if (digest !== entry.sha256) {
     throw new WeightsError(
       `The weights file is damaged or out of date: its SHA-256 is ${digest.slice(0, 12)}…, not ${entry.sha256.slice(0, 12)}… ` +
-        'as the manifest says. Nothing was cached; reload to retry, or rebuild it with "make weights".',
+        'as the manifest says. Nothing was cached; retry to try again.',
     );
   }
   if (cache) {

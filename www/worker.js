@@ -25,8 +25,9 @@ let visualizer = null;
 /** The user's own starting picture, resized for each run that starts from it. @type {ImageBitmap | null} */
 let startImage = null;
 
-/** What the page asked for most recently. @type {{ backend: import('./protocol.js').BackendChoice, runId: number, run: { request: RunRequest, fromImage: boolean } | null }} */
-const wanted = { backend: 'auto', runId: 0, run: null };
+/** What the page asked for most recently; `more`: extra steps for the run `id`.
+ *  @type {{ backend: import('./protocol.js').BackendChoice, runId: number, run: { request: RunRequest, fromImage: boolean } | null, more: { id: number, steps: number } | null }} */
+const wanted = { backend: 'auto', runId: 0, run: null, more: null };
 /** What the visualizer is doing. */
 const current = { backend: /** @type {string | null} */ (null), runId: 0, running: false, startedAt: 0, step: 0 };
 let driving = false;
@@ -34,9 +35,39 @@ let driving = false;
  *  @type {({ type: 'export', id: number } | { type: 'tile', x: number, y: number })[]} */
 const betweenSteps = [];
 
-const wasmReady = init().catch((e) => {
-  throw new Error(`The WebAssembly module (pkg/filterlens_bg.wasm) failed to load: ${e.message || e}`);
-});
+/** The program (the wasm module), fetched with progress reports and compiled as it streams in. */
+async function program() {
+  const response = await fetch(new URL('./pkg/filterlens_bg.wasm', import.meta.url));
+  if (!response.ok || !response.body) throw new Error(`the server answered HTTP ${response.status}`);
+  // A compressed transfer's Content-Length counts compressed bytes: then the total is unknown (0).
+  const total = response.headers.get('Content-Encoding') ? 0 : Number(response.headers.get('Content-Length')) || 0;
+  let loaded = 0;
+  let lastPost = 0;
+  const counted = response.body.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        loaded += chunk.length;
+        const now = performance.now();
+        if (now - lastPost > 50 || loaded === total) {
+          lastPost = now;
+          post({ type: 'program', loaded, total });
+        }
+        controller.enqueue(chunk);
+      },
+      flush() {
+        post({ type: 'program', loaded, total: loaded });
+      },
+    }),
+  );
+  return new Response(counted, { headers: { 'Content-Type': 'application/wasm' } });
+}
+
+const loadProgram = () =>
+  init({ module_or_path: program() }).catch((e) => {
+    throw new Error(`The program (pkg/filterlens_bg.wasm) failed to load: ${e.message || e}. Retry to try again.`);
+  });
+// Starts at once, in parallel with the weights: the first picture waits for whichever comes last.
+let wasmReady = loadProgram();
 
 /** The centre square of the starting picture, resized by the browser (with its best smoothing, so a large photo
  *  does not alias) to `size`×`size` RGBA bytes. @param {number} size */
@@ -69,9 +100,9 @@ async function fetchWeights() {
 
 async function boot() {
   if (!scope.isSecureContext) post({ type: 'insecure' });
+  wasmReady = wasmReady.catch(loadProgram); // a retry after a failed program download fetches it again
   try {
-    await wasmReady;
-    const bytes = await fetchWeights();
+    const [bytes] = await Promise.all([fetchWeights(), wasmReady]);
     visualizer = new Visualizer(bytes, /** @type {OffscreenCanvas} */ (canvas));
     await selectBackend();
   } catch (e) {
@@ -123,9 +154,18 @@ async function drive() {
           post({ type: 'started', id: current.runId, layout });
         } else {
           visualizer.stop();
-          if (current.running) post({ type: 'stopped', id: current.runId });
+          post({ type: 'stopped', id: current.runId });
           current.running = false;
         }
+      }
+      if (wanted.more && wanted.more.id === current.runId) {
+        try {
+          visualizer.extend(wanted.more.steps);
+          current.running = true;
+        } catch (e) {
+          post({ type: 'error', id: current.runId, message: e instanceof Error ? e.message : String(e) });
+        }
+        wanted.more = null;
       }
       if (!current.running) break;
 
@@ -215,6 +255,10 @@ scope.onmessage = ({ data: message }) => {
     case 'stop':
       wanted.runId = message.id;
       wanted.run = null;
+      drive();
+      break;
+    case 'continue':
+      wanted.more = { id: message.id, steps: message.steps };
       drive();
       break;
     case 'start-image':

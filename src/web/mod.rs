@@ -200,6 +200,12 @@ impl Visualizer {
         Ok(to_js(&reply))
     }
 
+    /// `more` steps for the current run (a finished one too), from its picture: `Continue` in the page.
+    pub fn extend(&mut self, more: usize) -> Result<(), JsError> {
+        let run = self.run.as_mut().ok_or_else(|| JsError::new("there is no run to continue: start one"))?;
+        run.ascent.extend(more).map_err(js_error)
+    }
+
     /// Ends the run; the canvas keeps its last picture.
     pub fn stop(&mut self) {
         self.run = None;

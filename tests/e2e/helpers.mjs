@@ -190,7 +190,7 @@ export function neighbourCorrelation({ width: w, height: h, data }) {
   return Math.max(corr(1, 0), corr(0, 1), corr(1, 1), corr(-1, 1));
 }
 
-/** Decodes a PNG file as filterlens writes them (8-bit RGBA, not interlaced), checking the signature, every chunk's
+/** Decodes a PNG file as filterlens writes them (8-bit RGBA, not interlaced; or RGB, as screenshots come), checking the signature, every chunk's
  *  CRC and the IEND; throws on anything else. Returns `{ width, height, data }` like a snapshot. */
 export function decodePng(bytes) {
   const buffer = Buffer.from(bytes);
@@ -208,24 +208,28 @@ export function decodePng(bytes) {
   assert.equal(chunks.at(-1).type, 'IEND');
   const ihdr = chunks[0].body;
   const [width, height] = [ihdr.readUInt32BE(0), ihdr.readUInt32BE(4)];
-  assert.deepEqual([ihdr[8], ihdr[9], ihdr[12]], [8, 6, 0], '8-bit RGBA, not interlaced');
+  assert.ok([2, 6].includes(ihdr[9]) && ihdr[8] === 8 && ihdr[12] === 0, '8-bit RGB or RGBA, not interlaced');
+  const channels = ihdr[9] === 6 ? 4 : 3; // filterlens writes RGBA; screenshots may come as RGB
   const raw = inflateSync(Buffer.concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.body)));
-  const stride = 4 * width;
+  const stride = channels * width;
   assert.equal(raw.length, height * (1 + stride), 'image data size');
-  const data = new Uint8Array(height * stride);
+  const rows = new Uint8Array(height * stride);
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (1 + stride)];
     for (let x = 0; x < stride; x++) {
-      const a = x >= 4 ? data[y * stride + x - 4] : 0;
-      const b = y > 0 ? data[(y - 1) * stride + x] : 0;
-      const c = x >= 4 && y > 0 ? data[(y - 1) * stride + x - 4] : 0;
+      const a = x >= channels ? rows[y * stride + x - channels] : 0;
+      const b = y > 0 ? rows[(y - 1) * stride + x] : 0;
+      const c = x >= channels && y > 0 ? rows[(y - 1) * stride + x - channels] : 0;
       const p = a + b - c;
       const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
       const predictor = [0, a, b, (a + b) >> 1, paeth][filter];
       assert.notEqual(predictor, undefined, `row filter ${filter}`);
-      data[y * stride + x] = (raw[y * (1 + stride) + 1 + x] + predictor) & 255;
+      rows[y * stride + x] = (raw[y * (1 + stride) + 1 + x] + predictor) & 255;
     }
   }
+  if (channels === 4) return { width, height, data: rows };
+  const data = new Uint8Array(4 * width * height).fill(255);
+  for (let i = 0; i < width * height; i++) data.set(rows.subarray(3 * i, 3 * i + 3), 4 * i);
   return { width, height, data };
 }
 

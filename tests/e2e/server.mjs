@@ -19,13 +19,19 @@ const TYPES = {
 };
 
 /** Serves `folder` on `host` (127.0.0.1 unless told); resolves to `{ url, requests, close() }`, `url` ending
- *  with a slash. */
-export async function serve(folder, { host = '127.0.0.1' } = {}) {
+ *  with a slash. `answer` may answer a path with an HTTP status of its own (a 503 for the weights, say).
+ *  @param {string} folder @param {{ host?: string, answer?: (path: string) => number | null }} [options] */
+export async function serve(folder, { host = '127.0.0.1', answer = () => null } = {}) {
   const root = path.resolve(folder);
   const requests = [];
   const server = createServer(async (req, res) => {
     const pathname = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
     requests.push(pathname);
+    const status = answer(pathname);
+    if (status) {
+      res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`answered ${status} for the test`);
+      return;
+    }
     let file = path.join(root, path.normalize(pathname));
     if (!file.startsWith(root)) {
       res.writeHead(403).end();

@@ -37,8 +37,8 @@ async function expectError(t, name, damage, pattern, { retry = false } = {}) {
   const site = await damagedSite(name, damage);
   t.after(() => site.close());
   const page = await open(browser, `${site.url}site/#layer=conv1_1&size=64&backend=flex`);
-  await page.locator('#error').waitFor({ state: 'visible', timeout: 120_000 });
-  const message = await page.locator('#error-text').textContent();
+  await page.locator('#weights-error').waitFor({ state: 'visible', timeout: 120_000 });
+  const message = await page.locator('#weights-error-text').textContent();
   assert.match(message, pattern);
   assert.ok(await page.locator('#retry').isVisible(), 'a retry button is offered');
   assert.match(await page.locator('#weights-text').textContent(), /not loaded/);
@@ -61,7 +61,7 @@ async function expectError(t, name, damage, pattern, { retry = false } = {}) {
     site.repair();
     await page.evaluate(() => window.filterlens.events.splice(0)); // forget the failure
     await page.locator('#retry').click();
-    assert.ok(await page.locator('#error').isHidden());
+    assert.ok(await page.locator('#weights-error').isHidden());
     await page.locator('#start').click();
     await waitForSteps(page, 1, 240_000);
     assert.match(await page.locator('#weights-text').textContent(), /SHA-256 checked/);
@@ -86,5 +86,5 @@ test('a truncated weights file is reported as truncated', { timeout: 300_000 }, 
 });
 
 test('a missing weights file is reported as missing', { timeout: 300_000 }, async (t) => {
-  await expectError(t, 'missing', () => null, /missing \(HTTP 404\)/);
+  await expectError(t, 'missing', () => null, /missing on this site \(HTTP 404\)/);
 });

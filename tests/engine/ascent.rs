@@ -86,3 +86,18 @@ fn bad_requests_are_refused_with_reasons() {
     assert_eq!(message, "filter 64 is out of range: conv1_1 has filters 0..=63");
     assert!(matches!(Objective::channels("conv1_1", &[]), Err(Error::NoFilters)));
 }
+
+/// More steps after the planned ones carry on from the picture: the same as planning them from the start.
+#[test]
+fn extending_a_finished_run_equals_planning_the_steps() {
+    let config = |steps| AscentConfig { steps, size: 40, seed: 2, ..Mode::Lucid.config() };
+    let (_, mut extended) = run("conv2_1", &[3], config(3));
+    assert!(extended.is_done());
+    extended.extend(2).unwrap();
+    let (reports, extended) = run_to_end(extended);
+    assert_eq!(reports.iter().map(|r| r.step).collect::<Vec<_>>(), vec![3, 4]);
+    let (_, planned) = run("conv2_1", &[3], config(5));
+    assert!(pixels(&extended) == pixels(&planned), "continuing is planning more steps");
+    let mut too_long = run("conv2_1", &[3], config(1)).1;
+    assert_eq!(too_long.extend(20_000).unwrap_err().to_string(), "steps 20001 is out of range (1 to 10000)");
+}

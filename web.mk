@@ -6,6 +6,7 @@
 #   make serve-web  dist/ on http://127.0.0.1:8000
 #   make typecheck  tsc --noEmit over the page, the worker (against pkg/'s generated types) and the browser tests
 #   make e2e        the browser tests (tests/e2e/, node --test + playwright-core + Chromium) against dist/
+#   make soak       the long soak test, memory curves to docs/soak.svg
 #   make bench-web  first painted step and ms/step in headless Chromium (tests/e2e/artifacts/bench-web.json)
 
 CARGO_TARGET_DIR ?= $(HOME)/.cache/filterlens/target
@@ -26,7 +27,7 @@ WWW_FILES = www/index.html www/app.js www/settings.js www/protocol.js www/worker
 	www/catalog.json
 WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml $(shell find src -name '*.rs')
 
-.PHONY: pkg dist serve-web typecheck e2e bench-web wasm-bindgen-cli node-deps web-clean
+.PHONY: pkg dist serve-web typecheck e2e soak bench-web wasm-bindgen-cli node-deps web-clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -71,6 +72,10 @@ typecheck: pkg node-deps
 
 e2e: dist node-deps
 	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 tests/e2e/
+
+# The long soak (2,000 steps, 200 restarts, 3 minutes of a 64-tile grid; e2e runs a short one): docs/soak.svg.
+soak: dist node-deps
+	FILTERLENS_SOAK=long CHROMIUM=$(CHROMIUM) node --test --test-reporter=spec tests/e2e/soak.test.mjs
 
 # Time to the first painted step and ms/step in headless Chromium (WebGPU on SwiftShader, and Flex), 128 px conv3_1.
 bench-web: dist node-deps

@@ -24,6 +24,8 @@ pub enum WeightsError {
     WrongDtype { name: String, dtype: String },
     #[error("tensor '{name}' holds a non-finite value ({value}) at element {index}")]
     NonFinite { name: String, index: usize, value: f32 },
+    #[error("the weights file names tensor '{0}' twice")]
+    DuplicateTensor(String),
 }
 
 const HEADER_LEN: usize = 8;
@@ -40,6 +42,16 @@ fn expected_tensors() -> impl Iterator<Item = (String, Vec<usize>)> {
 
 /// Parses and validates safetensors bytes, then uploads VGG16's weights to `device` (as f32).
 pub fn load(bytes: &[u8], device: &Device) -> Result<Vgg16, WeightsError> {
+    let convs = read(bytes)?
+        .into_iter()
+        .map(|(weight, bias)| (Tensor::<4>::from_data(weight, device), Tensor::<1>::from_data(bias, device)))
+        .collect();
+    Ok(Vgg16::from_tensors(convs, device))
+}
+
+/// Parses and validates safetensors bytes: each conv layer's `(weight, bias)` as f32, in [`LAYERS`] order, on the
+/// host. Every kind of damage is a [`WeightsError`]; nothing is allocated beyond what the file holds.
+pub fn read(bytes: &[u8]) -> Result<Vec<(TensorData, TensorData)>, WeightsError> {
     let file = parse(bytes)?;
     let expected: Vec<_> = expected_tensors().collect();
     if let Some(extra) = file.names().into_iter().find(|n| !expected.iter().any(|(e, _)| e == n)) {
@@ -58,11 +70,11 @@ pub fn load(bytes: &[u8], device: &Device) -> Result<Vgg16, WeightsError> {
     });
     let mut convs = Vec::with_capacity(LAYERS.len());
     for _ in LAYERS {
-        let weight = Tensor::<4>::from_data(values.next().expect("a weight per layer")?, device);
-        let bias = Tensor::<1>::from_data(values.next().expect("a bias per layer")?, device);
+        let weight = values.next().expect("a weight per layer")?;
+        let bias = values.next().expect("a bias per layer")?;
         convs.push((weight, bias));
     }
-    Ok(Vgg16::from_tensors(convs, device))
+    Ok(convs)
 }
 
 /// The safetensors header, with truncation told apart from other damage.
@@ -76,6 +88,9 @@ fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>, WeightsError> {
         None => return Err(WeightsError::BadHeader(format!("header length {header_len} is impossible"))),
         _ => {}
     }
+    if let Some(name) = header_end.and_then(|end| bytes.get(HEADER_LEN..end)).and_then(duplicate_name) {
+        return Err(WeightsError::DuplicateTensor(name));
+    }
     SafeTensors::deserialize(bytes).map_err(|e| match e {
         SafeTensorError::MetadataIncompleteBuffer => {
             let expected = described_len(bytes).unwrap_or(0);
@@ -87,6 +102,35 @@ fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>, WeightsError> {
         }
         other => WeightsError::BadHeader(other.to_string()),
     })
+}
+
+/// A name the header's JSON object holds twice (JSON parsers keep the last one silently).
+fn duplicate_name(header: &[u8]) -> Option<String> {
+    struct Names(Option<String>);
+    impl<'de> serde::Deserialize<'de> for Names {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Names;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Names, A::Error> {
+                    let (mut seen, mut twice) = (std::collections::HashSet::new(), None);
+                    // Read to the end: a parser stopped early reports the rest as an error.
+                    while let Some(name) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        if !seen.insert(name.clone()) && twice.is_none() {
+                            twice = Some(name);
+                        }
+                    }
+                    Ok(Names(twice))
+                }
+            }
+            deserializer.deserialize_map(Visitor)
+        }
+    }
+    serde_json::from_slice::<Names>(header).ok()?.0
 }
 
 /// The file length a (syntactically valid) header describes: header plus the end of the last tensor.
@@ -106,5 +150,17 @@ fn to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, WeightsErro
             .map(|b| half::f16::from_le_bytes(b.try_into().expect("2 bytes")).to_f32())
             .collect()),
         other => Err(WeightsError::WrongDtype { name: name.to_string(), dtype: format!("{other:?}") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_names_are_found() {
+        assert_eq!(duplicate_name(br#"{"a":{"x":[1]},"b":1,"a":2}  "#), Some("a".into()));
+        assert_eq!(duplicate_name(br#"{"a":1,"a":2,"c":3}"#), Some("a".into()));
+        assert_eq!(duplicate_name(br#"{"a":{"x":[1]},"b":1}"#), None);
     }
 }

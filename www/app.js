@@ -216,12 +216,52 @@ $('retry').addEventListener('click', retryWeights);
 
 // ---------------------------------------------------------------- the worker
 
-const canvas = /** @type {HTMLCanvasElement} */ ($('view'));
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+/** The picture's canvas: its drawing belongs to the worker, so a new worker gets a new canvas. */
+let canvas = /** @type {HTMLCanvasElement} */ ($('view'));
+/** @type {Worker} */
+let worker;
 /** @param {ToWorker} message @param {Transferable[]} [transfer] */
 const post = (message, transfer = []) => worker.postMessage(message, transfer);
-const offscreen = canvas.transferControlToOffscreen();
-post({ type: 'init', canvas: offscreen, backend: settings.backend }, [offscreen]);
+/** When the worker was (re)started, for the limit on restarts. @type {number[]} */
+const workerStarts = [];
+
+/** Starts the compute worker and hands it the canvas (a fresh one after a crash: a canvas's drawing can be handed
+ *  over only once). */
+function startWorker() {
+  if (worker) {
+    worker.terminate();
+    const fresh = /** @type {HTMLCanvasElement} */ (canvas.cloneNode(false));
+    canvas.replaceWith(fresh);
+    canvas = fresh;
+  }
+  workerStarts.push(performance.now());
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = onWorkerMessage;
+  worker.onerror = (e) => workerCrashed(e.message || 'an error the worker did not catch');
+  const offscreen = canvas.transferControlToOffscreen();
+  post({ type: 'init', canvas: offscreen, backend: settings.backend }, [offscreen]);
+}
+
+/** The worker died or its WebAssembly can no longer be trusted (a trap): start a new one (the weights come from
+ *  Cache Storage) and the current run again, and say so. Three crashes within a minute end the retries. */
+function workerCrashed(reason) {
+  const recent = workerStarts.filter((t) => performance.now() - t < 60_000);
+  if (recent.length >= 3) {
+    showError(`The computation keeps stopping unexpectedly (${reason}). Reload the page to try again.`, { kind: 'worker' });
+    return;
+  }
+  weightsReady = false;
+  backendInfo = null;
+  startWorker();
+  if (startImage) {
+    // The starting picture went with the old worker: start from noise, and say so.
+    URL.revokeObjectURL(startImage.url);
+    startImage = null;
+    showStartImage();
+  }
+  note(`The computation stopped unexpectedly (${reason}); it was restarted, and the run started again.`, 'warn', 'page');
+  run();
+}
 
 /**
  * The run on screen: what was asked, where its tiles are, and what it reported. Replaced by each new run.
@@ -305,12 +345,20 @@ function stop() {
   showStatus('stopping: finishing the current step…');
 }
 
-/** @type {Map<number, (m: any) => void>} */
+/** Answers the page is waiting for (snapshots, stats), by request id. @type {Map<number, (m: any) => void>} */
 const snapshots = new Map();
 let snapshotId = 0;
 
+/** @param {Extract<FromWorker, { type: 'stats' }>} m */
+function onStats(m) {
+  const resolve = snapshots.get(m.id);
+  snapshots.delete(m.id);
+  resolve?.({ wasmBytes: m.wasmBytes, posted: m.posted, pending: m.pending, events: events.length });
+}
+
 /** @param {MessageEvent<FromWorker>} event */
-worker.onmessage = ({ data: m }) => {
+function onWorkerMessage({ data: m }) {
+  if (m.type === 'stats') return onStats(m);
   events.push(m.type === 'snapshot' ? { ...m, data: null } : m);
   if (events.length > EVENTS_KEPT) events.shift();
   switch (m.type) {
@@ -370,11 +418,13 @@ worker.onmessage = ({ data: m }) => {
       snapshots.delete(m.id);
       return resolve?.(m);
     }
+    case 'crashed':
+      return workerCrashed(m.message);
     default:
       return;
   }
-};
-worker.onerror = (e) => showError(`The compute worker failed: ${e.message || 'unknown error'}`, { kind: 'worker' });
+}
+startWorker();
 
 /** What the page says when the backend is not WebGPU although WebGPU (or auto) was asked for. @param {BackendInfo} info */
 function fallbackSentence(info) {
@@ -511,9 +561,10 @@ function placeTileFocus() {
   });
 }
 
-canvas.addEventListener('focus', placeTileFocus);
-canvas.addEventListener('blur', placeTileFocus);
-canvas.addEventListener('keydown', (e) => {
+// The canvas is replaced when the worker restarts: its events are heard on the frame around it.
+$('frame').addEventListener('focusin', placeTileFocus);
+$('frame').addEventListener('focusout', placeTileFocus);
+$('frame').addEventListener('keydown', (e) => {
   const layout = current?.layout;
   if (!layout || layout.tiles.length < 2) return;
   const columns = layout.tiles.filter((t) => t.y === layout.tiles[0].y).length;
@@ -545,7 +596,7 @@ function describePicture() {
 }
 
 /** Clicking a tile of a grid opens that filter on its own (the worker knows the tiles). */
-canvas.addEventListener('click', (e) => {
+$('frame').addEventListener('click', (e) => {
   const layout = current?.layout;
   if (!layout || layout.tiles.length < 2) return;
   const box = canvas.getBoundingClientRect();
@@ -843,8 +894,10 @@ plotCanvas.addEventListener('mouseleave', () => {
  * What the page shows to tests and the curious (read-only views, documented here and nowhere else):
  * `settings` (a copy), `runId` (the latest run's id), `run` (the latest run's request and first-step timing),
  * `events` (the worker's last EVENTS_KEPT messages), `metrics`, `catalog`, `snapshot()` (the canvas's exact RGBA
- * pixels, `{ width, height, step, run, data }`), and `loseDevice()` (destroys the WebGPU device, as a driver reset
- * would, to exercise the fallback to Flex).
+ * pixels, `{ width, height, step, run, data }`), `loseDevice()` (destroys the WebGPU device, as a driver reset
+ * would, to exercise the fallback to Flex), `crashWorker()` (an uncaught trap in the worker, to exercise its
+ * restart) and `stats()` (the wasm memory's size, the worker's messages posted and requests pending, the events
+ * kept: for the soak test).
  */
 Object.assign(window, {
   filterlens: {
@@ -870,6 +923,17 @@ Object.assign(window, {
     },
     loseDevice() {
       post({ type: 'lose-device' });
+    },
+    crashWorker() {
+      post({ type: 'crash' });
+    },
+    stats() {
+      snapshotId += 1;
+      const id = snapshotId;
+      return new Promise((resolve) => {
+        snapshots.set(id, resolve);
+        post({ type: 'stats', id });
+      });
     },
   },
 });

@@ -109,6 +109,8 @@
  *   | { type: 'tile', x: number, y: number }
  *   | { type: 'snapshot', id: number }
  *   | { type: 'lose-device' }
+ *   | { type: 'crash' }
+ *   | { type: 'stats', id: number }
  * )} ToWorker
  */
 
@@ -132,6 +134,8 @@
  *   | { type: 'tile', filter: number | null }
  *   | { type: 'snapshot', id: number, width: number, height: number, step: number, run: number, data: Uint8ClampedArray | null }
  *   | { type: 'lost', destroyed: boolean }
+ *   | { type: 'crashed', message: string }
+ *   | { type: 'stats', id: number, wasmBytes: number, posted: number, pending: number }
  * )} FromWorker
  */
 
@@ -150,6 +154,8 @@
  * @property {Catalog} catalog
  * @property {() => Promise<{ width: number, height: number, step: number, run: number, data: Uint8ClampedArray | null }>} snapshot
  * @property {() => void} loseDevice
+ * @property {() => void} crashWorker
+ * @property {() => Promise<{ wasmBytes: number, posted: number, pending: number, events: number }>} stats
  */
 
 export {};

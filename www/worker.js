@@ -15,8 +15,12 @@ import { loadWeights } from './weights.js';
 
 const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
+let posted = 0;
 /** @param {FromWorker} message @param {Transferable[]} [transfer] */
-const post = (message, transfer = []) => scope.postMessage(message, transfer);
+const post = (message, transfer = []) => {
+  posted += 1;
+  scope.postMessage(message, transfer);
+};
 
 /** @type {OffscreenCanvas | null} */
 let canvas = null;
@@ -62,10 +66,16 @@ async function program() {
   return new Response(counted, { headers: { 'Content-Type': 'application/wasm' } });
 }
 
+/** The wasm instance's memory, once loaded (for `stats`). @type {WebAssembly.Memory | null} */
+let wasmMemory = null;
 const loadProgram = () =>
-  init({ module_or_path: program() }).catch((e) => {
-    throw new Error(`The program (pkg/filterlens_bg.wasm) failed to load: ${e.message || e}. Retry to try again.`);
-  });
+  init({ module_or_path: program() })
+    .then((output) => {
+      wasmMemory = output.memory;
+    })
+    .catch((e) => {
+      throw new Error(`The program (pkg/filterlens_bg.wasm) failed to load: ${e.message || e}. Retry to try again.`);
+    });
 // Starts at once, in parallel with the weights: the first picture waits for whichever comes last.
 let wasmReady = loadProgram();
 
@@ -175,6 +185,7 @@ async function drive() {
       try {
         reply = await visualizer.step();
       } catch (e) {
+        if (e instanceof WebAssembly.RuntimeError) throw e; // a trap: the instance is no longer sound
         current.running = false;
         if (wanted.runId === id) wanted.run = null;
         post({ type: 'error', id, message: e instanceof Error ? e.message : String(e) });
@@ -195,7 +206,8 @@ async function drive() {
       await nextTurn();
     }
   } catch (e) {
-    post({ type: 'error', id: current.runId, message: e instanceof Error ? e.message : String(e) });
+    if (e instanceof WebAssembly.RuntimeError) post({ type: 'crashed', message: `${e.message} in the WebAssembly module` });
+    else post({ type: 'error', id: current.runId, message: e instanceof Error ? e.message : String(e) });
   } finally {
     driving = false;
     answerRequests();
@@ -272,6 +284,20 @@ scope.onmessage = ({ data: message }) => {
       break;
     case 'snapshot':
       snapshot(message.id);
+      break;
+    case 'stats':
+      post({
+        type: 'stats',
+        id: message.id,
+        wasmBytes: wasmMemory?.buffer.byteLength ?? 0,
+        posted,
+        pending: betweenSteps.length,
+      });
+      break;
+    case 'crash':
+      setTimeout(() => {
+        throw new WebAssembly.RuntimeError('unreachable (a crash asked for by a test)');
+      });
       break;
     case 'lose-device':
       post({ type: 'lost', destroyed: Visualizer.loseWebGpuDeviceForTesting() });

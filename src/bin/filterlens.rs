@@ -85,6 +85,9 @@ struct RunArgs {
     /// Adam's learning rate in lucid mode (default 0.05).
     #[arg(long)]
     lr: Option<f32>,
+    /// Random shift of the image before each step, pixels (default: the mode's, 0 classic, 8 lucid).
+    #[arg(long)]
+    jitter: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Start from this PNG (centre square, resized) instead of noise: DeepDream-style enhancement.
@@ -107,6 +110,7 @@ impl RunArgs {
             size: self.size,
             step_size: self.step_size,
             lr: self.lr,
+            jitter: self.jitter,
             seed: self.seed,
             ..RunRequest::new(self.mode, &self.layer, filters)
         }

@@ -17,7 +17,10 @@ const median = (xs) => {
 
 const site = await serve(DIST);
 const results = [];
-for (const [name, webgpu, backend] of [['WebGPU (SwiftShader)', true, 'wgpu'], ['Flex', false, 'flex']]) {
+for (const { name, webgpu, backend } of [
+  { name: 'WebGPU (SwiftShader)', webgpu: true, backend: 'wgpu' },
+  { name: 'Flex', webgpu: false, backend: 'flex' },
+]) {
   const browser = await launch({ webgpu });
   try {
     const page = await openPage(await openContext(browser), `${site.url}#layer=conv3_1&filter=0&steps=${steps}&stepSize=2&size=128&seed=0&backend=${backend}`);

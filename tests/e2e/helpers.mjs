@@ -54,9 +54,10 @@ export function servedSite(folder = ROOT) {
   };
 }
 
-/** A browser for one test, closed after it. @param {import('node:test').TestContext} t */
-export async function browserFor(t, { webgpu }) {
-  const browser = await launch({ webgpu });
+/** A browser for one test, closed after it. @param {import('node:test').TestContext} t
+ *  @param {{ webgpu: boolean, args?: string[] }} options */
+export async function browserFor(t, { webgpu, args = [] }) {
+  const browser = await launch({ webgpu, args });
   t.after(() => browser.close());
   return browser;
 }
@@ -66,13 +67,19 @@ export async function open(browser, url) {
   return openPage(await openContext(browser), url);
 }
 
-export async function launch({ webgpu }) {
+/** @param {{ webgpu: boolean, args?: string[] }} options */
+export async function launch({ webgpu, args = [] }) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: false, // --headless=new is in the arguments
-    args: [...BASE_ARGS, ...(webgpu ? WEBGPU_ARGS : [])],
+    args: [...BASE_ARGS, ...(webgpu ? WEBGPU_ARGS : []), ...args],
   });
 }
+
+/** A host name that is not localhost, resolved by the browser to loopback: pages there are not a secure context
+ *  (like plain http from another machine), while every byte stays on this machine. */
+export const INSECURE_HOST = 'filterlens.test';
+export const INSECURE_HOST_ARGS = [`--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`];
 
 /** Records main-thread long tasks (PerformanceObserver 'longtask') from the very start of every page. */
 const LONGTASK_SCRIPT = () => {

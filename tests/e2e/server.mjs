@@ -19,9 +19,11 @@ const TYPES = {
 };
 
 /** Serves `folder` on `host` (127.0.0.1 unless told); resolves to `{ url, requests, close() }`, `url` ending
- *  with a slash. `answer` may answer a path with an HTTP status of its own (a 503 for the weights, say).
- *  @param {string} folder @param {{ host?: string, answer?: (path: string) => number | null }} [options] */
-export async function serve(folder, { host = '127.0.0.1', answer = () => null } = {}) {
+ *  with a slash. `answer` may answer a path with an HTTP status of its own (a 503 for the weights, say); `cut`
+ *  may drop the connection after that many bytes of a path's body (a download that breaks off).
+ *  @param {string} folder
+ *  @param {{ host?: string, answer?: (path: string) => number | null, cut?: (path: string) => number | null }} [options] */
+export async function serve(folder, { host = '127.0.0.1', answer = () => null, cut = () => null } = {}) {
   const root = path.resolve(folder);
   const requests = [];
   const server = createServer(async (req, res) => {
@@ -52,8 +54,13 @@ export async function serve(folder, { host = '127.0.0.1', answer = () => null } 
         'Content-Length': stat.size,
         'Cache-Control': 'no-store',
       });
+      const cutAt = cut(pathname);
       if (req.method === 'HEAD') res.end();
-      else createReadStream(file).pipe(res);
+      else if (cutAt !== null) {
+        createReadStream(file, { end: cutAt - 1 })
+          .on('end', () => setTimeout(() => res.socket?.destroy(), 50))
+          .pipe(res, { end: false });
+      } else createReadStream(file).pipe(res);
     } catch {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
     }

@@ -91,4 +91,18 @@ fn bad_arguments_get_clear_messages() {
     refused(&["render", "--backend", "cuda"], "unknown backend 'cuda'");
     refused(&["render", "--size", "4"], "size 4 is out of range (16 to 1024)");
     refused(&["render", "--weights", "/nonexistent/vgg.safetensors"], "run `make weights`");
+    // What clap lets through, the run request refuses, naming the field.
+    refused(&["render", "--seed", "99999999999"], "seed 99999999999 is out of range (0 to 4294967295)");
+    refused(&["render", "--steps", "0"], "steps 0 is out of range (1 to 10000)");
+    refused(&["render", "--lr", "0.1"], "lr does not apply to classic mode");
+    refused(&["render", "--mode", "lucid", "--step-size", "2"], "stepSize does not apply to lucid mode");
+    refused(&["render", "--step-size", "NaN"], "stepSize NaN is out of range");
+    refused(&["render", "--step-size", "inf"], "stepSize inf is out of range");
+    refused(&["render", "--size", "16", "--jitter", "4"], "the random transforms shrink a 16 px image to 12 px");
+    refused(&["render", "--mode", "LUCID"], "unknown mode 'LUCID' (expected classic, lucid)");
+    refused(&["render", "--objective", "everything"], "unknown objective 'everything'");
+    refused(&["grid", "--filters", ""], "'' is not a filter number");
+    refused(&["grid", "--filters", "1-"], "'' is not a filter number");
+    refused(&["grid", "--filters", "0-99999999999999999999"], "is not a filter number");
+    refused(&["grid", "--layer", "conv1_1", "--filters", "60-70"], "filter 64 is out of range");
 }

@@ -106,3 +106,80 @@ fn non_finite_value() {
         "{error:?}"
     );
 }
+
+#[test]
+fn duplicate_tensor() {
+    // The header names features.0.bias twice (JSON parsers keep the last silently).
+    let bytes = weights_bytes("vgg16-f16.safetensors");
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(bytes[8..8 + header_len].to_vec()).unwrap();
+    let entry_start = header.find("\"features.0.bias\"").unwrap();
+    let entry_end = entry_start + header[entry_start..].find('}').unwrap() + 1;
+    let entry = &header[entry_start..entry_end];
+    let doubled = header.replacen(entry, &format!("{entry},{entry}"), 1);
+    let mut file = (doubled.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(doubled.as_bytes());
+    file.extend_from_slice(&bytes[8 + header_len..]);
+    assert_eq!(load(&file), Err(WeightsError::DuplicateTensor("features.0.bias".into())));
+}
+
+/// Random damage to the real file — cuts, flipped bits in the header and in the data, edited header lengths and
+/// numbers — always ends in `Ok` or a typed error: never a panic, never an allocation beyond the file.
+#[test]
+fn random_damage_is_refused_or_harmless() {
+    use rand::{RngExt, SeedableRng};
+    let original = weights_bytes("vgg16-f16.safetensors");
+    let header_len = u64::from_le_bytes(original[..8].try_into().unwrap()) as usize;
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(12);
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for case in 0..240 {
+        let mut bytes = original.clone();
+        let what = match case % 6 {
+            0 => {
+                bytes.truncate(rng.random_range(0..original.len()));
+                "cut"
+            }
+            1 | 2 => {
+                for _ in 0..rng.random_range(1..4) {
+                    let at = rng.random_range(0..8 + header_len);
+                    bytes[at] ^= 1 << rng.random_range(0..8);
+                }
+                "header bit flip"
+            }
+            3 => {
+                let claimed = match rng.random_range(0..3) {
+                    0 => rng.random::<u64>(),
+                    1 => header_len as u64 + rng.random_range(1..1000),
+                    _ => rng.random_range(0..header_len as u64),
+                };
+                bytes[..8].copy_from_slice(&claimed.to_le_bytes());
+                "header length"
+            }
+            4 => {
+                // A digit of the header's JSON (shapes, offsets) changed.
+                let digits: Vec<usize> = (8..8 + header_len).filter(|&i| bytes[i].is_ascii_digit()).collect();
+                let at = digits[rng.random_range(0..digits.len())];
+                bytes[at] = b'0' + rng.random_range(0..10u8);
+                "header number"
+            }
+            _ => {
+                if case % 24 != 5 {
+                    continue; // a full load per data case is slow: a few suffice
+                }
+                let at = rng.random_range(8 + header_len..original.len());
+                bytes[at] ^= 1 << rng.random_range(0..8);
+                "data bit flip"
+            }
+        };
+        let outcome = std::panic::catch_unwind(|| weights::read(&bytes).map(|_| ()));
+        let outcome = match outcome {
+            Ok(Ok(())) => "loads".to_string(),
+            Ok(Err(e)) => format!("{e:?}").split(['(', ' ', '{']).next().unwrap().to_string(),
+            Err(_) => panic!("case {case} ({what}) panicked"),
+        };
+        *outcomes.entry(format!("{what}: {outcome}")).or_default() += 1;
+    }
+    println!("{outcomes:#?}");
+    assert!(outcomes.keys().any(|k| k.starts_with("cut: Truncated")));
+    assert!(outcomes.keys().any(|k| k.starts_with("header bit flip: BadHeader")));
+}

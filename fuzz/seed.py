@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Seeds fuzz/corpus/weights/ with the real f16 weights and damaged copies, cut to what libFuzzer mutates (the
+header and the start of the data): `make fuzz` runs it before fuzzing."""
+import struct
+from pathlib import Path
+
+here = Path(__file__).resolve().parent
+real = (here.parent / "weights" / "vgg16-f16.safetensors").read_bytes()
+out = here / "corpus" / "weights"
+out.mkdir(parents=True, exist_ok=True)
+header_len = struct.unpack("<Q", real[:8])[0]
+header = real[8:8 + header_len]
+start = 8 + header_len
+seeds = {
+    "header-only": real[:start],
+    "header-and-data": real[:start + 4096],
+    "cut-in-header": real[:start // 2],
+    "short-length": struct.pack("<Q", header_len - 7) + real[8:start + 256],
+    "long-length": struct.pack("<Q", header_len + 4096) + real[8:start + 256],
+    "duplicate-name": (lambda h: struct.pack("<Q", len(h)) + h + real[start:start + 256])(
+        header.replace(b'"features.0.bias":', b'"features.0.bias":{"dtype":"F16","shape":[64],"data_offsets":[0,128]},"features.0.bias":', 1)),
+    "f64-dtype": real[:8] + header.replace(b'"F16"', b'"F64"', 1) + real[start:start + 256],
+}
+for name, data in seeds.items():
+    (out / name).write_bytes(data)
+print(f"{len(seeds)} seeds in {out}")

@@ -3,7 +3,7 @@
 // status line and the activation plot. All computing happens in worker.js; this thread only moves messages and
 // draws, so the sliders stay responsive. Messages both ways are typed in protocol.js.
 
-import { GRIDS, SIZES, appliesTo, channels, maxSize, parseLink, preset, toLink, toRequest } from './settings.js';
+import { GRIDS, SIZES, appliesTo, channels, ignoredNotice, maxSize, parseLink, preset, toLink, toRequest } from './settings.js';
 
 /** @typedef {import('./protocol.js').Catalog} Catalog */
 /** @typedef {import('./protocol.js').FromWorker} FromWorker */
@@ -45,7 +45,7 @@ let settings;
 {
   const { settings: fromLink, ignored } = parseLink(catalog, location.hash);
   settings = fromLink;
-  if (location.hash.length > 1 && ignored.length) note(`The link had settings this page could not use: ${ignored.join('; ')}.`, 'warn', 'link');
+  if (location.hash.length > 1 && ignored.length) note(ignoredNotice(ignored), 'warn', 'link');
 }
 
 function writeHash() {
@@ -172,7 +172,7 @@ window.addEventListener('hashchange', () => {
   const { settings: fromLink, ignored } = parseLink(catalog, location.hash);
   settings = fromLink;
   clearNotes('link');
-  if (ignored.length) note(`The link had settings this page could not use: ${ignored.join('; ')}.`, 'warn', 'link');
+  if (ignored.length) note(ignoredNotice(ignored), 'warn', 'link');
   changed({ restart: false });
   if (settings.backend !== before) {
     clearNotes('backend');

@@ -181,6 +181,8 @@ window.addEventListener('hashchange', () => {
   run();
 });
 
+// The controls never submit (Enter in a number box applies it); no inline handler, as the page's policy has none.
+$('controls').addEventListener('submit', (e) => e.preventDefault());
 $('start').addEventListener('click', () => run());
 $('stop').addEventListener('click', () => stop());
 $('continue').addEventListener('click', () => {

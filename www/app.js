@@ -90,6 +90,10 @@ function showSettings() {
     else if (control instanceof HTMLInputElement && control.type === 'range') {
       // A value outside the slider's range (a seed of 5000, say) leaves the slider at its end.
       control.value = String(clamp(Number(shown(control)), Number(control.min), Number(control.max)));
+      // What a screen reader says of the slider: the layer's name, not its index; a seed beyond the slider's end.
+      const text = control.dataset.field === 'layer' ? settings.layer : shown(control);
+      if (text === control.value) control.removeAttribute('aria-valuetext');
+      else control.setAttribute('aria-valuetext', text);
     } else control.value = shown(control);
     const field = fieldOf(control.dataset.field);
     const row = control.closest('.row');
@@ -497,6 +501,14 @@ function fitPicture() {
 }
 window.addEventListener('resize', fitPicture);
 
+// On a narrow screen the picture and its status stay at the top while the controls scroll under them: the page
+// keeps that much room at the top when it scrolls a control into view (Tab, Shift+Tab), so focus is never hidden.
+const sticky = /** @type {HTMLElement} */ (document.querySelector('.sticky'));
+new ResizeObserver(() => {
+  const stuck = getComputedStyle(sticky).position === 'sticky';
+  document.documentElement.style.scrollPaddingTop = stuck ? `${Math.ceil(sticky.getBoundingClientRect().height) + 8}px` : '';
+}).observe(sticky);
+
 /** The tile the keyboard is on (arrow keys move it, Enter opens it). */
 let focusedTile = 0;
 
@@ -704,6 +716,9 @@ function showStatus(message, suffix = '') {
     parts.push(`${grid ? 'mean activation' : 'activation'} ${formatActivation(last.activation)}${preRelu}${suffix}`);
   }
   $('status').textContent = parts.filter(Boolean).join(' · ');
+  // The status is a live region, and a run rewrites it at every step: while steps come in it is busy, so a screen
+  // reader is not made to read ten lines a second; it speaks again when the run starts, ends, stops or waits.
+  $('status').setAttribute('aria-busy', String(!message && !suffix && Boolean(last && !last.done)));
 }
 
 /** "about 3 min left": the remaining steps at the recent pace (a grid on the CPU can take an hour). @param {number} ms */
@@ -743,6 +758,7 @@ function showError(message, { kind = 'page' } = {}) {
   errorKind = kind;
   $('error-text').textContent = message;
   $('error').hidden = false;
+  $('status').setAttribute('aria-busy', 'false');
 }
 
 function hideError() {
@@ -809,6 +825,11 @@ function drawPlot() {
     ctx.stroke();
     ctx.fillText(step === steps ? `${step} steps` : String(step), Math.min(xx, width - 24), height - PLOT.bottom + 4);
   }
+  const caption = $('plot-caption').textContent;
+  c.setAttribute(
+    'aria-label',
+    a.length ? `${caption}: ${formatActivation(a[0])} at step 1, ${formatActivation(a.at(-1))} at step ${a.length} of ${steps}` : caption,
+  );
   if (a.length === 0) return;
   ctx.strokeStyle = '#c2410c';
   ctx.lineWidth = 2;

@@ -295,9 +295,13 @@ function run() {
   $('plot-value').textContent = '';
   post({ type: 'run', id: runId, request, fromImage: current.fromImage });
   drawPlot();
+  showStatus(weightsReady ? starting(request) : weightsFailed ? 'no weights: nothing to run' : 'waiting for the download…');
+}
+
+/** The status before a run's first step: how long it will take, where that is known. @param {RunRequest} request */
+function starting(request) {
   const estimate = estimateMillis(request);
-  const starting = estimate === null ? 'starting…' : `starting… (${request.steps} steps take ${duration(estimate * (request.steps ?? 1))} on this backend, roughly)`;
-  showStatus(weightsReady ? starting : weightsFailed ? 'no weights: nothing to run' : 'waiting for the download…');
+  return estimate === null ? 'starting…' : `starting… (${request.steps} steps take ${duration(estimate * (request.steps ?? 1))} on this backend, roughly)`;
 }
 
 /** Stops the run. A step in flight finishes first (on a slow backend that takes a while): the status says so
@@ -333,7 +337,8 @@ worker.onmessage = ({ data: m }) => {
     case 'backend':
       backendInfo = m.info;
       if (m.info.fallback) note(fallbackSentence(m.info), 'warn', 'backend');
-      return showStatus(current?.last ? null : weightsReady ? 'starting…' : 'loading the weights…');
+      // A backend chosen before the first step (a link's, say) keeps the run's estimate, now for this backend.
+      return showStatus(current?.last ? null : weightsReady && current ? starting(current.request) : 'loading the weights…');
     case 'program':
       return onProgram(m);
     case 'started':

@@ -173,13 +173,14 @@ export function parseLink(catalog, hash) {
       ignored.push(read.error);
     } else {
       s[field.name] = read.value;
-      if (read.note) ignored.push(read.note);
       if (field.name === 'size') sizeRead = true;
+      // A size the page does not offer is said once, below, whether or not it was also out of the core's range.
+      if (read.note && !(field.name === 'size' && !SIZES.includes(s.size))) ignored.push(read.note);
     }
   }
   if (!SIZES.includes(s.size)) {
     const nearest = SIZES.reduce((a, b) => (Math.abs(b - s.size) < Math.abs(a - s.size) ? b : a));
-    ignored.push(`size=${s.size} is not offered here: ${nearest} instead`);
+    ignored.push(`size=${shorten(String(q.get('size')))} is not offered here (${SIZES.join(', ')}): ${nearest} instead`);
     s.size = nearest;
   }
   if (s.size > maxSize(s.grid)) {

@@ -3,7 +3,7 @@
 // status line and the activation plot. All computing happens in worker.js; this thread only moves messages and
 // draws, so the sliders stay responsive. Messages both ways are typed in protocol.js.
 
-import { GRIDS, SIZES, appliesTo, channels, maxSize, parseLink, preset, toLink, toRequest } from './settings.js';
+import { GRIDS, SIZES, appliesTo, channels, ignoredNotice, maxSize, parseLink, preset, toLink, toRequest } from './settings.js';
 
 /** @typedef {import('./protocol.js').Catalog} Catalog */
 /** @typedef {import('./protocol.js').FromWorker} FromWorker */
@@ -45,7 +45,7 @@ let settings;
 {
   const { settings: fromLink, ignored } = parseLink(catalog, location.hash);
   settings = fromLink;
-  if (location.hash.length > 1 && ignored.length) note(`The link had settings this page could not use: ${ignored.join('; ')}.`, 'warn', 'link');
+  if (location.hash.length > 1 && ignored.length) note(ignoredNotice(ignored), 'warn', 'link');
 }
 
 function writeHash() {
@@ -90,6 +90,10 @@ function showSettings() {
     else if (control instanceof HTMLInputElement && control.type === 'range') {
       // A value outside the slider's range (a seed of 5000, say) leaves the slider at its end.
       control.value = String(clamp(Number(shown(control)), Number(control.min), Number(control.max)));
+      // What a screen reader says of the slider: the layer's name, not its index; a seed beyond the slider's end.
+      const text = control.dataset.field === 'layer' ? settings.layer : shown(control);
+      if (text === control.value) control.removeAttribute('aria-valuetext');
+      else control.setAttribute('aria-valuetext', text);
     } else control.value = shown(control);
     const field = fieldOf(control.dataset.field);
     const row = control.closest('.row');
@@ -172,7 +176,7 @@ window.addEventListener('hashchange', () => {
   const { settings: fromLink, ignored } = parseLink(catalog, location.hash);
   settings = fromLink;
   clearNotes('link');
-  if (ignored.length) note(`The link had settings this page could not use: ${ignored.join('; ')}.`, 'warn', 'link');
+  if (ignored.length) note(ignoredNotice(ignored), 'warn', 'link');
   changed({ restart: false });
   if (settings.backend !== before) {
     clearNotes('backend');
@@ -181,6 +185,8 @@ window.addEventListener('hashchange', () => {
   run();
 });
 
+// The controls never submit (Enter in a number box applies it); no inline handler, as the page's policy has none.
+$('controls').addEventListener('submit', (e) => e.preventDefault());
 $('start').addEventListener('click', () => run());
 $('stop').addEventListener('click', () => stop());
 $('continue').addEventListener('click', () => {
@@ -329,9 +335,13 @@ function run() {
   $('plot-value').textContent = '';
   post({ type: 'run', id: runId, request, fromImage: current.fromImage });
   drawPlot();
+  showStatus(weightsReady ? starting(request) : weightsFailed ? 'no weights: nothing to run' : 'waiting for the download…');
+}
+
+/** The status before a run's first step: how long it will take, where that is known. @param {RunRequest} request */
+function starting(request) {
   const estimate = estimateMillis(request);
-  const starting = estimate === null ? 'starting…' : `starting… (${request.steps} steps take ${duration(estimate * (request.steps ?? 1))} on this backend, roughly)`;
-  showStatus(weightsReady ? starting : weightsFailed ? 'no weights: nothing to run' : 'waiting for the download…');
+  return estimate === null ? 'starting…' : `starting… (${request.steps} steps take ${duration(estimate * (request.steps ?? 1))} on this backend, roughly)`;
 }
 
 /** Stops the run. A step in flight finishes first (on a slow backend that takes a while): the status says so
@@ -375,7 +385,8 @@ function onWorkerMessage({ data: m }) {
     case 'backend':
       backendInfo = m.info;
       if (m.info.fallback) note(fallbackSentence(m.info), 'warn', 'backend');
-      return showStatus(current?.last ? null : weightsReady ? 'starting…' : 'loading the weights…');
+      // A backend chosen before the first step (a link's, say) keeps the run's estimate, now for this backend.
+      return showStatus(current?.last ? null : weightsReady && current ? starting(current.request) : 'loading the weights…');
     case 'program':
       return onProgram(m);
     case 'started':
@@ -544,6 +555,14 @@ function fitPicture() {
   placeTileFocus();
 }
 window.addEventListener('resize', fitPicture);
+
+// On a narrow screen the picture and its status stay at the top while the controls scroll under them: the page
+// keeps that much room at the top when it scrolls a control into view (Tab, Shift+Tab), so focus is never hidden.
+const sticky = /** @type {HTMLElement} */ (document.querySelector('.sticky'));
+new ResizeObserver(() => {
+  const stuck = getComputedStyle(sticky).position === 'sticky';
+  document.documentElement.style.scrollPaddingTop = stuck ? `${Math.ceil(sticky.getBoundingClientRect().height) + 8}px` : '';
+}).observe(sticky);
 
 /** The tile the keyboard is on (arrow keys move it, Enter opens it). */
 let focusedTile = 0;
@@ -753,6 +772,9 @@ function showStatus(message, suffix = '') {
     parts.push(`${grid ? 'mean activation' : 'activation'} ${formatActivation(last.activation)}${preRelu}${suffix}`);
   }
   $('status').textContent = parts.filter(Boolean).join(' · ');
+  // The status is a live region, and a run rewrites it at every step: while steps come in it is busy, so a screen
+  // reader is not made to read ten lines a second; it speaks again when the run starts, ends, stops or waits.
+  $('status').setAttribute('aria-busy', String(!message && !suffix && Boolean(last && !last.done)));
 }
 
 /** "about 3 min left": the remaining steps at the recent pace (a grid on the CPU can take an hour). @param {number} ms */
@@ -792,6 +814,7 @@ function showError(message, { kind = 'page' } = {}) {
   errorKind = kind;
   $('error-text').textContent = message;
   $('error').hidden = false;
+  $('status').setAttribute('aria-busy', 'false');
 }
 
 function hideError() {
@@ -858,6 +881,11 @@ function drawPlot() {
     ctx.stroke();
     ctx.fillText(step === steps ? `${step} steps` : String(step), Math.min(xx, width - 24), height - PLOT.bottom + 4);
   }
+  const caption = $('plot-caption').textContent;
+  c.setAttribute(
+    'aria-label',
+    a.length ? `${caption}: ${formatActivation(a[0])} at step 1, ${formatActivation(a.at(-1))} at step ${a.length} of ${steps}` : caption,
+  );
   if (a.length === 0) return;
   ctx.strokeStyle = '#c2410c';
   ctx.lineWidth = 2;

@@ -68,6 +68,31 @@ export function defaults(catalog, mode) {
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
+/** A number as a link writes it: decimal digits, an optional fraction and exponent. `Number()` alone would also
+ *  take "", " ", "0x10", "0b1" and "Infinity"'s relatives. */
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
+/** @param {string} text @returns {number} the number `text` spells, or NaN */
+const numberIn = (text) => (NUMBER.test(text) ? Number(text) : NaN);
+
+/** How much of a link's text a message repeats: a link may be any length, a message stays short. */
+const SHOWN_CHARACTERS = 40;
+/** `text` as a message shows it: at most SHOWN_CHARACTERS characters (whole code points), and a name that is
+ *  empty says so. @param {string} text */
+export function shorten(text) {
+  const chars = [...text];
+  return chars.length > SHOWN_CHARACTERS ? `${chars.slice(0, SHOWN_CHARACTERS).join('')}…` : text;
+}
+/** How many of the link's unusable fields the page's notice names; the rest it counts. */
+export const IGNORED_SHOWN = 5;
+
+/** The page's notice for a link's unusable fields (`ignored` from parseLink): the first IGNORED_SHOWN, then how
+ *  many more. @param {string[]} ignored */
+export function ignoredNotice(ignored) {
+  const named = ignored.slice(0, IGNORED_SHOWN).join('; ');
+  const more = ignored.length > IGNORED_SHOWN ? `; and ${ignored.length - IGNORED_SHOWN} more` : '';
+  return `The link had settings this page could not use: ${named}${more}.`;
+}
+
 /**
  * A value for `field` from a link's text: the value, or why it cannot be used. Numbers outside the field's
  * limits are clamped (and reported).
@@ -75,19 +100,20 @@ const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
  * @returns {{ value: string | number | boolean, note?: string } | { error: string }}
  */
 function readField(field, text) {
+  const said = `${field.name}=${shorten(text)}`;
   switch (field.kind) {
     case 'choice':
-      return field.choices.includes(text) ? { value: text } : { error: `${field.name}=${text} is not one of ${field.choices.join(', ')}` };
+      return field.choices.includes(text) ? { value: text } : { error: `${said} is not one of ${field.choices.join(', ')}` };
     case 'boolean':
-      return text === 'true' || text === 'false' ? { value: text === 'true' } : { error: `${field.name}=${text} is not true or false` };
+      return text === 'true' || text === 'false' ? { value: text === 'true' } : { error: `${said} is not true or false` };
     case 'integer':
     case 'number': {
-      const v = Number(text);
-      if (text.trim() === '' || !Number.isFinite(v) || (field.kind === 'integer' && !Number.isInteger(v))) {
-        return { error: `${field.name}=${text} is not ${field.kind === 'integer' ? 'a whole number' : 'a number'}` };
+      const v = numberIn(text);
+      if (!Number.isFinite(v) || (field.kind === 'integer' && !Number.isInteger(v))) {
+        return { error: `${said} is not ${field.kind === 'integer' ? 'a whole number' : 'a number'}` };
       }
       const value = clamp(v, field.min, field.max);
-      return value === v ? { value } : { value, note: `${field.name}=${text} is out of range: ${value} instead` };
+      return value === v ? { value } : { value, note: `${said} is out of range: ${value} instead` };
     }
   }
 }
@@ -101,30 +127,40 @@ function readField(field, text) {
  */
 export function parseLink(catalog, hash) {
   const q = new URLSearchParams(hash.replace(/^#/, ''));
-  for (const [legacy, name] of Object.entries(LEGACY_NAMES)) {
-    if (q.has(legacy) && !q.has(name)) q.set(name, /** @type {string} */ (q.get(legacy)));
-    q.delete(legacy);
-  }
   /** @type {string[]} */
   const ignored = [];
   const fields = new Map(catalog.fields.map((f) => [f.name, f]));
+  const known = new Set(['filter', 'grid', 'backend', ...fields.keys(), ...Object.keys(LEGACY_NAMES)]);
+  // A setting given more than once: the first counts (URLSearchParams.get), the others are named.
+  for (const key of new Set(q.keys())) {
+    const values = q.getAll(key);
+    if (known.has(key) && values.some((v) => v !== values[0])) ignored.push(`${key} is given ${values.length} times: only the first counts`);
+  }
+  for (const [legacy, name] of Object.entries(LEGACY_NAMES)) {
+    if (!q.has(legacy)) continue;
+    if (q.has(name)) ignored.push(`${legacy} is the old name of ${name}, which the link also has`);
+    else q.set(name, /** @type {string} */ (q.get(legacy)));
+    q.delete(legacy);
+  }
   const modeField = /** @type {Field} */ (fields.get('mode'));
   const mode = q.has('mode') ? readField(modeField, /** @type {string} */ (q.get('mode'))) : { value: 'classic' };
   if ('error' in mode) ignored.push(mode.error);
   /** @type {Record<string, any>} */
   const s = defaults(catalog, 'value' in mode ? String(mode.value) : 'classic');
 
-  const grid = Number(q.get('grid'));
   if (q.has('grid')) {
+    const text = /** @type {string} */ (q.get('grid'));
+    const grid = numberIn(text);
     if (GRIDS.includes(grid)) s.grid = grid;
-    else ignored.push(`grid=${q.get('grid')} is not one of ${GRIDS.join(', ')}`);
+    else ignored.push(`grid=${shorten(text)} is not one of ${GRIDS.join(', ')}`);
   }
   const backends = ['auto', ...catalog.backends];
   if (q.has('backend')) {
     const backend = /** @type {string} */ (q.get('backend'));
     if (backends.includes(backend)) s.backend = backend;
-    else ignored.push(`backend=${backend} is not one of ${backends.join(', ')}`);
+    else ignored.push(`backend=${shorten(backend)} is not one of ${backends.join(', ')}`);
   }
+  let sizeRead = false;
   for (const field of catalog.fields) {
     const text = q.get(field.name);
     if (field.name === 'mode' || text === null) continue;
@@ -137,30 +173,35 @@ export function parseLink(catalog, hash) {
       ignored.push(read.error);
     } else {
       s[field.name] = read.value;
-      if (read.note) ignored.push(read.note);
+      if (field.name === 'size') sizeRead = true;
+      // A size the page does not offer is said once, below, whether or not it was also out of the core's range.
+      if (read.note && !(field.name === 'size' && !SIZES.includes(s.size))) ignored.push(read.note);
     }
   }
   if (!SIZES.includes(s.size)) {
     const nearest = SIZES.reduce((a, b) => (Math.abs(b - s.size) < Math.abs(a - s.size) ? b : a));
-    ignored.push(`size=${s.size} is not offered here: ${nearest} instead`);
+    ignored.push(`size=${shorten(String(q.get('size')))} is not offered here (${SIZES.join(', ')}): ${nearest} instead`);
     s.size = nearest;
   }
   if (s.size > maxSize(s.grid)) {
-    ignored.push(`size=${s.size} is too large for a grid of ${s.grid}: ${maxSize(s.grid)} instead`);
+    // Only a size the link asked for is worth a word; the mode's own size simply fits the grid.
+    if (sizeRead) ignored.push(`size=${s.size} is too large for a grid of ${s.grid}: ${maxSize(s.grid)} instead`);
     s.size = maxSize(s.grid);
   }
   const filter = q.get('filter');
   if (filter !== null) {
     const max = channels(catalog, s.layer) - 1;
-    const v = Number(filter);
-    if (!Number.isInteger(v)) ignored.push(`filter=${filter} is not a whole number`);
+    const v = numberIn(filter);
+    if (!Number.isInteger(v)) ignored.push(`filter=${shorten(filter)} is not a whole number`);
     else {
       s.filter = clamp(v, 0, max);
-      if (s.filter !== v) ignored.push(`filter=${filter} is out of range: ${s.layer} has filters 0–${max}`);
+      if (s.filter !== v) ignored.push(`filter=${shorten(filter)} is out of range: ${s.layer} has filters 0–${max}`);
     }
   }
-  const known = new Set(['filter', 'grid', 'backend', ...fields.keys()]);
-  for (const key of new Set(q.keys())) if (!known.has(key)) ignored.push(`${key} is not a setting`);
+  for (const key of new Set(q.keys())) {
+    if (known.has(key)) continue;
+    ignored.push(key === '' ? `=${shorten(/** @type {string} */ (q.get(key)))} has no name` : `${shorten(key)} is not a setting`);
+  }
   return { settings: /** @type {Settings} */ (s), ignored };
 }
 

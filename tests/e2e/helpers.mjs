@@ -96,16 +96,54 @@ export async function openContext(browser) {
   return context;
 }
 
-/** @param {import('playwright-core').BrowserContext} context @param {string} url
+/** `before` runs on the new page before it goes to `url`.
+ *  @param {import('playwright-core').BrowserContext} context @param {string} url
+ *  @param {{ before?: (page: import('playwright-core').Page) => Promise<void> }} [options]
  *  @returns {Promise<import('playwright-core').Page & { logs: string[] }>} */
-export async function openPage(context, url) {
+export async function openPage(context, url, { before } = {}) {
   const page = /** @type {import('playwright-core').Page & { logs: string[] }} */ (await context.newPage());
   page.logs = [];
   page.on('console', (m) => page.logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => page.logs.push(`pageerror: ${e.message}`));
+  if (before) await before(page);
   await page.goto(url);
   await page.waitForFunction(() => window.filterlens !== undefined, null, { timeout: 60_000 }); // after the catalog
   return page;
+}
+
+/** Collects Content-Security-Policy violations from the very start of every page of `context` into
+ *  `window.__violations` (the document's `securitypolicyviolation` events). */
+export async function recordViolations(context) {
+  await context.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__violations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`),
+    );
+  });
+}
+
+/**
+ * Makes the policy violations inside `page`'s workers console errors (Chromium reports a worker's violations,
+ * such as compiling wasm without 'wasm-unsafe-eval', to no console Playwright sees): each worker is held at its
+ * start (CDP auto-attach), given a `securitypolicyviolation` listener that calls console.error, and let go.
+ * Call before the page navigates. @param {import('playwright-core').Page} page
+ */
+export async function reportWorkerViolations(page) {
+  const cdp = await page.context().newCDPSession(page);
+  let id = 0;
+  const send = (sessionId, method, params = {}) =>
+    cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: ++id, method, params }) }).catch(() => {});
+  cdp.on('Target.attachedToTarget', async ({ sessionId, targetInfo }) => {
+    if (targetInfo.type === 'worker') {
+      await send(sessionId, 'Runtime.evaluate', {
+        expression: `self.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation in the worker: ' +
+          e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')))`,
+      });
+    }
+    await send(sessionId, 'Runtime.runIfWaitingForDebugger');
+  });
+  // Not flattened: this session's own attachments, messages sent through the target (Playwright holds its own).
+  await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: false });
 }
 
 /** The page's worker messages so far (window.filterlens.events). */

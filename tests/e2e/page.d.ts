@@ -6,5 +6,7 @@ declare global {
     filterlens: PageView;
     /** Main-thread long tasks, recorded by helpers.mjs's init script. */
     __longtasks: { start: number; duration: number }[];
+    /** Content-Security-Policy violations, recorded by helpers.mjs's recordViolations. */
+    __violations: string[];
   }
 }

@@ -18,12 +18,20 @@ const TYPES = {
   '.safetensors': 'application/octet-stream',
 };
 
+/** The page's Content-Security-Policy, as www/index.html states it in a <meta>; the server sends it as a header too,
+ *  so the tests exercise both. */
+export const CSP =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'";
+
 /** Serves `folder` on `host` (127.0.0.1 unless told); resolves to `{ url, requests, close() }`, `url` ending
  *  with a slash. `answer` may answer a path with an HTTP status of its own (a 503 for the weights, say); `cut`
- *  may drop the connection after that many bytes of a path's body (a download that breaks off).
+ *  may drop the connection after that many bytes of a path's body (a download that breaks off). `csp`: the
+ *  Content-Security-Policy header sent with HTML and JavaScript (a worker takes its policy from its own script's
+ *  response, not from the page), CSP unless told; null sends none.
  *  @param {string} folder
- *  @param {{ host?: string, answer?: (path: string) => number | null, cut?: (path: string) => number | null }} [options] */
-export async function serve(folder, { host = '127.0.0.1', answer = () => null, cut = () => null } = {}) {
+ *  @param {{ host?: string, answer?: (path: string) => number | null, cut?: (path: string) => number | null,
+ *    csp?: string | null }} [options] */
+export async function serve(folder, { host = '127.0.0.1', answer = () => null, cut = () => null, csp = CSP } = {}) {
   const root = path.resolve(folder);
   const requests = [];
   const server = createServer(async (req, res) => {
@@ -49,10 +57,12 @@ export async function serve(folder, { host = '127.0.0.1', answer = () => null, c
         file = path.join(file, 'index.html');
         stat = await fs.stat(file);
       }
+      const type = TYPES[path.extname(file)] || 'application/octet-stream';
       res.writeHead(200, {
-        'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream',
+        'Content-Type': type,
         'Content-Length': stat.size,
         'Cache-Control': 'no-store',
+        ...(csp && /^text\/(html|javascript)/.test(type) ? { 'Content-Security-Policy': csp } : {}),
       });
       const cutAt = cut(pathname);
       if (req.method === 'HEAD') res.end();

@@ -93,7 +93,7 @@ test('examples are one click away, the page says what a filter is, and a run say
   await page.waitForFunction(() => window.filterlens.run.request.layer === 'conv5_3');
   const s = await page.evaluate(() => window.filterlens.settings);
   assert.deepEqual([s.mode, s.layer, s.filter, s.grid, s.size, s.steps], ['lucid', 'conv5_3', 100, 1, 128, 256]);
-  assert.match(await page.locator('#status').textContent(), /256 steps take about \d+ (s|min) on this backend/);
+  assert.match(await page.locator('#status').textContent(), /256 steps take about [\d.]+ (s|min|h) on this backend/);
   await page.getByRole('link', { name: 'a grid of conv4_3' }).click();
   await page.waitForFunction(() => window.filterlens.run.request.filters.length === 6);
   await screenshot(page, 'newcomer-examples');

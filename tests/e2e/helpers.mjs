@@ -289,3 +289,30 @@ function crc32(bytes) {
   for (const byte of bytes) c = CRC_TABLE[(c ^ byte) & 255] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/** A soak's samples as a small SVG: the wasm memory (left scale) and the page's JS heap (right scale), MB over
+ *  seconds, its phases shaded. @param {{ phase: string, at: number, wasm: number, heap: number }[]} samples */
+export function soakPlot(samples) {
+  const [w, h, pad] = [640, 220, 40];
+  const tMax = Math.max(...samples.map((s) => s.at), 1);
+  const top = (key) => (Math.max(...samples.map((s) => s[key])) / 1e6) * 1.15;
+  const [wasmTop, heapTop] = [top('wasm'), top('heap')];
+  const x = (v) => pad + ((w - 2 * pad) * v) / tMax;
+  const y = (mb, max) => h - pad - ((h - 2 * pad) * mb) / max;
+  const line = (key, max, colour) =>
+    `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${samples.map((s) => `${x(s.at).toFixed(1)},${y(s[key] / 1e6, max).toFixed(1)}`).join(' ')}"/>`;
+  const phases = ['steps', 'restarts', 'grid'].map((p, i) => {
+    const inPhase = samples.filter((s) => s.phase === p);
+    if (!inPhase.length) return '';
+    const [a, b] = [x(inPhase[0].at), x(inPhase.at(-1).at)];
+    return `<rect x="${a.toFixed(1)}" y="${pad}" width="${Math.max(b - a, 1).toFixed(1)}" height="${h - 2 * pad}" fill="${['#f4f4f4', '#eaf2fb', '#fbf1e8'][i]}"/><text x="${(a + 3).toFixed(1)}" y="${pad + 12}" font-size="11">${p}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">
+<rect width="${w}" height="${h}" fill="#fff"/>${phases.join('')}
+${line('wasm', wasmTop, '#c2410c')}${line('heap', heapTop, '#2b6cb0')}
+<text x="${pad}" y="${pad - 22}" font-size="11" fill="#c2410c">wasm memory, MB (left: 0 to ${wasmTop.toFixed(0)})</text>
+<text x="${w - pad}" y="${pad - 22}" font-size="11" fill="#2b6cb0" text-anchor="end">page JS heap after GC, MB (right: 0 to ${heapTop.toFixed(1)})</text>
+<text x="${pad}" y="${h - 22}" font-size="11">0 s</text><text x="${w - pad}" y="${h - 22}" font-size="11" text-anchor="end">${tMax.toFixed(0)} s</text>
+</svg>
+`;
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ARTIFACTS, DIST, ROOT, browserFor, open, waitForSteps } from './helpers.mjs';
+import { ARTIFACTS, DIST, ROOT, browserFor, open, soakPlot, waitForSteps } from './helpers.mjs';
 import { serve } from './server.mjs';
 
 const LONG = process.env.FILTERLENS_SOAK === 'long';
@@ -64,7 +64,7 @@ test(`soak: ${PLAN.steps} steps, ${PLAN.restarts} restarts, ${PLAN.gridSeconds} 
 
   mkdirSync(ARTIFACTS, { recursive: true });
   writeFileSync(path.join(ARTIFACTS, 'soak.json'), JSON.stringify({ plan: PLAN, samples }, null, 1));
-  const svg = plot(samples);
+  const svg = soakPlot(samples);
   writeFileSync(path.join(ARTIFACTS, 'soak.svg'), svg);
   if (LONG) writeFileSync(path.join(ROOT, 'docs', 'soak.svg'), svg);
 
@@ -82,27 +82,3 @@ test(`soak: ${PLAN.steps} steps, ${PLAN.restarts} restarts, ${PLAN.gridSeconds} 
   assert.ok(samples.every((s) => s.events <= 500 && s.pending <= 2), 'the page keeps a bounded ring; no requests pile up');
   assert.ok(!page.logs.some((l) => l.startsWith('pageerror') || l.startsWith('error')), page.logs.join('\n'));
 });
-
-/** The samples as a small SVG: wasm memory and JS heap (MB) over time, phases shaded. */
-function plot(samples) {
-  const [w, h, pad] = [640, 220, 36];
-  const tMax = Math.max(...samples.map((s) => s.at), 1);
-  const mMax = Math.max(...samples.map((s) => Math.max(s.wasm, s.heap))) / 1e6 * 1.1;
-  const x = (v) => pad + ((w - 2 * pad) * v) / tMax;
-  const y = (mb) => h - pad - ((h - 2 * pad) * mb) / mMax;
-  const line = (key, colour) =>
-    `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${samples.map((s) => `${x(s.at).toFixed(1)},${y(s[key] / 1e6).toFixed(1)}`).join(' ')}"/>`;
-  const phases = ['steps', 'restarts', 'grid'].map((p, i) => {
-    const inPhase = samples.filter((s) => s.phase === p);
-    if (!inPhase.length) return '';
-    const [a, b] = [x(inPhase[0].at), x(inPhase.at(-1).at)];
-    return `<rect x="${a}" y="${pad}" width="${Math.max(b - a, 1)}" height="${h - 2 * pad}" fill="${['#f4f4f4', '#eaf2fb', '#fbf1e8'][i]}"/><text x="${a + 3}" y="${pad + 12}" font-size="11">${p}</text>`;
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">
-<rect width="${w}" height="${h}" fill="#fff"/>${phases.join('')}
-${line('wasm', '#c2410c')}${line('heap', '#2b6cb0')}
-<text x="${pad}" y="${pad - 8}" font-size="11">MB: wasm memory (orange), page JS heap (blue); ${mMax.toFixed(0)} MB at top</text>
-<text x="${w - pad}" y="${h - 10}" font-size="11" text-anchor="end">${tMax.toFixed(0)} s</text>
-</svg>
-`;
-}

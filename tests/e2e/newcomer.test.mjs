@@ -188,6 +188,7 @@ test('phone and wide screens: controls within the first screen, long sliders, th
     const b = await page.locator(id).boundingBox();
     assert.ok(b && b.width >= 200, `${id} is ${b?.width} px wide`);
   }
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'nothing is wider than the phone');
   await screenshot(page, 'newcomer-phone');
   await page.locator('#backend').scrollIntoViewIfNeeded();
   const view = await page.locator('#view').boundingBox();

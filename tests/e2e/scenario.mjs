@@ -17,7 +17,7 @@ export async function paintsAndRises(t, { site, webgpu, name }) {
   const hash = '#layer=conv2_1&filter=3&steps=60&stepSize=2&size=64&seed=7&backend=auto';
   const page = await open(browser, `${site.url}dist/${hash}`);
 
-  const steps = await waitForSteps(page, 2, 240_000);
+  await waitForSteps(page, 2, 240_000);
   const firstStepAt = await page.evaluate(() => window.filterlens.metrics.runs.at(-1).firstStepAt);
   const a = await snapshot(page);
   const shotA = await canvasShot(page);

@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR
 VENV ?= $(HOME)/.cache/filterlens/venv
 PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0
 
-.PHONY: serve test lint weights bench bench-torch golden fuzz
+.PHONY: serve test lint weights bench bench-torch golden lucent-fixture fuzz
 
 include web.mk
 
@@ -47,6 +47,11 @@ bench-torch: weights $(TORCH_VENV)/bin/python
 # Regenerates tests/fixtures/vgg16_golden.json with the independent PyTorch implementation (see benches/golden.py).
 golden: weights $(TORCH_VENV)/bin/python
 	$(TORCH_VENV)/bin/python benches/golden.py
+
+# Regenerates tests/fixtures/lucent_fft.json: lucent's own FFT images for fixed spectra (src/param.rs compares).
+lucent-fixture: $(TORCH_VENV)/bin/python
+	$(TORCH_VENV)/bin/python -m pip install --quiet --no-deps torch-lucent==0.1.8
+	$(TORCH_VENV)/bin/python benches/lucent_fixture.py
 
 # The weights loader under libFuzzer for FUZZ_SECONDS (nightly, pinned in fuzz/rust-toolchain.toml; cargo-fuzz),
 # the corpus seeded with the real file and damaged copies; its own build folder (another toolchain and flags).

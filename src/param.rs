@@ -276,6 +276,40 @@ mod tests {
         }
     }
 
+    /// lucent itself rendered these spectra (tests/fixtures/lucent_fft.json, benches/lucent_fixture.py): the same
+    /// spectrum gives the same picture here, for even and odd sizes. lucent's spectrum is `[1, 3, h, bins, 2]`
+    /// (real, imaginary last; for odd widths one bin more than its inverse FFT reads).
+    #[test]
+    fn fft_images_match_lucents() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lucent_fft.json");
+        let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let device = Device::flex();
+        for case in fixture["cases"].as_array().unwrap() {
+            let size = case["size"].as_u64().unwrap() as usize;
+            let floats = |key: &str| -> Vec<f32> {
+                case[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+            };
+            let (spectrum, expected) = (floats("spectrum"), floats("image"));
+            let lucent_bins = case["spectrum_shape"][3].as_u64().unwrap() as usize;
+            let to_image = ParamsToImage::new(Param::Fft, size, &device);
+            let [_, _, h, bins] = to_image.shape(1);
+            let mut params = vec![0.0f32; 6 * h * bins];
+            for c in 0..3 {
+                for y in 0..h {
+                    for k in 0..bins {
+                        let at = ((c * h + y) * lucent_bins + k) * 2;
+                        params[(c * h + y) * bins + k] = spectrum[at];
+                        params[((3 + c) * h + y) * bins + k] = spectrum[at + 1];
+                    }
+                }
+            }
+            let tensor = Tensor::<4>::from_data(TensorData::new(params, to_image.shape(1)), &device);
+            let image = to_image.apply(tensor).into_data().try_into_vec::<f32>().unwrap();
+            let worst = image.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(worst < 1e-5, "size {size}: off lucent's picture by {worst}");
+        }
+    }
+
     #[test]
     fn fft_initial_images_are_near_grey() {
         let device = Device::flex();

@@ -144,7 +144,14 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Bad arguments exit with 1 like every other refusal (clap's own convention is 2); help and version with 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+        }
+    };
     let outcome = match cli.command {
         Command::Render { run, filter, out } => visualize(&run, &[filter], None, &out),
         Command::Grid { run, filters: FilterList(filters), columns, out } => visualize(&run, &filters, columns, &out),

@@ -46,6 +46,8 @@ test('moving a slider restarts the run with the new layer and filter; Stop stops
     { layer: 'conv2_2', filters: [100] },
     'the slider drags coalesce into a run with the final values',
   );
+  await page.waitForTimeout(600); // more than the restart delay: a second run would have started by now
+  assert.equal(await page.evaluate(() => window.filterlens.runId), firstRun + 1, 'exactly one new run after the burst');
   t.diagnostic(`first step of the new run ${latency} ms after the slider moved (incl. the 250 ms debounce)`);
   assert.ok(latency < 5_000, `the new run painted ${latency} ms after the slider moved`);
   await waitForSteps(page, 3);

@@ -40,6 +40,11 @@ fn render_writes_a_png_of_the_requested_size() {
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(png_size(&out), (40, 40));
+    // Min-max normalised, the picture spans black to white: not a blank image.
+    let picture = Rgba::from_png(&std::fs::read(&out).unwrap()).unwrap();
+    let (lo, hi) =
+        picture.pixels.chunks_exact(4).flat_map(|p| &p[..3]).fold((255, 0), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    assert_eq!((lo, hi), (0, 255), "the rendered picture spans the grey levels");
 }
 
 #[test]
@@ -76,7 +81,7 @@ fn grid_writes_six_captioned_tiles() {
 fn refused(args: &[&str], message: &str) {
     let run = filterlens(args);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(!run.status.success(), "{args:?} should fail");
+    assert_eq!(run.status.code(), Some(1), "{args:?} should fail with exit code 1 (the README's promise)");
     assert!(stderr.contains(message), "{args:?}: expected '{message}' in: {stderr}");
 }
 

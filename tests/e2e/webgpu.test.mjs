@@ -40,18 +40,23 @@ test('WebGPU: a lost device falls back to Flex and the run carries on from its p
   await screenshot(page, 'webgpu-device-lost');
 });
 
-test('WebGPU: the same link gives the same picture (same seed, same backend)', { timeout: 600_000 }, async (t) => {
+test('WebGPU: the same link gives the same picture (same seed, same backend), in classic and lucid mode', { timeout: 600_000 }, async (t) => {
   const browser = await browserFor(t, { webgpu: true });
-  const link = `${site.url}dist/#layer=conv1_2&filter=9&steps=4&stepSize=2&size=64&seed=99&backend=wgpu`;
-  const pictures = [];
-  for (let i = 0; i < 2; i++) {
-    const page = await open(browser, link);
-    await waitForDone(page, 240_000);
-    const [backend] = await backendInfo(page);
-    assert.equal(backend.backend, 'wgpu');
-    pictures.push(await snapshot(page));
-    await page.close();
+  for (const mode of ['mode=classic&stepSize=2', 'mode=lucid&lr=0.05']) {
+    const link = `${site.url}dist/#${mode}&layer=conv1_2&filter=9&steps=4&size=64&seed=99&backend=wgpu`;
+    const pictures = [];
+    for (let i = 0; i < 2; i++) {
+      const page = await open(browser, link);
+      const steps = await waitForSteps(page, 4, 240_000);
+      await waitForDone(page, 240_000);
+      const [backend] = await backendInfo(page);
+      assert.equal(backend.backend, 'wgpu');
+      assert.ok(steps.every((s) => s.backend === 'wgpu'), `${mode}: every step on WebGPU`);
+      assert.ok(steps.at(-1).activation > steps[0].activation, `${mode}: the activation rises on WebGPU`);
+      pictures.push(await snapshot(page));
+      await page.close();
+    }
+    assert.equal(pictures[0].step, 4);
+    assert.equal(pixelDifference(pictures[0], pictures[1]), 0, `${mode}: pixel for pixel`);
   }
-  assert.equal(pictures[0].step, 4);
-  assert.equal(pixelDifference(pictures[0], pictures[1]), 0, 'pixel for pixel');
 });

@@ -49,13 +49,16 @@ test('moving a slider restarts the run with the new layer and filter; Stop stops
   await page.waitForTimeout(600); // more than the restart delay: a second run would have started by now
   assert.equal(await page.evaluate(() => window.filterlens.runId), firstRun + 1, 'exactly one new run after the burst');
   t.diagnostic(`first step of the new run ${latency} ms after the slider moved (incl. the 250 ms debounce)`);
-  assert.ok(latency < 5_000, `the new run painted ${latency} ms after the slider moved`);
-  await waitForSteps(page, 3);
+  // The bound scales with this machine's pace: the debounce, a step of the old run finishing, one of the new.
+  const stepMillis = (await waitForSteps(page, 3)).at(-1).totalMillis;
+  assert.ok(latency < 2_000 + 4 * stepMillis, `the new run painted ${latency} ms after the slider moved (${stepMillis} ms/step)`);
+  const screenshotAt = await page.evaluate(() => performance.now());
   await screenshot(page, 'flex-after-slider');
 
-  // Stop: no more steps arrive.
+  // Stop: once the worker confirms (a step in flight lands first), no more steps arrive.
+  const stopped = (await events(page, 'stopped')).length;
   await page.locator('#stop').click();
-  await page.waitForTimeout(300); // a step in flight may still land
+  await page.waitForFunction((n) => window.filterlens.events.filter((e) => e.type === 'stopped').length > n, stopped);
   const count = (await events(page, 'step')).length;
   await page.waitForTimeout(1_500);
   assert.equal((await events(page, 'step')).length, count, 'no steps after Stop');
@@ -65,7 +68,8 @@ test('moving a slider restarts the run with the new layer and filter; Stop stops
   await page.locator('#start').click();
   await waitForSteps(page, 2);
 
-  const tasks = await longTasks(page, since);
+  // No long task while the sliders moved and the runs went on (the screenshot above blocks the thread itself).
+  const tasks = (await longTasks(page, since)).filter((task) => task.start < screenshotAt || task.start > screenshotAt + 2_000);
   assert.ok(tasks.every((t) => t.duration < 200), `long tasks: ${JSON.stringify(tasks)}`);
 });
 

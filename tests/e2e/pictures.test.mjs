@@ -93,14 +93,15 @@ test('a chosen or dropped picture is the starting image; bad files are refused a
   const page = await open(browser, `${site.url}dist/#mode=classic&layer=conv1_1&filter=0&grid=1&steps=300&stepSize=0.25&size=64&seed=0&backend=flex`);
   await waitForSteps(page, 1, 240_000);
 
-  // An 80×60 picture, left half red, right half blue, made by the browser's own PNG encoder.
+  // An 80×60 picture, red left of x = 30 and blue right of it, made by the browser's own PNG encoder. Its centre
+  // square (x from 10 to 70) is a third red, two thirds blue; a square cut from the left edge would be half red.
   const halves = await page.evaluate(async () => {
     const canvas = new OffscreenCanvas(80, 60);
     const ctx = canvas.getContext('2d');
     ctx.fillStyle = '#f00';
-    ctx.fillRect(0, 0, 40, 60);
+    ctx.fillRect(0, 0, 30, 60);
     ctx.fillStyle = '#00f';
-    ctx.fillRect(40, 0, 40, 60);
+    ctx.fillRect(30, 0, 50, 60);
     return Array.from(new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer()));
   });
   let before = await runId(page);
@@ -111,8 +112,9 @@ test('a chosen or dropped picture is the starting image; bad files are refused a
   assert.match(await page.locator('#start-name').textContent(), /halves\.png \(80×60, centre square\)/);
   assert.equal(await page.locator('#start-thumb').isVisible(), true);
   let picture = await snapshot(page);
-  const [left, right] = [meanColour(picture, [0, 28], [0, 64]), meanColour(picture, [36, 64], [0, 64])];
+  const [left, band, right] = [meanColour(picture, [0, 18], [0, 64]), meanColour(picture, [24, 28], [0, 64]), meanColour(picture, [36, 64], [0, 64])];
   assert.ok(left[0] > left[2] + 100 && right[2] > right[0] + 100, `left ${left}, right ${right}`);
+  assert.ok(band[2] > band[0] + 100, `columns 24–27 come from the centre square's blue (x ≈ 33–36), not the left square's red: ${band}`);
   await screenshot(page, 'own-image-chosen');
 
   // Dropped on the picture: top half green, bottom half black.

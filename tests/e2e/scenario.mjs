@@ -26,7 +26,7 @@ export async function paintsAndRises(t, { site, webgpu, name }) {
   const progress = weights.filter((e) => e.phase === 'progress');
   const expected = manifest().files.find((f) => f.file === 'vgg16-f16.safetensors').bytes;
   assert.ok(progress.length >= 2, `progress reports: ${JSON.stringify(progress)}`);
-  assert.ok(progress[0].loaded < expected, 'the first progress report comes before the download ends');
+  assert.ok(progress.some((e) => e.loaded > 0 && e.loaded < expected), `a report while the download was under way: ${JSON.stringify(progress)}`);
   assert.equal(progress.at(-1).loaded, expected);
   assert.ok(progress.every((e) => e.total === expected));
   assert.ok(weights.some((e) => e.phase === 'ready' && e.source === 'network'));

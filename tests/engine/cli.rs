@@ -111,3 +111,92 @@ fn bad_arguments_get_clear_messages() {
     refused(&["grid", "--filters", "0-99999999999999999999"], "is not a filter number");
     refused(&["grid", "--layer", "conv1_1", "--filters", "60-70"], "filter 64 is out of range");
 }
+
+/// Every option the README names does what it says, through the binary.
+#[test]
+fn every_documented_option_runs() {
+    let path = |name: &str| temp_png(name).to_str().unwrap().to_string();
+    let ok = |args: &[&str]| {
+        let run = filterlens(args);
+        assert_eq!(run.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&run.stderr));
+        run
+    };
+    // Lucid mode: an FFT image through a sigmoid, so the PNG is not stretched to black and white.
+    let lucid = path("lucid.png");
+    ok(&["render", "--mode", "lucid", "--layer", "conv2_1", "--steps", "2", "--size", "32", "--out", &lucid]);
+    let picture = Rgba::from_png(&std::fs::read(&lucid).unwrap()).unwrap();
+    assert!(picture.pixels.chunks_exact(4).all(|p| p[0] > 40 && p[0] < 215), "a faint lucid start, not min-max");
+    // --init: starting from a picture, one small classic step keeps it recognisable (half black, half white).
+    let start = path("start.png");
+    let half: Vec<u8> =
+        (0..32 * 32).flat_map(|i| if i % 32 < 16 { [0, 0, 0, 255] } else { [255, 255, 255, 255] }).collect();
+    std::fs::write(&start, Rgba { width: 32, height: 32, pixels: half }.to_png()).unwrap();
+    let from = path("from.png");
+    ok(&[
+        "render",
+        "--init",
+        &start,
+        "--layer",
+        "conv1_1",
+        "--steps",
+        "1",
+        "--size",
+        "32",
+        "--step-size",
+        "0.5",
+        "--out",
+        &from,
+    ]);
+    let from = Rgba::from_png(&std::fs::read(&from).unwrap()).unwrap();
+    let at = |x: usize, y: usize| from.pixels[4 * (y * 32 + x)];
+    assert!(at(4, 16) < 60 && at(28, 16) > 195, "the starting picture shows through: {} / {}", at(4, 16), at(28, 16));
+    // --objective, --pre-relu, --jitter and --backend auto are accepted and run.
+    ok(&[
+        "render",
+        "--objective",
+        "neuron",
+        "--layer",
+        "conv1_2",
+        "--steps",
+        "1",
+        "--size",
+        "32",
+        "--out",
+        &path("n.png"),
+    ]);
+    ok(&["render", "--objective", "layer", "--pre-relu", "--steps", "1", "--size", "32", "--out", &path("l.png")]);
+    ok(&["render", "--mode", "lucid", "--jitter", "2", "--steps", "1", "--size", "32", "--out", &path("j.png")]);
+    ok(&["render", "--backend", "auto", "--steps", "1", "--size", "32", "--out", &path("a.png")]);
+    // --columns: 4 tiles in 2 columns is 2 × 2.
+    let grid = path("columns.png");
+    ok(&["grid", "--filters", "0-3", "--columns", "2", "--steps", "1", "--size", "32", "--out", &grid]);
+    let layout = GridLayout::with_columns(4, 32, 2);
+    assert_eq!(png_size(Path::new(&grid)), (layout.width() as u32, layout.height() as u32));
+    // bench writes its JSON and Markdown.
+    let (json, md) = (temp_png("bench.json"), temp_png("bench.md"));
+    let (json, md) = (json.to_str().unwrap(), md.to_str().unwrap());
+    ok(&[
+        "bench",
+        "--backends",
+        "flex",
+        "--layers",
+        "conv1_1",
+        "--sizes",
+        "32",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+        json,
+        "--markdown",
+        md,
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(report["cases"][0]["backend"], "flex");
+    assert!(std::fs::read_to_string(md).unwrap().contains("| flex | conv1_1 | 32 |"));
+    // Damaged weights: a one-line message and exit code 1.
+    let damaged = temp_png("damaged.safetensors");
+    std::fs::write(&damaged, b"\x10\0\0\0\0\0\0\0{not json at all}").unwrap();
+    refused(&["render", "--weights", damaged.to_str().unwrap()], "no valid safetensors header");
+}

@@ -225,3 +225,40 @@ test('a grid of 6 filters paints live as captioned tiles, a tile opens as the sa
   assert.deepEqual((await lastRequest(page)).filters, Array.from({ length: 64 }, (_, i) => 14 + i));
   await screenshot(page, 'grid-64');
 });
+
+test('in a grid, silent filters switch to pre-ReLU tile by tile, and the page names them', { timeout: 600_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#layer=conv5_3&filter=0&grid=6&steps=2&size=64&seed=0&backend=flex`);
+  const [first] = await waitForSteps(page, 1, 240_000);
+  assert.ok(first.switchedToPreRelu.length > 0 && first.switchedToPreRelu.length < 6, `a mix: ${first.switchedToPreRelu}`);
+  const silent = first.switchedToPreRelu;
+  assert.deepEqual(first.preRelu.map((p, i) => (p ? i : -1)).filter((i) => i >= 0), silent, 'exactly those tiles read pre-ReLU');
+  const said = await page.locator('#notices').textContent();
+  assert.match(said, new RegExp(`Filters? ${silent.join(', ')} of conv5_3 (is|are) silent on the starting noise`));
+});
+
+test('lucid mode from your own picture starts at that picture', { timeout: 600_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#mode=lucid&layer=conv2_1&filter=3&steps=50&size=64&lr=0.01&backend=flex`);
+  await waitForSteps(page, 1, 240_000);
+  const before = await runId(page);
+  // Top half green, bottom half dark blue: the FFT parameterisation must reproduce it before the ascent moves it.
+  await page.evaluate(async () => {
+    const canvas = new OffscreenCanvas(64, 64);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#1a1a60';
+    ctx.fillRect(0, 0, 64, 64);
+    ctx.fillStyle = '#30c030';
+    ctx.fillRect(0, 0, 64, 32);
+    const file = new File([await canvas.convertToBlob({ type: 'image/png' })], 'two.png', { type: 'image/png' });
+    const dataTransfer = new DataTransfer();
+    dataTransfer.items.add(file);
+    document.getElementById('frame').dispatchEvent(new DragEvent('drop', { dataTransfer, bubbles: true, cancelable: true }));
+  });
+  await nextRun(page, before);
+  await waitForSteps(page, 1, 240_000);
+  const picture = await snapshot(page);
+  const [top, bottom] = [meanColour(picture, [0, 64], [0, 24]), meanColour(picture, [0, 64], [40, 64])];
+  assert.ok(top[1] > top[2] + 60 && bottom[2] > bottom[1] + 30, `top ${top}, bottom ${bottom}`);
+  assert.equal(await fromImage(page), true);
+});

@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DIST, launch, longTasks, open, screenshot, waitForSteps } from './helpers.mjs';
+import { DIST, launch, longTasks, open, openPage, screenshot, waitForSteps } from './helpers.mjs';
 import { serve } from './server.mjs';
 
 let browser;
@@ -87,4 +87,38 @@ test('a truncated weights file is reported as truncated', { timeout: 300_000 }, 
 
 test('a missing weights file is reported as missing', { timeout: 300_000 }, async (t) => {
   await expectError(t, 'missing', () => null, /missing on this site \(HTTP 404\)/);
+});
+
+test('a damaged copy in Cache Storage is fetched again, and older copies are removed', { timeout: 300_000 }, async (t) => {
+  const site = await serve(DIST);
+  t.after(() => site.close());
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  t.after(() => context.close());
+  const url = `${site.url}#layer=conv1_1&steps=2&size=64&backend=flex`;
+  const first = await openPage(context, url);
+  await waitForSteps(first, 1, 240_000);
+  // Damage the cached copy in place, and leave an older copy (another digest) beside it.
+  const keys = await first.evaluate(async () => {
+    const cache = await caches.open('filterlens-weights');
+    const [request] = await cache.keys();
+    const bytes = new Uint8Array(await (await cache.match(request)).arrayBuffer());
+    bytes[bytes.length >> 1] ^= 0xff;
+    await cache.put(request, new Response(bytes));
+    const old = request.url.replace(/sha256=[0-9a-f]+/, `sha256=${'0'.repeat(64)}`);
+    await cache.put(old, new Response(new Uint8Array(16)));
+    return (await cache.keys()).length;
+  });
+  assert.equal(keys, 2);
+  await first.close();
+  const downloads = () => site.requests.filter((p) => p.endsWith('.safetensors')).length;
+  assert.equal(downloads(), 1);
+
+  const second = await openPage(context, url);
+  await waitForSteps(second, 1, 240_000);
+  assert.equal(downloads(), 2, 'the damaged copy was refused and the file fetched again');
+  const ready = (await second.evaluate(() => window.filterlens.events)).find((e) => e.type === 'weights' && e.phase === 'ready');
+  assert.equal(ready.source, 'network');
+  const left = await second.evaluate(async () => (await (await caches.open('filterlens-weights')).keys()).map((r) => r.url));
+  assert.equal(left.length, 1, `only the good copy stays: ${left}`);
+  assert.doesNotMatch(left[0], /sha256=0{64}/);
 });

@@ -31,6 +31,7 @@ for (const { name, webgpu, backend } of [
       backend: window.filterlens.events.find((e) => e.type === 'backend').info,
     }));
     await screenshot(page, `bench-${backend}`);
+    if (m.backend.backend !== backend) throw new Error(`the ${name} row ran on ${m.backend.backend}, not ${backend}`);
     const run = m.metrics.runs[0];
     const later = m.steps.slice(2); // the first steps compile shaders / warm caches
     results.push({

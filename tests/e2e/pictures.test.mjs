@@ -31,6 +31,25 @@ function meanColour({ width, data }, [x0, x1], [y0, y1]) {
   return sum.map((v) => v / ((x1 - x0) * (y1 - y0)));
 }
 
+/** Drops a 64×64 PNG named `name` on the picture, its top half `top` and its bottom half `bottom` (CSS colours),
+ *  made by the browser's own encoder, as a person drops a file. */
+const dropHalves = (page, name, top, bottom) =>
+  page.evaluate(
+    async ([name, top, bottom]) => {
+      const canvas = new OffscreenCanvas(64, 64);
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = bottom;
+      ctx.fillRect(0, 0, 64, 64);
+      ctx.fillStyle = top;
+      ctx.fillRect(0, 0, 64, 32);
+      const file = new File([await canvas.convertToBlob({ type: 'image/png' })], name, { type: 'image/png' });
+      const dataTransfer = new DataTransfer();
+      dataTransfer.items.add(file);
+      document.getElementById('frame').dispatchEvent(new DragEvent('drop', { dataTransfer, bubbles: true, cancelable: true }));
+    },
+    [name, top, bottom],
+  );
+
 const greySpread = ({ data }) => {
   const grey = [];
   for (let i = 0; i < data.length; i += 4) grey.push(data[i] + data[i + 1] + data[i + 2]);
@@ -119,18 +138,7 @@ test('a chosen or dropped picture is the starting image; bad files are refused a
 
   // Dropped on the picture: top half green, bottom half black.
   before = await runId(page);
-  await page.evaluate(async () => {
-    const canvas = new OffscreenCanvas(64, 64);
-    const ctx = canvas.getContext('2d');
-    ctx.fillStyle = '#000';
-    ctx.fillRect(0, 0, 64, 64);
-    ctx.fillStyle = '#0f0';
-    ctx.fillRect(0, 0, 64, 32);
-    const file = new File([await canvas.convertToBlob({ type: 'image/png' })], 'green.png', { type: 'image/png' });
-    const dataTransfer = new DataTransfer();
-    dataTransfer.items.add(file);
-    document.getElementById('frame').dispatchEvent(new DragEvent('drop', { dataTransfer, bubbles: true, cancelable: true }));
-  });
+  await dropHalves(page, 'green.png', '#0f0', '#000');
   await nextRun(page, before);
   await waitForSteps(page, 2);
   picture = await snapshot(page);
@@ -243,18 +251,7 @@ test('lucid mode from your own picture starts at that picture', { timeout: 600_0
   await waitForSteps(page, 1, 240_000);
   const before = await runId(page);
   // Top half green, bottom half dark blue: the FFT parameterisation must reproduce it before the ascent moves it.
-  await page.evaluate(async () => {
-    const canvas = new OffscreenCanvas(64, 64);
-    const ctx = canvas.getContext('2d');
-    ctx.fillStyle = '#1a1a60';
-    ctx.fillRect(0, 0, 64, 64);
-    ctx.fillStyle = '#30c030';
-    ctx.fillRect(0, 0, 64, 32);
-    const file = new File([await canvas.convertToBlob({ type: 'image/png' })], 'two.png', { type: 'image/png' });
-    const dataTransfer = new DataTransfer();
-    dataTransfer.items.add(file);
-    document.getElementById('frame').dispatchEvent(new DragEvent('drop', { dataTransfer, bubbles: true, cancelable: true }));
-  });
+  await dropHalves(page, 'two.png', '#30c030', '#1a1a60');
   await nextRun(page, before);
   await waitForSteps(page, 1, 240_000);
   const picture = await snapshot(page);

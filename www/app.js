@@ -356,13 +356,23 @@ function stop() {
 }
 
 /** Answers the page is waiting for (snapshots, stats), by request id. @type {Map<number, (m: any) => void>} */
-const snapshots = new Map();
-let snapshotId = 0;
+const waiting = new Map();
+let askId = 0;
+
+/** Asks the worker for something it answers by id. @param {'snapshot' | 'stats'} type */
+function ask(type) {
+  askId += 1;
+  const id = askId;
+  return new Promise((resolve) => {
+    waiting.set(id, resolve);
+    post({ type, id });
+  });
+}
 
 /** @param {Extract<FromWorker, { type: 'stats' }>} m */
 function onStats(m) {
-  const resolve = snapshots.get(m.id);
-  snapshots.delete(m.id);
+  const resolve = waiting.get(m.id);
+  waiting.delete(m.id);
   resolve?.({ wasmBytes: m.wasmBytes, posted: m.posted, pending: m.pending, events: events.length });
 }
 
@@ -425,8 +435,8 @@ function onWorkerMessage({ data: m }) {
       }
       return;
     case 'snapshot': {
-      const resolve = snapshots.get(m.id);
-      snapshots.delete(m.id);
+      const resolve = waiting.get(m.id);
+      waiting.delete(m.id);
       return resolve?.(m);
     }
     case 'crashed':
@@ -942,12 +952,7 @@ Object.assign(window, {
       return current && { id: current.id, request: current.request, fromImage: current.fromImage, layout: current.layout };
     },
     snapshot() {
-      snapshotId += 1;
-      const id = snapshotId;
-      return new Promise((resolve) => {
-        snapshots.set(id, resolve);
-        post({ type: 'snapshot', id });
-      });
+      return ask('snapshot');
     },
     loseDevice() {
       post({ type: 'lose-device' });
@@ -956,12 +961,7 @@ Object.assign(window, {
       post({ type: 'crash' });
     },
     stats() {
-      snapshotId += 1;
-      const id = snapshotId;
-      return new Promise((resolve) => {
-        snapshots.set(id, resolve);
-        post({ type: 'stats', id });
-      });
+      return ask('stats');
     },
   },
 });

@@ -3,6 +3,8 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/filterlens/target
 export CARGO_TARGET_DIR
 VENV ?= $(HOME)/.cache/filterlens/venv
+# The one nightly toolchain, pinned: the page's threaded build (web.mk) and the fuzzer (fuzz/) need it.
+NIGHTLY = nightly-2026-05-19
 PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0
 
 .PHONY: serve test lint weights bench bench-torch golden lucent-fixture fuzz
@@ -53,12 +55,12 @@ lucent-fixture: $(TORCH_VENV)/bin/python
 	$(TORCH_VENV)/bin/python -m pip install --quiet --no-deps torch-lucent==0.1.8
 	$(TORCH_VENV)/bin/python benches/lucent_fixture.py
 
-# The weights loader under libFuzzer for FUZZ_SECONDS (nightly, pinned in fuzz/rust-toolchain.toml; cargo-fuzz),
+# The weights loader under libFuzzer for FUZZ_SECONDS (NIGHTLY; cargo-fuzz),
 # the corpus seeded with the real file and damaged copies; its own build folder (another toolchain and flags).
 # make test keeps a stable property test of the loader.
 FUZZ_SECONDS ?= 600
 fuzz: weights
 	cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked
 	python3 fuzz/seed.py
-	cd fuzz && CARGO_TARGET_DIR=$(HOME)/.cache/filterlens/fuzz-target cargo fuzz run weights corpus/weights -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
+	cd fuzz && CARGO_TARGET_DIR=$(HOME)/.cache/filterlens/fuzz-target cargo +$(NIGHTLY) fuzz run weights corpus/weights -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
 		2>&1 | tee ../fuzz-weights.log | grep -E "^(#[0-9]+.*(DONE|pulse|REDUCE|NEW)|Done|==|SUMMARY)" | tail -20

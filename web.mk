@@ -2,8 +2,9 @@
 # provides CARGO_TARGET_DIR (exported) and the `weights` target.
 #
 #   make pkg        wasm32 release build -> wasm-bindgen (--target web) -> wasm-opt: pkg/
-#   make dist       one self-contained static folder, dist/: www/, pkg/, weights (f16 + manifest); relative URLs
-#   make serve-web  dist/ on http://127.0.0.1:8000
+#   make pkg-threads  the same with Flex on a pool of Web Workers (nightly, atomics): pkg-threads/
+#   make dist       one self-contained static folder, dist/: www/, pkg/, pkg-threads/, weights (f16 + manifest)
+#   make serve-web  dist/ on http://127.0.0.1:8000, cross-origin isolated (so the threaded build runs)
 #   make typecheck  tsc --noEmit over the page, the worker (against pkg/'s generated types) and the browser tests
 #   make e2e        the browser tests (tests/e2e/, node --test + playwright-core + Chromium) against dist/
 #   make soak       the long soak test, memory curves to docs/soak.svg
@@ -24,10 +25,10 @@ CHROMIUM ?= /usr/bin/chromium
 WEB_PORT ?= 8000
 
 WWW_FILES = www/index.html www/app.js www/settings.js www/protocol.js www/worker.js www/weights.js www/style.css \
-	www/catalog.json
+	www/catalog.json www/isolation.js www/isolation-sw.js
 WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml $(shell find src -name '*.rs')
 
-.PHONY: pkg dist serve-web typecheck e2e soak bench-web wasm-bindgen-cli node-deps web-clean
+.PHONY: pkg pkg-threads dist serve-web typecheck e2e soak bench-web wasm-bindgen-cli node-deps web-clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -52,18 +53,44 @@ pkg/filterlens_bg.wasm: $(WEB_SOURCES) | wasm-bindgen-cli node-deps
 	@printf 'pkg/filterlens_bg.wasm: %s bytes, %s gzipped\n' \
 		"$$(wc -c < pkg/filterlens_bg.wasm)" "$$(gzip -9c pkg/filterlens_bg.wasm | wc -c)"
 
-dist: pkg weights $(WWW_FILES)
+# The threaded build: the same crate with the `threads` feature (wasm-bindgen-rayon) and without `webgpu` (the
+# worker loads it only where WebGPU would not run: see www/worker.js), the standard library rebuilt
+# with atomics by the pinned nightly (NIGHTLY, in the Makefile), its own build folder. Without the link arguments
+# the memory is neither shared nor imported, and wasm-bindgen silently skips its thread set-up. The memory's
+# maximum (4 GiB, wasm32's limit) must be declared for shared memory; browsers reserve it lazily.
+THREADS_TARGET_DIR = $(HOME)/.cache/filterlens/target-threads
+THREADS_RUSTFLAGS = -C target-feature=+atomics,+bulk-memory,+simd128 \
+	-C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
+	-C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align \
+	-C link-arg=--export=__tls_base
+
+pkg-threads: pkg-threads/filterlens_bg.wasm
+
+pkg-threads/filterlens_bg.wasm: $(WEB_SOURCES) | wasm-bindgen-cli node-deps
+	RUSTFLAGS="$(THREADS_RUSTFLAGS)" CARGO_TARGET_DIR=$(THREADS_TARGET_DIR) cargo +$(NIGHTLY) build --release --lib \
+		--target $(WASM_TARGET) --no-default-features --features threads -Z build-std=panic_abort,std
+	rm -rf pkg-threads.tmp
+	$(WASM_BINDGEN) --target web --out-dir pkg-threads.tmp \
+		$(THREADS_TARGET_DIR)/$(WASM_TARGET)/release/filterlens.wasm
+	$(WASM_OPT) $(WASM_OPT_FEATURES) --enable-threads $(WASM_OPT_FLAGS) pkg-threads.tmp/filterlens_bg.wasm \
+		-o pkg-threads.tmp/filterlens_bg.opt.wasm
+	mv pkg-threads.tmp/filterlens_bg.opt.wasm pkg-threads.tmp/filterlens_bg.wasm
+	rm -rf pkg-threads && mv pkg-threads.tmp pkg-threads
+	@printf 'pkg-threads/filterlens_bg.wasm: %s bytes, %s gzipped\n' \
+		"$$(wc -c < pkg-threads/filterlens_bg.wasm)" "$$(gzip -9c pkg-threads/filterlens_bg.wasm | wc -c)"
+
+dist: pkg pkg-threads weights $(WWW_FILES)
 	rm -rf dist.tmp
 	mkdir -p dist.tmp/pkg dist.tmp/weights
 	cp $(WWW_FILES) dist.tmp/
 	cp pkg/filterlens.js pkg/filterlens_bg.wasm dist.tmp/pkg/
+	cp -r pkg-threads dist.tmp/pkg-threads && rm -f dist.tmp/pkg-threads/*.d.ts dist.tmp/pkg-threads/package.json
 	cp weights/vgg16-f16.safetensors weights/manifest.json dist.tmp/weights/
 	rm -rf dist && mv dist.tmp dist
 	@echo "dist/ is ready: any static server works, at any path (e.g. make serve-web)"
 
-serve-web: dist
-	@echo "filterlens: http://127.0.0.1:$(WEB_PORT)/"
-	python3 -m http.server --bind 127.0.0.1 --directory dist $(WEB_PORT)
+serve-web: dist node-deps
+	node tests/e2e/server.mjs dist $(WEB_PORT)
 
 typecheck: pkg node-deps
 	node_modules/.bin/tsc -p www/tsconfig.json
@@ -82,4 +109,4 @@ bench-web: dist node-deps
 	CHROMIUM=$(CHROMIUM) node tests/e2e/bench.mjs
 
 web-clean:
-	rm -rf pkg pkg.tmp dist dist.tmp tests/e2e/artifacts
+	rm -rf pkg pkg.tmp pkg-threads pkg-threads.tmp dist dist.tmp tests/e2e/artifacts

@@ -7,6 +7,7 @@
 //! The words for a person are the front end's to write.
 
 use burn::tensor::Device;
+#[cfg(feature = "webgpu")]
 use burn::tensor::wgpu::wgpu;
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +40,7 @@ impl Backend {
 
 from_name!(Backend, "backend", Backend::ALL);
 
-/// What a front end asks for: one backend, or `auto` (WebGPU where it works, else Flex).
+/// What a front end asks for: one backend, or `auto` (WebGPU on a hardware adapter, else Flex).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
@@ -71,6 +72,11 @@ pub enum Fallback {
     /// The device was lost (a driver reset, say) or a result could not be read back.
     #[error("the WebGPU device was lost: {0}")]
     DeviceLost(String),
+    /// `auto` only: the adapter is a software rasteriser, which is slower than Flex on the same CPU (30–100× on
+    /// the project's machine: SwiftShader in Chromium, lavapipe natively; docs/BENCHMARKS.md). `wgpu`, asked for
+    /// by name, still runs there.
+    #[error("the WebGPU adapter is a software renderer, slower than the CPU")]
+    SoftwareAdapter,
 }
 
 /// The WebGPU adapter in use.
@@ -96,6 +102,7 @@ pub struct BackendInfo {
 #[derive(Clone)]
 struct Gpu {
     device: Device,
+    #[cfg(feature = "webgpu")]
     handle: wgpu::Device,
     adapter: Adapter,
 }
@@ -103,11 +110,20 @@ struct Gpu {
 /// The process's one WebGPU initialisation, remembered with its outcome (natively shared by every thread; in the
 /// browser's single-threaded worker, a thread-local, since WebGPU handles stay on their thread).
 mod gpu {
-    use super::{Adapter, Fallback, Gpu};
-    use burn::tensor::Device;
-    use burn::tensor::wgpu::WgpuInitError;
+    use super::{Fallback, Gpu};
 
+    /// A build without the wgpu backend (the page's threaded build, whose worker never asks it for WebGPU).
+    #[cfg(not(feature = "webgpu"))]
     async fn init() -> Result<Gpu, Fallback> {
+        Err(Fallback::InitFailed("this build has no WebGPU backend".into()))
+    }
+
+    #[cfg(feature = "webgpu")]
+    async fn init() -> Result<Gpu, Fallback> {
+        use super::Adapter;
+        use burn::tensor::Device;
+        use burn::tensor::wgpu::WgpuInitError;
+
         match Device::wgpu_options().init_with_setup_async().await {
             Ok((device, setup)) => {
                 let info = setup.adapter.get_info();
@@ -203,6 +219,11 @@ impl Backends {
             BackendChoice::Flex => only(Backend::Flex),
             BackendChoice::NdArray => only(Backend::NdArray),
             BackendChoice::Auto | BackendChoice::Wgpu => match gpu::get().await {
+                Ok(gpu) if choice == BackendChoice::Auto && gpu.adapter.software => BackendInfo {
+                    adapter: Some(gpu.adapter),
+                    fallback: Some(Fallback::SoftwareAdapter),
+                    ..only(Backend::Flex)
+                },
                 Ok(gpu) => BackendInfo { adapter: Some(gpu.adapter), ..only(Backend::Wgpu) },
                 Err(fallback) => BackendInfo { fallback: Some(fallback), ..only(Backend::Flex) },
             },
@@ -245,6 +266,7 @@ impl Backends {
 /// Test hook: destroys the process's WebGPU device, as a driver reset would. Whether there was one.
 pub fn destroy_gpu_for_testing() -> bool {
     match gpu::peek() {
+        #[cfg(feature = "webgpu")]
         Some(Ok(gpu)) => {
             gpu.handle.destroy();
             true

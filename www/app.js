@@ -3,7 +3,8 @@
 // status line and the activation plot. All computing happens in worker.js; this thread only moves messages and
 // draws, so the sliders stay responsive. Messages both ways are typed in protocol.js.
 
-import { GRIDS, SIZES, appliesTo, channels, ignoredNotice, maxSize, parseLink, preset, toLink, toRequest } from './settings.js';
+import { isolate } from './isolation.js';
+import { GRIDS, SIZES, appliesTo, channels, ignoredNotice, maxSize, parseLink, preset, threadsFor, toLink, toRequest } from './settings.js';
 
 /** @typedef {import('./protocol.js').Catalog} Catalog */
 /** @typedef {import('./protocol.js').FromWorker} FromWorker */
@@ -28,6 +29,10 @@ const input = (id) => /** @type {HTMLInputElement} */ (document.getElementById(i
 /** @param {string} id */
 const select = (id) => /** @type {HTMLSelectElement} */ (document.getElementById(id));
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+// First visit on a host without isolation headers: the page reloads, isolated (isolation.js), before it does
+// anything else, so this module goes no further.
+if (await isolate()) await new Promise(() => {});
 
 /** @type {Catalog} */
 const catalog = await fetch(new URL('./catalog.json', import.meta.url)).then((r) => {
@@ -146,9 +151,8 @@ for (const control of controls) {
     if (name === 'mode') return switchMode(read.value);
     settings[name] = read.value;
     if (name === 'backend') {
-      clearNotes('backend');
       changed({ restart: false });
-      post({ type: 'backend', backend: settings.backend });
+      moveBackend();
       if (current?.last && !current.last.done) {
         showStatus(`switching to ${BACKEND_NAMES[settings.backend] ?? 'the best backend'} after the current step…`);
       }
@@ -179,8 +183,7 @@ window.addEventListener('hashchange', () => {
   if (ignored.length) note(ignoredNotice(ignored), 'warn', 'link');
   changed({ restart: false });
   if (settings.backend !== before) {
-    clearNotes('backend');
-    post({ type: 'backend', backend: settings.backend });
+    moveBackend();
   }
   run();
 });
@@ -228,37 +231,57 @@ let canvas = /** @type {HTMLCanvasElement} */ ($('view'));
 let worker;
 /** @param {ToWorker} message @param {Transferable[]} [transfer] */
 const post = (message, transfer = []) => worker.postMessage(message, transfer);
-/** When the worker was (re)started, for the limit on restarts. @type {number[]} */
-const workerStarts = [];
+/** When the worker was restarted after a crash, for the limit on restarts. @type {number[]} */
+const crashRestarts = [];
 
-/** Starts the compute worker and hands it the canvas (a fresh one after a crash: a canvas's drawing can be handed
- *  over only once). */
-function startWorker() {
+/** Starts the compute worker and hands it the canvas (a fresh one after the first: a canvas's drawing can be handed
+ *  over only once). @param {{ crashed: boolean }} why */
+function startWorker({ crashed }) {
   if (worker) {
     worker.terminate();
     const fresh = /** @type {HTMLCanvasElement} */ (canvas.cloneNode(false));
     canvas.replaceWith(fresh);
     canvas = fresh;
   }
-  workerStarts.push(performance.now());
+  if (crashed) crashRestarts.push(performance.now());
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   worker.onmessage = onWorkerMessage;
   worker.onerror = (e) => workerCrashed(e.message || 'an error the worker did not catch');
   const offscreen = canvas.transferControlToOffscreen();
-  post({ type: 'init', canvas: offscreen, backend: settings.backend }, [offscreen]);
+  const threads = threadsFor(settings, navigator.hardwareConcurrency || 1);
+  post({ type: 'init', canvas: offscreen, backend: settings.backend, threads }, [offscreen]);
+}
+
+/** Moves the computation to `settings.backend`. On a cross-origin-isolated page the backend decides which build
+ *  the worker loads (WebGPU, or Flex on every core: worker.js), so a fresh worker starts, with the starting picture
+ *  if there is one; elsewhere the worker switches in place. Either way the run starts again on the new backend. */
+async function moveBackend() {
+  clearNotes('backend');
+  if (!crossOriginIsolated) {
+    post({ type: 'backend', backend: settings.backend });
+    return;
+  }
+  weightsReady = false;
+  backendInfo = null;
+  startWorker({ crashed: false });
+  if (startImage) {
+    const bitmap = await createImageBitmap(await (await fetch(startImage.url)).blob());
+    post({ type: 'start-image', bitmap }, [bitmap]);
+  }
+  run();
 }
 
 /** The worker died or its WebAssembly can no longer be trusted (a trap): start a new one (the weights come from
  *  Cache Storage) and the current run again, and say so. Three crashes within a minute end the retries. */
 function workerCrashed(reason) {
-  const recent = workerStarts.filter((t) => performance.now() - t < 60_000);
-  if (recent.length >= 3) {
+  const recent = crashRestarts.filter((t) => performance.now() - t < 60_000);
+  if (recent.length >= 2) {
     showError(`The computation keeps stopping unexpectedly (${reason}). Reload the page to try again.`, { kind: 'worker' });
     return;
   }
   weightsReady = false;
   backendInfo = null;
-  startWorker();
+  startWorker({ crashed: true });
   if (startImage) {
     // The starting picture went with the old worker: start from noise, and say so.
     URL.revokeObjectURL(startImage.url);
@@ -290,6 +313,8 @@ let runId = 0;
 let restartTimer = 0;
 /** @type {BackendInfo | null} */
 let backendInfo = null;
+/** How many threads Flex runs on (the worker's `cpu` message: more than one in the threaded build). */
+let cpuThreads = 1;
 let weightsReady = false;
 let weightsFailed = false;
 /** A Stop was asked for and the worker has not confirmed it yet. */
@@ -394,11 +419,14 @@ function onWorkerMessage({ data: m }) {
       );
     case 'backend':
       backendInfo = m.info;
-      if (m.info.fallback) note(fallbackSentence(m.info), 'warn', 'backend');
+      if (m.info.fallback) note(fallbackSentence(m.info), m.info.fallback.kind === 'softwareAdapter' ? 'info' : 'warn', 'backend');
       // A backend chosen before the first step (a link's, say) keeps the run's estimate, now for this backend.
       return showStatus(current?.last ? null : weightsReady && current ? starting(current.request) : 'loading the weights…');
     case 'program':
       return onProgram(m);
+    case 'cpu':
+      cpuThreads = m.threads;
+      return;
     case 'started':
       if (current && m.id === current.id) {
         current.layout = m.layout;
@@ -445,11 +473,15 @@ function onWorkerMessage({ data: m }) {
       return;
   }
 }
-startWorker();
+startWorker({ crashed: false });
 
 /** What the page says when the backend is not WebGPU although WebGPU (or auto) was asked for. @param {BackendInfo} info */
 function fallbackSentence(info) {
   const fallback = /** @type {Fallback} */ (info.fallback);
+  if (fallback.kind === 'softwareAdapter') {
+    const name = info.adapter?.name ? ` (${info.adapter.name})` : '';
+    return `Running on Flex (CPU): this browser's WebGPU${name} draws in software, which is slower than the CPU path. Choose WebGPU under Backend to use it anyway.`;
+  }
   const why =
     fallback.kind === 'noAdapter'
       ? 'this browser offers no WebGPU adapter'
@@ -759,6 +791,7 @@ const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 function backendLabel() {
   if (!backendInfo) return null;
+  if (backendInfo.backend === 'flex') return `Flex (CPU, ${cpuThreads} thread${cpuThreads === 1 ? '' : 's'})`;
   const name = BACKEND_NAMES[backendInfo.backend];
   const adapter = backendInfo.adapter;
   if (!adapter) return name;

@@ -67,7 +67,8 @@
 
 /**
  * Why WebGPU, asked for (or `auto`), is not the backend in use (src/device.rs `Fallback`).
- * @typedef {{ kind: 'noAdapter' } | { kind: 'initFailed', reason: string } | { kind: 'deviceLost', reason: string }} Fallback
+ * @typedef {{ kind: 'noAdapter' } | { kind: 'initFailed', reason: string } | { kind: 'deviceLost', reason: string }
+ *   | { kind: 'softwareAdapter' }} Fallback
  */
 
 /**
@@ -98,7 +99,7 @@
 
 /**
  * @typedef {(
- *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice }
+ *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number }
  *   | { type: 'backend', backend: BackendChoice }
  *   | { type: 'run', id: number, request: RunRequest, fromImage: boolean }
  *   | { type: 'stop', id: number }
@@ -119,6 +120,7 @@
 /**
  * @typedef {(
  *   | { type: 'program', loaded: number, total: number }
+ *   | { type: 'cpu', threads: number, build: 'pkg' | 'pkg-threads' }
  *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network' }
  *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number }
  *   | { type: 'weights', phase: 'error', message: string }

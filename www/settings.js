@@ -9,9 +9,10 @@
 
 /**
  * The request's fields (the catalog's), keyed by name, and the page's own: `filter` (the first filter shown),
- * `grid` (how many consecutive filters) and `backend`.
+ * `grid` (how many consecutive filters), `backend` and `threads`.
  * @typedef {Record<string, string | number | boolean> & { mode: import('./protocol.js').Mode, layer: string,
- *   filter: number, grid: number, backend: import('./protocol.js').BackendChoice, steps: number, size: number }} Settings
+ *   filter: number, grid: number, backend: import('./protocol.js').BackendChoice, threads: number, steps: number,
+ *   size: number }} Settings
  */
 
 // The page's overrides of the catalog, by name:
@@ -23,10 +24,18 @@ export const GRIDS = [1, 6, 16, 64];
 export const MAX_GRID_PIXELS = 6 * 224 * 224;
 /** Lucid's 512 steps take many minutes on a CPU; the page runs the lower end of Lucid's usual 256–512. */
 export const PRESET_OVERRIDES = { lucid: { steps: 256 } };
+/** Flex's threads where the page is cross-origin isolated (the threaded build): a link may ask for 1–MAX_THREADS
+ *  (for benchmarks); 0, the default and not written into links (it is the visitor's machine, not the picture), takes
+ *  the machine's cores up to DEFAULT_THREADS_CAP (beyond that VGG16's convolutions gain little, and each thread
+ *  costs a worker). */
+export const MAX_THREADS = 16;
+const DEFAULT_THREADS_CAP = 8;
+/** The threads Flex gets on a machine with `cores` logical cores. @param {Settings} s @param {number} cores */
+export const threadsFor = (s, cores) => s.threads || Math.max(1, Math.min(cores, DEFAULT_THREADS_CAP));
 /** Names older links used: `step` was the classic step size (in grey levels then as now). */
 const LEGACY_NAMES = { step: 'stepSize' };
 /** The original demo: conv3_2, filter 0, classic mode's preset. */
-const PAGE_DEFAULTS = { filter: 0, grid: 1, backend: 'auto' };
+const PAGE_DEFAULTS = { filter: 0, grid: 1, backend: 'auto', threads: 0 };
 
 /** The largest offered image size a grid of `grid` tiles may use. */
 export const maxSize = (grid) => Math.max(...SIZES.filter((size) => grid * size * size <= MAX_GRID_PIXELS));
@@ -130,7 +139,7 @@ export function parseLink(catalog, hash) {
   /** @type {string[]} */
   const ignored = [];
   const fields = new Map(catalog.fields.map((f) => [f.name, f]));
-  const known = new Set(['filter', 'grid', 'backend', ...fields.keys(), ...Object.keys(LEGACY_NAMES)]);
+  const known = new Set(['filter', 'grid', 'backend', 'threads', ...fields.keys(), ...Object.keys(LEGACY_NAMES)]);
   // A setting given more than once: the first counts (URLSearchParams.get), the others are named.
   for (const key of new Set(q.keys())) {
     const values = q.getAll(key);
@@ -159,6 +168,12 @@ export function parseLink(catalog, hash) {
     const backend = /** @type {string} */ (q.get('backend'));
     if (backends.includes(backend)) s.backend = backend;
     else ignored.push(`backend=${shorten(backend)} is not one of ${backends.join(', ')}`);
+  }
+  if (q.has('threads')) {
+    const text = /** @type {string} */ (q.get('threads'));
+    const threads = numberIn(text);
+    if (Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS) s.threads = threads;
+    else ignored.push(`threads=${shorten(text)} is not a whole number from 1 to ${MAX_THREADS}`);
   }
   let sizeRead = false;
   for (const field of catalog.fields) {
@@ -217,6 +232,7 @@ export function toLink(catalog, s) {
     if (field.name !== 'mode' && field.name !== 'layer' && appliesTo(field, s.mode)) q.set(field.name, String(s[field.name]));
   }
   q.set('backend', s.backend);
+  if (s.threads) q.set('threads', String(s.threads));
   return `#${q}`;
 }
 

@@ -2,8 +2,13 @@
 // The compute worker: owns the wasm Visualizer (and with it the page's one WebGPU device), fetches the weights, and
 // runs one ascent at a time, a step per turn of the event loop so that new requests (another filter, Stop) are
 // read between steps. The messages both ways are typed in protocol.js.
+//
+// Two builds of the program: pkg/ (WebGPU, and Flex on this thread) works everywhere; pkg-threads/ runs Flex on a
+// pool of Web Workers (rayon) but has no WebGPU (wgpu's browser types cannot cross threads), and needs shared
+// memory, so a cross-origin-isolated page (isolation.js). The worker loads the threaded build where the page is
+// isolated and WebGPU would not run anyway: Flex or ndarray asked for, or `auto` on a browser that offers no
+// WebGPU adapter or only a software one. The page restarts the worker to move between them (app.js).
 
-import init, { Visualizer } from './pkg/filterlens.js';
 import { loadWeights } from './weights.js';
 
 /** @typedef {import('./protocol.js').ToWorker} ToWorker */
@@ -24,8 +29,41 @@ const post = (message, transfer = []) => {
 
 /** @type {OffscreenCanvas | null} */
 let canvas = null;
+/** The program's JS side; the threaded build adds `initThreadPool`.
+ *  @typedef {typeof import('./pkg/filterlens.js') & { initThreadPool?: (threads: number) => Promise<unknown> }} Program */
+/** @typedef {import('./pkg/filterlens.js').Visualizer} Visualizer */
+/** @type {'pkg' | 'pkg-threads'} */
+let build = 'pkg';
+/** In the threaded build under `auto`, why WebGPU does not run (what the browser offered). @type {Pick<BackendInfo, 'adapter' | 'fallback'> | null} */
+let passedOver = null;
+/** @type {Program | null} */
+let glue = null;
 /** @type {Visualizer | null} */
 let visualizer = null;
+/** The page's `init` message, once it has come: the backend asked for, and Flex's threads. @type {(init: { backend: import('./protocol.js').BackendChoice, threads: number }) => void} */
+let initialised = () => {};
+const init = /** @type {Promise<{ backend: import('./protocol.js').BackendChoice, threads: number }>} */ (new Promise((resolve) => (initialised = resolve)));
+
+/** What WebGPU the browser offers, asked before a build is chosen (the wasm asks again for its own device). */
+async function webgpuOffer() {
+  const gpu = /** @type {any} */ (scope.navigator).gpu;
+  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+  if (!adapter) return { adapter: null, fallback: /** @type {const} */ ({ kind: 'noAdapter' }) };
+  const info = adapter.info ?? {};
+  const software = Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter);
+  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(', ');
+  return { adapter: { name, software }, fallback: software ? /** @type {const} */ ({ kind: 'softwareAdapter' }) : null };
+}
+
+/** The build for this page and backend (see the top of this file). @param {import('./protocol.js').BackendChoice} backend */
+async function chooseBuild(backend) {
+  if (!scope.crossOriginIsolated || backend === 'wgpu') return 'pkg';
+  if (backend !== 'auto') return 'pkg-threads';
+  const offer = await webgpuOffer();
+  if (!offer.fallback) return 'pkg';
+  passedOver = offer;
+  return 'pkg-threads';
+}
 /** The user's own starting picture, resized for each run that starts from it. @type {ImageBitmap | null} */
 let startImage = null;
 
@@ -41,7 +79,7 @@ const betweenSteps = [];
 
 /** The program (the wasm module), fetched with progress reports and compiled as it streams in. */
 async function program() {
-  const response = await fetch(new URL('./pkg/filterlens_bg.wasm', import.meta.url));
+  const response = await fetch(new URL(`./${build}/filterlens_bg.wasm`, import.meta.url));
   if (!response.ok || !response.body) throw new Error(`the server answered HTTP ${response.status}`);
   // A compressed transfer's Content-Length counts compressed bytes: then the total is unknown (0).
   const total = response.headers.get('Content-Encoding') ? 0 : Number(response.headers.get('Content-Length')) || 0;
@@ -68,15 +106,24 @@ async function program() {
 
 /** The wasm instance's memory, once loaded (for `stats`). @type {WebAssembly.Memory | null} */
 let wasmMemory = null;
-const loadProgram = () =>
-  init({ module_or_path: program() })
-    .then((output) => {
-      wasmMemory = output.memory;
-    })
-    .catch((e) => {
-      throw new Error(`The program (pkg/filterlens_bg.wasm) failed to load: ${e.message || e}. Retry to try again.`);
-    });
-// Starts at once, in parallel with the weights: the first picture waits for whichever comes last.
+const loadProgram = async () => {
+  const { backend, threads: threadsAsked } = await init;
+  build = await chooseBuild(backend);
+  try {
+    glue = /** @type {Program} */ (await import(new URL(`./${build}/filterlens.js`, import.meta.url).href));
+    wasmMemory = (await glue.default({ module_or_path: program() })).memory;
+  } catch (e) {
+    glue = null;
+    throw new Error(`The program (${build}/filterlens_bg.wasm) failed to load: ${e instanceof Error ? e.message : e}. Retry to try again.`);
+  }
+  let threads = 1;
+  if (glue.initThreadPool) {
+    threads = threadsAsked;
+    await glue.initThreadPool(threads); // rayon's workers, nested in this one: tens of milliseconds
+  }
+  post({ type: 'cpu', threads, build });
+};
+// Starts with the page's `init`, in parallel with the weights: the first picture waits for whichever comes last.
 let wasmReady = loadProgram();
 
 /** The centre square of the starting picture, resized by the browser (with its best smoothing, so a large photo
@@ -113,7 +160,7 @@ async function boot() {
   wasmReady = wasmReady.catch(loadProgram); // a retry after a failed program download fetches it again
   try {
     const [bytes] = await Promise.all([fetchWeights(), wasmReady]);
-    visualizer = new Visualizer(bytes, /** @type {OffscreenCanvas} */ (canvas));
+    visualizer = new (/** @type {Program} */ (glue).Visualizer)(bytes, /** @type {OffscreenCanvas} */ (canvas));
     await selectBackend();
   } catch (e) {
     visualizer = null;
@@ -126,7 +173,11 @@ async function boot() {
 /** Moves the visualizer to the wanted backend and tells the page. */
 async function selectBackend() {
   const requested = wanted.backend;
-  const info = /** @type {BackendInfo} */ (await /** @type {Visualizer} */ (visualizer).selectBackend(requested));
+  // The threaded build has no WebGPU: it runs `auto` on Flex, for the reason found when it was chosen. (The page
+  // moves a WebGPU request to the other build.)
+  const inThisBuild = build === 'pkg-threads' && requested === 'auto' ? 'flex' : requested;
+  let info = /** @type {BackendInfo} */ (await /** @type {Visualizer} */ (visualizer).selectBackend(inThisBuild));
+  if (inThisBuild !== requested) info = { ...info, requested, ...passedOver };
   current.backend = requested;
   if (info.fallback && 'reason' in info.fallback) console.warn(`filterlens: WebGPU unavailable: ${info.fallback.reason}`);
   post({ type: 'backend', info });
@@ -250,6 +301,7 @@ scope.onmessage = ({ data: message }) => {
     case 'init':
       canvas = message.canvas;
       wanted.backend = message.backend;
+      initialised({ backend: message.backend, threads: message.threads });
       boot();
       break;
     case 'retry-weights':
@@ -300,7 +352,7 @@ scope.onmessage = ({ data: message }) => {
       });
       break;
     case 'lose-device':
-      post({ type: 'lost', destroyed: Visualizer.loseWebGpuDeviceForTesting() });
+      post({ type: 'lost', destroyed: glue?.Visualizer.loseWebGpuDeviceForTesting() ?? false });
       break;
   }
 };

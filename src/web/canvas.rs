@@ -1,6 +1,7 @@
 //! Painting pictures onto the worker's `OffscreenCanvas`, and keeping the last one for export.
 
-use wasm_bindgen::{Clamped, JsCast, JsError};
+use js_sys::Uint8ClampedArray;
+use wasm_bindgen::{JsCast, JsError};
 use web_sys::{ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
 use crate::image::Rgba;
@@ -32,7 +33,10 @@ impl Canvas {
 
     pub fn paint(&mut self, picture: Rgba) -> Result<(), JsError> {
         let (width, height) = (picture.width as u32, picture.height as u32);
-        let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&picture.pixels), width, height)
+        // A copy into JS memory: ImageData refuses a view of the threaded build's shared wasm memory.
+        let pixels = Uint8ClampedArray::new_with_length(picture.pixels.len() as u32);
+        pixels.copy_from(&picture.pixels);
+        let data = ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width, height)
             .map_err(|e| JsError::new(&format!("could not make ImageData: {e:?}")))?;
         self.context
             .put_image_data(&data, 0.0, 0.0)

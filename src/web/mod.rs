@@ -19,6 +19,11 @@ use crate::{
 };
 use canvas::Canvas;
 
+/// The threaded build (feature `threads`): `initThreadPool(n)` starts Flex's rayon pool of n Web Workers; the
+/// compute worker awaits it once, before the first step.
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();

@@ -1,12 +1,15 @@
 // @ts-check
 // Browser benchmark (not a test): time to the first painted step and ms/step in headless Chromium, for WebGPU
-// (SwiftShader, a software adapter: a lower bound, not a GPU figure) and Flex, at 128 px on conv3_1.
+// (SwiftShader, a software adapter: a lower bound, not a GPU figure) and Flex, at 128 px on conv3_1: Flex's
+// single-threaded build (no isolation) and the threaded one on 1, 2 and all cores; then the default demo (conv3_2,
+// 224 px, 150 classic steps) to its last step, single-threaded and on all cores.
 //
 //   node tests/e2e/bench.mjs [steps]     (after make dist; writes tests/e2e/artifacts/bench-web.json)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import path from 'node:path';
-import { ARTIFACTS, DIST, launch, openContext, openPage, screenshot, waitForDone } from './helpers.mjs';
+import { ARTIFACTS, DIST, launch, openPage, screenshot, waitForDone } from './helpers.mjs';
 import { serve } from './server.mjs';
 
 const steps = Number(process.argv[2] || 12);
@@ -15,29 +18,48 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const site = await serve(DIST);
+const isolated = await serve(DIST);
+const plain = await serve(DIST, { isolate: false });
+const all = Math.min(cpus().length, 8);
+const quick = `#layer=conv3_1&filter=0&steps=${steps}&stepSize=2&size=128&seed=0`;
+const demo = '#layer=conv3_2&filter=0&steps=150&stepSize=2&size=224&seed=0';
+const cases = [
+  { name: 'WebGPU (SwiftShader)', webgpu: true, backend: 'wgpu', link: quick, site: isolated, build: 'pkg-threads' },
+  { name: 'Flex, single-threaded build', webgpu: false, backend: 'flex', link: quick, site: plain, build: 'pkg' },
+  ...[...new Set([1, 2, all])].map((threads) => ({
+    name: `Flex, threaded build, ${threads} thread${threads > 1 ? 's' : ''}`, webgpu: false, backend: 'flex',
+    link: `${quick}&threads=${threads}`, site: isolated, build: 'pkg-threads',
+  })),
+  { name: 'default demo, single-threaded build', webgpu: false, backend: 'flex', link: demo, site: plain, build: 'pkg' },
+  { name: `default demo, threaded build, ${all} threads`, webgpu: false, backend: 'flex', link: demo, site: isolated, build: 'pkg-threads' },
+];
 const results = [];
-for (const { name, webgpu, backend } of [
-  { name: 'WebGPU (SwiftShader)', webgpu: true, backend: 'wgpu' },
-  { name: 'Flex', webgpu: false, backend: 'flex' },
-]) {
+for (const { name, webgpu, backend, link, site, build } of cases) {
   const browser = await launch({ webgpu });
   try {
-    const page = await openPage(await openContext(browser), `${site.url}#layer=conv3_1&filter=0&steps=${steps}&stepSize=2&size=128&seed=0&backend=${backend}`);
+    // No service worker: the plain server's page stays single-threaded, as on a host the worker cannot isolate.
+    const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width: 1100, height: 900 } });
+    const page = await openPage(context, `${site.url}${link}&backend=${backend}`);
     await waitForDone(page, 1_200_000);
     const m = await page.evaluate(() => ({
       metrics: window.filterlens.metrics,
       steps: window.filterlens.events.filter((e) => e.type === 'step'),
       backend: window.filterlens.events.find((e) => e.type === 'backend').info,
+      cpu: window.filterlens.events.find((e) => e.type === 'cpu'),
     }));
-    await screenshot(page, `bench-${backend}`);
+    await screenshot(page, `bench-${results.length}`);
     if (m.backend.backend !== backend) throw new Error(`the ${name} row ran on ${m.backend.backend}, not ${backend}`);
+    if (m.cpu.build !== build) throw new Error(`the ${name} row ran the ${m.cpu.build} build, not ${build}`);
     const run = m.metrics.runs[0];
     const later = m.steps.slice(2); // the first steps compile shaders / warm caches
     results.push({
       name,
       backend: m.backend.backend,
       adapter: m.backend.adapter?.name ?? null,
+      build: m.cpu.build,
+      threads: m.cpu.threads,
+      link,
+      last_step_since_run_start_ms: Math.round(m.steps.at(-1).sinceStart),
       weights_ms: Math.round(m.metrics.weights.millis),
       first_step_since_navigation_ms: Math.round(run.firstStepAt),
       first_step_since_run_start_ms: Math.round(run.firstStepSinceStart),
@@ -51,6 +73,7 @@ for (const { name, webgpu, backend } of [
     await browser.close();
   }
 }
-await site.close();
+await isolated.close();
+await plain.close();
 mkdirSync(ARTIFACTS, { recursive: true });
-writeFileSync(path.join(ARTIFACTS, 'bench-web.json'), `${JSON.stringify({ steps, layer: 'conv3_1', size: 128, results }, null, 2)}\n`);
+writeFileSync(path.join(ARTIFACTS, 'bench-web.json'), `${JSON.stringify({ steps, results }, null, 2)}\n`);

@@ -14,7 +14,8 @@ const manifest = () => JSON.parse(readFileSync(path.join(DIST, 'weights/manifest
 /** `site` serves the repository root, so the page lives under the sub-path /dist/. */
 export async function paintsAndRises(t, { site, webgpu, name }) {
   const browser = await browserFor(t, { webgpu });
-  const hash = '#layer=conv2_1&filter=3&steps=60&stepSize=2&size=64&seed=7&backend=auto';
+  // WebGPU by name: `auto` prefers Flex over SwiftShader, a software adapter (webgpu.test.mjs checks that).
+  const hash = `#layer=conv2_1&filter=3&steps=60&stepSize=2&size=64&seed=7&backend=${webgpu ? 'wgpu' : 'auto'}`;
   const page = await open(browser, `${site.url}dist/${hash}`);
 
   await waitForSteps(page, 2, 240_000);

@@ -1,11 +1,14 @@
 // @ts-check
-// A small static file server for the browser tests: serves a folder on 127.0.0.1 at a free port, with the MIME
-// types a wasm page needs, no HTTP caching (so a second visit measures the page's own Cache Storage), and a log of
-// the paths asked for.
+// A small static file server for the browser tests and `make serve`: serves a folder on 127.0.0.1, with the MIME
+// types a wasm page needs, the headers that make it cross-origin isolated (so the threaded build runs), no HTTP
+// caching (so a second visit measures the page's own Cache Storage), and a log of the paths asked for.
+//
+//   node tests/e2e/server.mjs FOLDER PORT      serves FOLDER on http://127.0.0.1:PORT/ until interrupted
 
 import { createServer } from 'node:http';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -18,20 +21,25 @@ const TYPES = {
   '.safetensors': 'application/octet-stream',
 };
 
+/** Cross-origin isolation (shared memory for the threaded build); www/isolation-sw.js adds the same headers where a
+ *  host cannot. */
+export const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
 /** The page's Content-Security-Policy, as www/index.html states it in a <meta>; the server sends it as a header too,
  *  so the tests exercise both. */
 export const CSP =
-  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'";
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'";
 
 /** Serves `folder` on `host` (127.0.0.1 unless told); resolves to `{ url, requests, close() }`, `url` ending
  *  with a slash. `answer` may answer a path with an HTTP status of its own (a 503 for the weights, say); `cut`
  *  may drop the connection after that many bytes of a path's body (a download that breaks off). `csp`: the
  *  Content-Security-Policy header sent with HTML and JavaScript (a worker takes its policy from its own script's
- *  response, not from the page), CSP unless told; null sends none.
+ *  response, not from the page), CSP unless told; null sends none. `isolate`: send the ISOLATION headers (true
+ *  unless told; false is a host without header control, where the page's own service worker isolates it).
  *  @param {string} folder
- *  @param {{ host?: string, answer?: (path: string) => number | null, cut?: (path: string) => number | null,
- *    csp?: string | null }} [options] */
-export async function serve(folder, { host = '127.0.0.1', answer = () => null, cut = () => null, csp = CSP } = {}) {
+ *  @param {{ host?: string, port?: number, answer?: (path: string) => number | null, cut?: (path: string) => number | null,
+ *    csp?: string | null, isolate?: boolean }} [options] */
+export async function serve(folder, { host = '127.0.0.1', port = 0, answer = () => null, cut = () => null, csp = CSP, isolate = true } = {}) {
   const root = path.resolve(folder);
   const requests = [];
   const server = createServer(async (req, res) => {
@@ -62,6 +70,7 @@ export async function serve(folder, { host = '127.0.0.1', answer = () => null, c
         'Content-Type': type,
         'Content-Length': stat.size,
         'Cache-Control': 'no-store',
+        ...(isolate ? ISOLATION : {}),
         ...(csp && /^text\/(html|javascript)/.test(type) ? { 'Content-Security-Policy': csp } : {}),
       });
       const cutAt = cut(pathname);
@@ -75,10 +84,10 @@ export async function serve(folder, { host = '127.0.0.1', answer = () => null, c
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
     }
   });
-  await new Promise((resolve) => server.listen(0, host, () => resolve(undefined)));
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  await new Promise((resolve) => server.listen(port, host, () => resolve(undefined)));
+  const { port: listening } = /** @type {import('node:net').AddressInfo} */ (server.address());
   return {
-    url: `http://${host}:${port}/`,
+    url: `http://${host}:${listening}/`,
     requests,
     close: () =>
       new Promise((resolve) => {
@@ -86,4 +95,14 @@ export async function serve(folder, { host = '127.0.0.1', answer = () => null, c
         server.close(resolve);
       }),
   };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const [folder, port] = process.argv.slice(2);
+  if (!folder || !Number.isInteger(Number(port))) {
+    console.error('usage: node tests/e2e/server.mjs FOLDER PORT');
+    process.exit(1);
+  }
+  const { url } = await serve(folder, { port: Number(port) });
+  console.log(`filterlens: ${url} (cross-origin isolated: Flex on every core)`);
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from './helpers.mjs';
-import { defaults, filtersOf, parseLink, toLink, toRequest } from '../../www/settings.js';
+import { MAX_THREADS, defaults, filtersOf, parseLink, threadsFor, toLink, toRequest } from '../../www/settings.js';
 
 /** @type {import('../../www/protocol.js').Catalog} */
 const catalog = JSON.parse(readFileSync(path.join(ROOT, 'www/catalog.json'), 'utf8'));
@@ -23,6 +23,22 @@ test('an empty link is the original demo; a link round-trips', () => {
   const link = toLink(catalog, settings);
   assert.equal(link, '#mode=classic&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto');
   assert.deepEqual(parseLink(catalog, link), { settings, ignored: [] });
+});
+
+test('threads: a link may set them (1–MAX_THREADS); by default the machine\'s cores up to 8, and links leave them out', () => {
+  const plain = parseLink(catalog, '#layer=conv1_1').settings;
+  assert.equal(plain.threads, 0);
+  assert.deepEqual([threadsFor(plain, 2), threadsFor(plain, 8), threadsFor(plain, 64), threadsFor(plain, 0)], [2, 8, 8, 1]);
+  assert.doesNotMatch(toLink(catalog, plain), /threads/);
+  const four = parseLink(catalog, '#layer=conv1_1&threads=4');
+  assert.deepEqual([four.settings.threads, four.ignored, threadsFor(four.settings, 2)], [4, [], 4]);
+  assert.match(toLink(catalog, four.settings), /&threads=4$/);
+  assert.ok(!('threads' in toRequest(catalog, four.settings)), 'not part of the run request');
+  for (const bad of ['0', '2.5', 'all', String(MAX_THREADS + 1)]) {
+    const { settings, ignored } = parseLink(catalog, `#threads=${bad}`);
+    assert.equal(settings.threads, 0);
+    assert.deepEqual(ignored, [`threads=${bad} is not a whole number from 1 to ${MAX_THREADS}`]);
+  }
 });
 
 test("lucid takes its preset (with the page's 256 steps) and its own rate", () => {

@@ -14,10 +14,25 @@ test('WebGPU: weights load with progress, each step paints, the activation rises
   await paintsAndRises(t, { site, webgpu: true, name: 'webgpu' });
 });
 
+test('WebGPU: auto prefers Flex over a software adapter and says why; WebGPU by name still runs there', { timeout: 600_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: true });
+  const page = await open(browser, `${site.url}dist/#layer=conv1_1&filter=0&steps=400&size=64&backend=auto`);
+  await waitForSteps(page, 2, 240_000);
+  const [auto] = await backendInfo(page);
+  assert.deepEqual([auto.requested, auto.backend, auto.fallback, auto.adapter?.software], ['auto', 'flex', { kind: 'softwareAdapter' }, true]);
+  assert.match(await page.locator('#notices').textContent(), /draws in software, which is slower than the CPU path/);
+  assert.match(await page.locator('#status').textContent(), /Flex/);
+  await page.locator('#backend').selectOption('wgpu');
+  await page.waitForFunction(() => window.filterlens.events.some((e) => e.type === 'step' && e.backend === 'wgpu'), null, { timeout: 240_000 });
+  assert.match(await page.locator('#status').textContent(), /WebGPU/);
+});
+
 test('WebGPU: a lost device falls back to Flex and the run carries on from its picture', { timeout: 600_000 }, async (t) => {
   const browser = await browserFor(t, { webgpu: true });
   const page = await open(browser, `${site.url}dist/#layer=conv1_2&filter=5&steps=400&stepSize=2&size=64&seed=3&backend=wgpu`);
-  await waitForSteps(page, 4, 240_000);
+  await waitForSteps(page, 1, 240_000);
+  const start = await snapshot(page);
+  await waitForSteps(page, 30, 240_000);
   const before = await snapshot(page);
   await page.evaluate(() => window.filterlens.loseDevice());
   await page.waitForFunction(
@@ -25,6 +40,13 @@ test('WebGPU: a lost device falls back to Flex and the run carries on from its p
     null,
     { timeout: 120_000 },
   );
+  // The first Flex picture continues the last WebGPU one: a few steps of 2/255 away from it, where the run has
+  // moved far from its start (a restart, even with the same seed, would be back near the start).
+  const after = await snapshot(page);
+  const carried = pixelDifference(before, after);
+  const travelled = pixelDifference(start, before);
+  assert.ok(after.step - before.step <= 5, `snapshots at steps ${before.step} and ${after.step}`);
+  assert.ok(carried < 4 && carried < travelled / 3, `grey levels: ${carried} from the last WebGPU picture, ${travelled} travelled before`);
   const steps = await waitForSteps(page, before.step + 6, 240_000);
   const lost = (await events(page, 'lost'))[0];
   assert.equal(lost.destroyed, true);

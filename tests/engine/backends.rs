@@ -33,3 +33,26 @@ fn flex_wgpu_and_ndarray_agree() {
         assert!(dm < 1e-4 && dg < 1e-4, "{backend} differs from flex: forward {dm:.1e}, gradient {dg:.1e}");
     }
 }
+
+/// `auto` takes WebGPU only on a hardware adapter: on a software one (lavapipe here, SwiftShader in the browser)
+/// it runs Flex and says why, while `wgpu` asked for by name still runs there. On a machine with a GPU, `auto` is
+/// WebGPU.
+#[test]
+fn auto_prefers_flex_over_a_software_adapter() {
+    use filterlens::{BackendChoice, Backends, Fallback};
+    let weights = crate::weights_bytes("vgg16-f16.safetensors");
+    let (named, _) = pollster::block_on(Backends::new(weights.clone()).select(BackendChoice::Wgpu)).unwrap();
+    let (auto, _) = pollster::block_on(Backends::new(weights).select(BackendChoice::Auto)).unwrap();
+    let Some(adapter) = named.adapter.clone() else {
+        assert_eq!((auto.backend, &auto.fallback), (Backend::Flex, &named.fallback), "no adapter: both fall back");
+        return;
+    };
+    println!("adapter {:?}", adapter);
+    assert_eq!(named.backend, Backend::Wgpu, "wgpu by name runs on any adapter");
+    assert_eq!(auto.adapter.as_ref(), Some(&adapter));
+    if adapter.software {
+        assert_eq!((auto.backend, auto.fallback), (Backend::Flex, Some(Fallback::SoftwareAdapter)));
+    } else {
+        assert_eq!((auto.backend, auto.fallback), (Backend::Wgpu, None));
+    }
+}

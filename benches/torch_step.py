@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch CPU baseline for filterlens's classic gradient-ascent step.
+"""PyTorch baseline (CPU, or CUDA with --device cuda) for filterlens's classic gradient-ascent step.
 
 Times exactly the step that `src/ascent.rs` takes in classic mode, on the same weights
 (`weights/vgg16.safetensors`), so the numbers can sit beside the Rust backends in docs/BENCHMARKS.md:
@@ -35,14 +35,13 @@ import torch
 
 from torch_vgg import CONV_INDEX, DEFAULT_WEIGHTS, VGG16, Normalise, load_weights, pools_before, relu_index
 
-BACKEND = "pytorch-cpu"
 STEP_SIZE = 2.0 / 255.0
 EPS = 1e-8
 
 
-def initial_image(size: int) -> torch.Tensor:
+def initial_image(size: int, device: torch.device) -> torch.Tensor:
     torch.manual_seed(0)
-    return (128.0 + torch.rand(1, 3, size, size, dtype=torch.float32)) / 255.0
+    return ((128.0 + torch.rand(1, 3, size, size, dtype=torch.float32)) / 255.0).to(device)
 
 
 def ascent_step(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -55,14 +54,20 @@ def ascent_step(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, 
     return x.requires_grad_(True), loss.item()
 
 
-def bench(layer: str, model: torch.nn.Module, size: int, steps: int, warmup: int) -> dict:
-    x = initial_image(size).requires_grad_(True)
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench(layer: str, model: torch.nn.Module, size: int, steps: int, warmup: int, device: torch.device) -> dict:
+    x = initial_image(size, device).requires_grad_(True)
     for _ in range(warmup):
         x, _ = ascent_step(model, x)
     times_ms, losses = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
-        x, loss = ascent_step(model, x)  # loss.item() inside syncs, so the step is complete here
+        x, loss = ascent_step(model, x)  # loss.item() inside syncs with the backward pass ...
+        synchronize(device)  # ... and this with the update, on a GPU
         times_ms.append((time.perf_counter() - t0) * 1e3)
         losses.append(loss)
     return {
@@ -109,7 +114,8 @@ def sha256(path: Path) -> str:
 def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [
-        f"CPU: {m['cpu']}, {m['cores']} cores; torch {report['torch']}, {report['threads']} thread(s); "
+        (f"GPU: {report['gpu']} (cuDNN TF32 {'on' if report['cudnn_tf32'] else 'off'}), " if report["gpu"] else "")
+        + f"CPU: {m['cpu']}, {m['cores']} cores; torch {report['torch']}, {report['threads']} thread(s); "
         f"classic step (forward to layer, channel-0 mean, backward to image, update), f32, batch 1.",
         "",
         "| backend | layer | size | ms/step (median) | mean | min | steps |",
@@ -147,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads (default: all cores available to this process)")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
-                   help=f"f32 VGG16 safetensors (default: {DEFAULT_WEIGHTS})")
+                   help=f"VGG16 safetensors, f32 (default: {DEFAULT_WEIGHTS}) or f16 (widened to f32)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the step runs (default: cpu)")
+    p.add_argument("--tf32", choices=["default", "on", "off"], default="default",
+                   help="CUDA: TensorFloat-32 in convolutions (PyTorch's default: on); off computes in full f32 "
+                        "like filterlens's wgpu kernels")
     p.add_argument("--json", type=Path, help="write the full report here")
     p.add_argument("--markdown", type=Path, help="write the Markdown table here (it is printed either way)")
     args = p.parse_args(argv)
@@ -173,13 +183,19 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError:
         pass
 
-    tensors = load_weights(args.weights)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            p.error("--device cuda: PyTorch sees no CUDA device")
+        if args.tf32 != "default":
+            torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
+    tensors = load_weights(args.weights, allow_f16=True)
     results = []
     for layer in args.layers:
         # Normalisation inside, the forward stopping at the layer's ReLU, as in src/vgg.rs.
         model = torch.nn.Sequential(Normalise(), VGG16(tensors, upto=relu_index(layer)))
         for size in args.sizes:
-            r = bench(layer, model, size, args.steps, args.warmup)
+            r = bench(layer, model.to(device), size, args.steps, args.warmup, device)
             print(
                 f"{layer} {size}px: median {r['median_ms']:.1f} ms/step over {r['steps']} "
                 f"(channel-0 mean {r['loss_first']:.4g} -> {r['loss_last']:.4g})",
@@ -188,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
 
     report = {
-        "backend": BACKEND,
+        "backend": f"pytorch-{device.type}",
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "cudnn_tf32": torch.backends.cudnn.allow_tf32 if device.type == "cuda" else None,
         "machine": {
             "cpu": cpu_model(),
             "cores": cores,

@@ -62,8 +62,9 @@ class VGG16(torch.nn.Module):
         return self.features(x)
 
 
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    """The f32 tensors, checked: every conv's weight and bias present and float32."""
+def load_weights(path: Path, allow_f16: bool = False) -> dict[str, torch.Tensor]:
+    """The f32 tensors, checked: every conv's weight and bias present and float32 (or float16 where `allow_f16`,
+    widened to float32: what filterlens computes from its f16 file)."""
     if not path.is_file():
         sys.exit(f"error: {path} not found; run `make weights` (or `python weights/prepare.py`) first")
     tensors = load_file(str(path))
@@ -72,6 +73,8 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
             key = f"features.{index}.{kind}"
             if key not in tensors:
                 sys.exit(f"error: {path} has no tensor {key}")
+            if allow_f16 and tensors[key].dtype == torch.float16:
+                tensors[key] = tensors[key].float()
             if tensors[key].dtype != torch.float32:
                 sys.exit(f"error: {key} is {tensors[key].dtype}, expected float32 (use vgg16.safetensors, not the f16 file)")
     return tensors

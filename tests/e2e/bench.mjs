@@ -4,12 +4,13 @@
 // single-threaded build (no isolation) and the threaded one on 1, 2 and all cores; then the default demo (conv3_2,
 // 224 px, 150 classic steps) to its last step, single-threaded and on all cores.
 //
-//   node tests/e2e/bench.mjs [steps]     (after make dist; writes tests/e2e/artifacts/bench-web.json)
+//   node tests/e2e/bench.mjs [steps] [only]   (after make dist; writes tests/e2e/artifacts/bench-web.json; `only`:
+//                                             the rows whose name contains it)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
-import { ARTIFACTS, DIST, launch, openPage, screenshot, waitForDone } from './helpers.mjs';
+import { ARTIFACTS, DIST, launch, openContext, openPage, screenshot, waitForDone } from './helpers.mjs';
 import { serve } from './server.mjs';
 
 const steps = Number(process.argv[2] || 12);
@@ -19,12 +20,14 @@ const median = (xs) => {
 };
 
 const isolated = await serve(DIST);
-const plain = await serve(DIST, { isolate: false });
+// No isolation headers, and a service worker that cannot install (as on a host where isolation is impossible):
+// the single-threaded build, with no wait for isolation.
+const plain = await serve(DIST, { isolate: false, answer: (p) => (p.endsWith('/isolation-sw.js') ? 404 : null) });
 const all = Math.min(cpus().length, 8);
 const quick = `#layer=conv3_1&filter=0&steps=${steps}&stepSize=2&size=128&seed=0`;
 const demo = '#layer=conv3_2&filter=0&steps=150&stepSize=2&size=224&seed=0';
 const cases = [
-  { name: 'WebGPU (SwiftShader)', webgpu: true, backend: 'wgpu', link: quick, site: isolated, build: 'pkg-threads' },
+  { name: 'WebGPU (SwiftShader)', webgpu: true, backend: 'wgpu', link: quick, site: isolated, build: 'pkg' },
   { name: 'Flex, single-threaded build', webgpu: false, backend: 'flex', link: quick, site: plain, build: 'pkg' },
   ...[...new Set([1, 2, all])].map((threads) => ({
     name: `Flex, threaded build, ${threads} thread${threads > 1 ? 's' : ''}`, webgpu: false, backend: 'flex',
@@ -34,12 +37,11 @@ const cases = [
   { name: `default demo, threaded build, ${all} threads`, webgpu: false, backend: 'flex', link: demo, site: isolated, build: 'pkg-threads' },
 ];
 const results = [];
-for (const { name, webgpu, backend, link, site, build } of cases) {
+const only = process.argv[3] ?? '';
+for (const { name, webgpu, backend, link, site, build } of cases.filter((c) => c.name.includes(only))) {
   const browser = await launch({ webgpu });
   try {
-    // No service worker: the plain server's page stays single-threaded, as on a host the worker cannot isolate.
-    const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width: 1100, height: 900 } });
-    const page = await openPage(context, `${site.url}${link}&backend=${backend}`);
+    const page = await openPage(await openContext(browser), `${site.url}${link}&backend=${backend}`);
     await waitForDone(page, 1_200_000);
     const m = await page.evaluate(() => ({
       metrics: window.filterlens.metrics,

@@ -52,11 +52,10 @@ test('the threaded and the single-threaded build paint the same picture for the 
   const threaded = await open(browser, `${site.url}dist/${LINK}`);
   assert.equal((await cpu(threaded)).build, 'pkg-threads');
   const a = await finalPicture(threaded);
-  // No isolation headers and no service worker: the single-threaded build.
-  const plain = await serve(ROOT, { isolate: false });
+  // No isolation headers and a service worker that cannot install: the single-threaded build.
+  const plain = await serve(ROOT, { isolate: false, answer: (p) => (p.endsWith('/isolation-sw.js') ? 404 : null) });
   t.after(() => plain.close());
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const single = await openPage(context, `${plain.url}dist/${LINK}`);
+  const single = await open(browser, `${plain.url}dist/${LINK}`);
   assert.deepEqual(await cpu(single), { type: 'cpu', build: 'pkg', threads: 1 });
   const b = await finalPicture(single);
   assert.equal(a.step, b.step);

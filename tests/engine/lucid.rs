@@ -85,7 +85,9 @@ fn own_image_start() {
 
 /// A lucid run that moves to another backend mid-way (a lost WebGPU device, in the page) carries on from its
 /// checkpoint, Adam's moments and the transforms' random stream included: it ends where an uninterrupted run on
-/// the second backend ends. From Flex to Flex that is bit for bit; from ndarray, within float rounding.
+/// the second backend ends. From Flex to Flex that is bit for bit; from ndarray, within the two backends' own
+/// difference: they round differently, and Adam's first steps divide near-zero gradients by their own size, so two
+/// uninterrupted runs, one per backend, already end some 1e-4 to 1e-3 apart. That difference is the yardstick.
 #[test]
 fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
     let request =
@@ -95,6 +97,10 @@ fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
     let expected = pollster::block_on(uninterrupted.pixels()).unwrap();
 
     let ndarray = model(Backend::NdArray, "vgg16.safetensors");
+    let (_, on_ndarray) = run_to_end(Ascent::new(&ndarray, objective.clone(), config.clone()).unwrap());
+    let max_difference = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    let backends_apart = max_difference(&pollster::block_on(on_ndarray.pixels()).unwrap(), &expected);
+    println!("uninterrupted runs on ndarray and on Flex end {backends_apart:.1e} apart");
     for (name, first) in [("flex", flex_model()), ("ndarray", &ndarray)] {
         let mut ascent = Ascent::new(first, objective.clone(), config.clone()).unwrap();
         for _ in 0..3 {
@@ -107,12 +113,15 @@ fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
         let (reports, resumed) = run_to_end(resumed);
         assert_eq!(reports.iter().map(|r| r.step).collect::<Vec<_>>(), vec![3, 4, 5]);
         let pixels = pollster::block_on(resumed.pixels()).unwrap();
-        let worst = pixels.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let worst = max_difference(&pixels, &expected);
         println!("resumed from {name} after 3 of 6 lucid steps: within {worst:.1e} of the uninterrupted run");
         if name == "flex" {
             assert!(pixels == expected, "Flex to Flex differs by {worst}");
         } else {
-            assert!(worst < 1e-4, "resumed from {name}: off by {worst}");
+            assert!(
+                worst <= 1.5 * backends_apart + 1e-6,
+                "resumed from {name}: off by {worst} (backends {backends_apart} apart)"
+            );
         }
     }
     // Without Adam's moments (a fresh optimiser at step 3) the run would end elsewhere: the test can tell.
@@ -124,6 +133,7 @@ fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
     let (_, restarted) =
         run(objective, AscentConfig { steps: 3, init: Some(restarted[..3 * 32 * 32].to_vec()), ..config });
     let other = pollster::block_on(restarted.pixels()).unwrap();
-    let apart = other.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    assert!(apart > 1e-3, "a restarted optimiser ends {apart} from the uninterrupted run");
+    let apart = max_difference(&other, &expected);
+    println!("a restarted optimiser ends {apart:.1e} from the uninterrupted run");
+    assert!(apart > 5.0 * backends_apart.max(1e-4), "a restarted optimiser ends {apart} from the uninterrupted run");
 }

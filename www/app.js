@@ -252,15 +252,15 @@ function startWorker({ crashed }) {
   post({ type: 'init', canvas: offscreen, backend: settings.backend, threads }, [offscreen]);
 }
 
-/** Moves the computation to `settings.backend`. On a cross-origin-isolated page the backend decides which build
- *  the worker loads (WebGPU, or Flex on every core: worker.js), so a fresh worker starts, with the starting picture
- *  if there is one; elsewhere the worker switches in place. Either way the run starts again on the new backend. */
-async function moveBackend() {
+/** Moves the computation to `settings.backend`; the run starts again there. */
+function moveBackend() {
   clearNotes('backend');
-  if (!crossOriginIsolated) {
-    post({ type: 'backend', backend: settings.backend });
-    return;
-  }
+  post({ type: 'backend', backend: settings.backend });
+}
+
+/** The backend asked for runs in the other build of the program (WebGPU, or Flex on every core: worker.js): a fresh
+ *  worker loads it, with the starting picture if there is one, and the run starts again. */
+async function changeBuild() {
   weightsReady = false;
   backendInfo = null;
   startWorker({ crashed: false });
@@ -427,6 +427,8 @@ function onWorkerMessage({ data: m }) {
     case 'cpu':
       cpuThreads = m.threads;
       return;
+    case 'other-build':
+      return changeBuild();
     case 'started':
       if (current && m.id === current.id) {
         current.layout = m.layout;

@@ -121,6 +121,7 @@
  * @typedef {(
  *   | { type: 'program', loaded: number, total: number }
  *   | { type: 'cpu', threads: number, build: 'pkg' | 'pkg-threads' }
+ *   | { type: 'other-build' }
  *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network' }
  *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number }
  *   | { type: 'weights', phase: 'error', message: string }

@@ -7,7 +7,8 @@
 // pool of Web Workers (rayon) but has no WebGPU (wgpu's browser types cannot cross threads), and needs shared
 // memory, so a cross-origin-isolated page (isolation.js). The worker loads the threaded build where the page is
 // isolated and WebGPU would not run anyway: Flex or ndarray asked for, or `auto` on a browser that offers no
-// WebGPU adapter or only a software one. The page restarts the worker to move between them (app.js).
+// WebGPU adapter or only a software one. A backend that needs the other build asks the page for a new worker
+// (`other-build`).
 
 import { loadWeights } from './weights.js';
 
@@ -309,7 +310,7 @@ scope.onmessage = ({ data: message }) => {
       break;
     case 'backend':
       wanted.backend = message.backend;
-      drive();
+      chooseBuild(message.backend).then((needed) => (glue && needed !== build ? post({ type: 'other-build' }) : drive()));
       break;
     case 'run':
       wanted.runId = message.id;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ROOT, browserFor, openContext, openPage, servedSite } from './helpers.mjs';
-import { GRIDS, IGNORED_SHOWN, SIZES, appliesTo, channels, ignoredNotice, maxSize, parseLink, shorten, toLink } from '../../www/settings.js';
+import { GRIDS, IGNORED_SHOWN, MAX_THREADS, SIZES, appliesTo, channels, ignoredNotice, maxSize, parseLink, shorten, toLink } from '../../www/settings.js';
 
 /** @type {import('../../www/protocol.js').Catalog} */
 const catalog = JSON.parse(readFileSync(path.join(ROOT, 'www/catalog.json'), 'utf8'));
@@ -40,7 +40,7 @@ const GOOD = [
   ...catalog.fields.flatMap((f) => (f.kind === 'choice' ? f.choices : f.kind === 'boolean' ? ['true', 'false'] : [String(f.min), String(f.max)])),
   ...BACKENDS, ...SIZES.map(String), ...GRIDS.map(String), '0', '63', '255', '511', '150', '2', '0.05',
 ];
-const KEYS = [...FIELDS.keys(), 'filter', 'grid', 'backend', 'step'];
+const KEYS = [...FIELDS.keys(), 'filter', 'grid', 'backend', 'threads', 'step'];
 
 const value = fc.oneof(
   { arbitrary: fc.constantFrom(...GOOD), weight: 4 },
@@ -106,7 +106,8 @@ function problems(s) {
   if (!GRIDS.includes(s.grid)) out.push(`grid=${s.grid}`);
   if (!SIZES.includes(s.size) || s.size > maxSize(s.grid)) out.push(`size=${s.size} for grid ${s.grid}`);
   if (!BACKENDS.includes(s.backend)) out.push(`backend=${s.backend}`);
-  const known = new Set([...FIELDS.keys(), 'filter', 'grid', 'backend']);
+  if (!Number.isInteger(s.threads) || s.threads < 0 || s.threads > MAX_THREADS) out.push(`threads=${s.threads}`);
+  const known = new Set([...FIELDS.keys(), 'filter', 'grid', 'backend', 'threads']);
   for (const k of Object.keys(s)) if (!known.has(k)) out.push(`unexpected key ${k}`);
   if (Object.getPrototypeOf(s) !== Object.prototype) out.push('a changed prototype');
   return out;
@@ -119,7 +120,7 @@ function took(settings, name, text, q) {
   if (field && !appliesTo(field, settings.mode)) return false;
   if (name === 'backend' || field?.kind === 'choice') return settings[name] === text;
   if (field?.kind === 'boolean') return String(settings[name]) === text;
-  if (field || name === 'filter' || name === 'grid') return text.trim() !== '' && Number(text) === settings[name];
+  if (field || name === 'filter' || name === 'grid' || name === 'threads') return text.trim() !== '' && Number(text) === settings[name];
   return false; // not a setting
 }
 

@@ -169,11 +169,14 @@ pub fn picture(planar: &[f32], display: Display, captions: &[String], layout: &G
     picture
 }
 
-const GLYPH_WIDTH: usize = 4;
-const GLYPH_HEIGHT: usize = 7;
+pub const GLYPH_WIDTH: usize = 4;
+pub const GLYPH_HEIGHT: usize = 7;
+/// Every character the font has.
+pub const GLYPHS: &str = "0123456789conv_:";
 
-/// A 4×7 pixel font with what captions need (`conv3_2:17`), so the CLI and the page draw the same labels.
-fn glyph(c: char) -> Option<[&'static str; GLYPH_HEIGHT]> {
+/// A 4×7 pixel font with what captions need (`conv3_2:17`), so the CLI and the page draw the same labels; each row
+/// `#` for ink. Glyphs sit one blank column apart.
+pub fn glyph(c: char) -> Option<[&'static str; GLYPH_HEIGHT]> {
     Some(match c {
         '0' => [".##.", "#..#", "#..#", "#..#", "#..#", "#..#", ".##."],
         '1' => ["..#.", ".##.", "..#.", "..#.", "..#.", "..#.", ".###"],

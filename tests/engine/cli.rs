@@ -70,12 +70,35 @@ fn grid_writes_six_captioned_tiles() {
     let picture = Rgba::from_png(&std::fs::read(&out).unwrap()).unwrap();
     for tile in 0..6 {
         let (x0, y0) = layout.origin(tile);
-        let ink = (y0 + 64..y0 + 75)
-            .flat_map(|y| (x0..x0 + 64).map(move |x| (x, y)))
-            .filter(|&(x, y)| picture.pixels[4 * (y * picture.width + x)] < 100)
-            .count();
-        assert!(ink > 60, "tile {tile}'s caption (conv2_1:{tile}) is drawn: {ink} dark pixels");
+        assert_eq!(read_caption(&picture, x0, y0 + 64, 64, 11), format!("conv2_1:{tile}"), "tile {tile}'s caption");
     }
+}
+
+/// The text in a caption strip, read back glyph by glyph against the font (scale 1: 64 px tiles): from the ink's
+/// top-left corner, each 4×7 cell must be exactly one glyph, until a blank cell. Panics on ink that is no glyph.
+fn read_caption(picture: &Rgba, x: usize, y: usize, width: usize, height: usize) -> String {
+    use filterlens::image::{GLYPH_HEIGHT, GLYPH_WIDTH, GLYPHS, glyph};
+    let ink = |px: usize, py: usize| picture.pixels[4 * (py * picture.width + px)] < 100;
+    let inked: Vec<(usize, usize)> =
+        (y..y + height).flat_map(|py| (x..x + width).map(move |px| (px, py))).filter(|&(px, py)| ink(px, py)).collect();
+    let Some(left) = inked.iter().map(|p| p.0).min() else { return String::new() };
+    let top = inked.iter().map(|p| p.1).min().unwrap();
+    let mut text = String::new();
+    for cell in 0.. {
+        let x0 = left + cell * (GLYPH_WIDTH + 1);
+        if x0 + GLYPH_WIDTH > x + width {
+            break;
+        }
+        let rows: Vec<String> = (0..GLYPH_HEIGHT)
+            .map(|gy| (0..GLYPH_WIDTH).map(|gx| if ink(x0 + gx, top + gy) { '#' } else { '.' }).collect())
+            .collect();
+        if rows.iter().all(|r| !r.contains('#')) {
+            break;
+        }
+        let c = GLYPHS.chars().find(|&c| glyph(c).unwrap().iter().zip(&rows).all(|(a, b)| a == b));
+        text.push(c.unwrap_or_else(|| panic!("ink that is no glyph after '{text}': {rows:?}")));
+    }
+    text
 }
 
 fn refused(args: &[&str], message: &str) {

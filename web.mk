@@ -1,7 +1,7 @@
 # The web page: wasm package, static site, local server, real-browser tests. Included by the Makefile, which
 # provides CARGO_TARGET_DIR (exported) and the `weights` target.
 #
-#   make pkg        wasm32 release build -> wasm-bindgen (--target web) -> wasm-opt: pkg/
+#   make pkg        wasm32 build (profile wasm-release) -> wasm-bindgen (--target web) -> wasm-opt: pkg/
 #   make pkg-threads  the same with Flex on a pool of Web Workers (nightly, atomics): pkg-threads/
 #   make dist       one self-contained static folder, dist/: www/, pkg/, pkg-threads/, weights (f16 + manifest)
 #   make serve-web  dist/ on http://127.0.0.1:8000, cross-origin isolated (so the threaded build runs)
@@ -43,10 +43,10 @@ wasm-bindgen-cli:
 pkg: pkg/filterlens_bg.wasm
 
 pkg/filterlens_bg.wasm: $(WEB_SOURCES) | wasm-bindgen-cli node-deps
-	cargo build --release --lib --target $(WASM_TARGET)
+	cargo build --profile wasm-release --lib --target $(WASM_TARGET)
 	rm -rf pkg.tmp
 	$(WASM_BINDGEN) --target web --out-dir pkg.tmp \
-		$(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/filterlens.wasm
+		$(CARGO_TARGET_DIR)/$(WASM_TARGET)/wasm-release/filterlens.wasm
 	$(WASM_OPT) $(WASM_OPT_FEATURES) $(WASM_OPT_FLAGS) pkg.tmp/filterlens_bg.wasm -o pkg.tmp/filterlens_bg.opt.wasm
 	mv pkg.tmp/filterlens_bg.opt.wasm pkg.tmp/filterlens_bg.wasm
 	rm -rf pkg && mv pkg.tmp pkg

@@ -7,7 +7,7 @@ VENV ?= $(HOME)/.cache/filterlens/venv
 NIGHTLY = nightly-2026-05-19
 PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0
 
-.PHONY: serve test lint weights bench bench-torch golden lucent-fixture fuzz
+.PHONY: serve test lint weights bench bench-torch golden lucent-fixture fuzz mutants
 
 include web.mk
 
@@ -64,3 +64,13 @@ fuzz: weights
 	python3 fuzz/seed.py
 	cd fuzz && CARGO_TARGET_DIR=$(HOME)/.cache/filterlens/fuzz-target cargo +$(NIGHTLY) fuzz run weights corpus/weights -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
 		2>&1 | tee ../fuzz-weights.log | grep -E "^(#[0-9]+.*(DONE|pulse|REDUCE|NEW)|Done|==|SUMMARY)" | tail -20
+
+# Mutation testing of the algorithm's core (cargo-mutants): every mutant of MUTANTS_FILES must fail a native test.
+# A rebuild per mutant (minutes each on two cores), so not part of `make test`; in place, reusing the build folder
+# (cargo-mutants restores each file). Results in mutants.out/; docs/MUTANTS.md records the missed ones and why.
+MUTANTS_FILES ?= src/objective.rs src/ascent.rs src/param.rs src/transform.rs
+MUTANTS_ARGS ?=
+mutants: weights
+	cargo mutants --version >/dev/null 2>&1 || cargo install cargo-mutants --version 25.3.1 --locked
+	cargo mutants --in-place --baseline skip $(foreach f,$(MUTANTS_FILES),--file $(f)) $(MUTANTS_ARGS) \
+		-- --release --test engine --lib

@@ -70,10 +70,6 @@ impl Objective {
         }
     }
 
-    pub fn target(&self) -> Target {
-        self.target
-    }
-
     /// The activation each image starts with (a dead filter may switch to pre-ReLU).
     pub fn activation(&self) -> Activation {
         self.activation

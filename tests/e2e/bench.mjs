@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { ARTIFACTS, DIST, launch, openContext, openPage, screenshot, waitForDone } from './helpers.mjs';
-import { serve } from './server.mjs';
+import { NO_SERVICE_WORKER, serve } from './server.mjs';
 
 const steps = Number(process.argv[2] || 12);
 const median = (xs) => {
@@ -22,7 +22,7 @@ const median = (xs) => {
 const isolated = await serve(DIST);
 // No isolation headers, and a service worker that cannot install (as on a host where isolation is impossible):
 // the single-threaded build, with no wait for isolation.
-const plain = await serve(DIST, { isolate: false, answer: (p) => (p.endsWith('/isolation-sw.js') ? 404 : null) });
+const plain = await serve(DIST, { isolate: false, answer: NO_SERVICE_WORKER });
 const all = Math.min(cpus().length, 8);
 const quick = `#layer=conv3_1&filter=0&steps=${steps}&stepSize=2&size=128&seed=0`;
 const demo = '#layer=conv3_2&filter=0&steps=150&stepSize=2&size=224&seed=0';

@@ -25,6 +25,10 @@ const TYPES = {
  *  host cannot. */
 export const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
+/** An `answer` for a host where the page's service worker cannot install (its script answers 404): with
+ *  `isolate: false`, a page that stays single-threaded without reloading. @param {string} path */
+export const NO_SERVICE_WORKER = (path) => (path.endsWith('/isolation-sw.js') ? 404 : null);
+
 /** The page's Content-Security-Policy, as www/index.html states it in a <meta>; the server sends it as a header too,
  *  so the tests exercise both. */
 export const CSP =

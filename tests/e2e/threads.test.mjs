@@ -9,7 +9,7 @@ import {
   INSECURE_HOST, INSECURE_HOST_ARGS, ROOT, browserFor, events, open, openPage, screenshot, servedSite, snapshot, waitForDone,
   waitForSteps,
 } from './helpers.mjs';
-import { serve } from './server.mjs';
+import { NO_SERVICE_WORKER, serve } from './server.mjs';
 
 const site = servedSite(); // with the isolation headers, as `make serve` sends them
 
@@ -53,7 +53,7 @@ test('the threaded and the single-threaded build paint the same picture for the 
   assert.equal((await cpu(threaded)).build, 'pkg-threads');
   const a = await finalPicture(threaded);
   // No isolation headers and a service worker that cannot install: the single-threaded build.
-  const plain = await serve(ROOT, { isolate: false, answer: (p) => (p.endsWith('/isolation-sw.js') ? 404 : null) });
+  const plain = await serve(ROOT, { isolate: false, answer: NO_SERVICE_WORKER });
   t.after(() => plain.close());
   const single = await open(browser, `${plain.url}dist/${LINK}`);
   assert.deepEqual(await cpu(single), { type: 'cpu', build: 'pkg', threads: 1 });
@@ -93,7 +93,7 @@ test('where isolation is not possible the page runs single-threaded, without rel
   assert.match(await insecure.locator('#status').textContent(), /Flex \(CPU, 1 thread\)/);
 
   // A host without the headers where the service worker cannot install (its script answers 404).
-  const broken = await serve(ROOT, { isolate: false, answer: (p) => (p.endsWith('/isolation-sw.js') ? 404 : null) });
+  const broken = await serve(ROOT, { isolate: false, answer: NO_SERVICE_WORKER });
   t.after(() => broken.close());
   const page = await open(browser, `${broken.url}dist/${LINK}`);
   assert.deepEqual(await cpu(page), { type: 'cpu', build: 'pkg', threads: 1 });

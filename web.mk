@@ -9,6 +9,7 @@
 #   make e2e        the browser tests (tests/e2e/, node --test + playwright-core + Chromium) against dist/
 #   make soak       the long soak test, memory curves to docs/soak.svg
 #   make bench-web  first painted step and ms/step in headless Chromium (tests/e2e/artifacts/bench-web.json)
+#   make bench-first-visit  a newcomer's first picture through a paced link, 5/20/100 Mbit/s (artifacts/first-visit.json)
 
 CARGO_TARGET_DIR ?= $(HOME)/.cache/filterlens/target
 WASM_TARGET = wasm32-unknown-unknown
@@ -28,7 +29,7 @@ WWW_FILES = www/index.html www/app.js www/settings.js www/protocol.js www/worker
 	www/catalog.json www/isolation.js www/isolation-sw.js
 WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml $(shell find src -name '*.rs')
 
-.PHONY: pkg pkg-threads dist serve-web typecheck e2e soak bench-web wasm-bindgen-cli node-deps web-clean
+.PHONY: pkg pkg-threads dist serve-web typecheck e2e soak bench-web bench-first-visit wasm-bindgen-cli node-deps web-clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -107,6 +108,9 @@ soak: dist node-deps
 # Time to the first painted step and ms/step in headless Chromium (WebGPU on SwiftShader, and Flex), 128 px conv3_1.
 bench-web: dist node-deps
 	CHROMIUM=$(CHROMIUM) node tests/e2e/bench.mjs
+
+bench-first-visit: dist node-deps
+	CHROMIUM=$(CHROMIUM) node tests/e2e/first-visit.mjs
 
 web-clean:
 	rm -rf pkg pkg.tmp pkg-threads pkg-threads.tmp dist dist.tmp tests/e2e/artifacts

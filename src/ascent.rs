@@ -15,7 +15,7 @@ use crate::objective::{Objective, Selection};
 use crate::param::{Param, ParamsToImage};
 use crate::request::limits;
 use crate::transform::Transforms;
-use crate::vgg::{Activation, Vgg16};
+use crate::vgg::{Activation, LAYERS, Vgg16};
 
 /// How the parameters move along their gradient (upwards: the objective is maximised).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,6 +118,9 @@ impl Checkpoint {
 impl Ascent {
     pub fn new(model: &Vgg16, objective: Objective, config: AscentConfig) -> Result<Self, Error> {
         config.validate()?;
+        if objective.layer() >= model.depth() {
+            return Err(Error::LayerNotLoaded { layer: LAYERS[objective.layer()].name, loaded: model.depth() });
+        }
         let device = model.device();
         let batch = objective.filters().len();
         let to_image = ParamsToImage::new(config.param, config.size, &device);

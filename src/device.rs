@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::request::from_name;
 use crate::vgg::Vgg16;
-use crate::{Error, weights};
+use crate::{Error, WeightsError, weights};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -200,16 +200,37 @@ mod gpu {
     }
 }
 
-/// The weights, and the model on each backend that has been used.
+/// The weights, and the model on each backend that has been used. The weights may arrive in pieces (the page
+/// starts on the first layers while the deeper ones download): each model has the layers whose bytes are in.
 pub struct Backends {
+    /// The weights file's first bytes (all of them, once in).
     weights: Vec<u8>,
+    /// The whole file's length.
+    file_len: usize,
     models: Vec<(Backend, Vgg16)>,
 }
 
 impl Backends {
-    /// `weights`: safetensors bytes, validated when a model is first loaded.
-    pub fn new(weights: Vec<u8>) -> Self {
-        Self { weights, models: Vec::new() }
+    /// `file`: a whole safetensors file, validated when a model is first loaded.
+    pub fn new(file: Vec<u8>) -> Self {
+        let file_len = file.len();
+        Self::arriving(file, file_len)
+    }
+
+    /// The first bytes of a `file_len`-byte weights file (its header, perhaps some layers): the rest comes through
+    /// [`Backends::add_weights`]. Validated when a model is first loaded.
+    pub fn arriving(first: Vec<u8>, file_len: usize) -> Self {
+        Self { weights: first, file_len, models: Vec::new() }
+    }
+
+    /// The file's next bytes, after those given so far.
+    pub fn add_weights(&mut self, more: &[u8]) -> Result<(), Error> {
+        let len = self.weights.len() + more.len();
+        if len > self.file_len {
+            return Err(WeightsError::TrailingBytes { bytes: len, expected: self.file_len }.into());
+        }
+        self.weights.extend_from_slice(more);
+        Ok(())
     }
 
     /// Resolves `choice` to a backend (falling back to Flex where WebGPU is unavailable) and loads the model there.
@@ -242,24 +263,40 @@ impl Backends {
         Ok((BackendInfo { requested, backend: Backend::Flex, adapter: None, fallback: Some(fallback) }, model))
     }
 
-    /// The model on `backend`'s device, loading the weights there on first use.
-    fn model(&mut self, backend: Backend) -> Result<Vgg16, Error> {
-        if let Some((_, model)) = self.models.iter().find(|(b, _)| *b == backend) {
-            return Ok(model.clone());
+    /// The model on `backend`'s device, with every layer whose weights are in: loaded there on first use, grown
+    /// by the layers that have arrived since.
+    pub fn model(&mut self, backend: Backend) -> Result<Vgg16, Error> {
+        let header = weights::Header::parse(&self.weights)?;
+        if header.file_len() != self.file_len {
+            // A file whose header describes more (or less) than the file: reported as the whole file would be.
+            header.check_len(self.file_len)?;
         }
-        let device = match backend.cpu_device() {
-            Some(device) => device,
-            None => match gpu::peek() {
-                Some(Ok(gpu)) => gpu.device,
-                Some(Err(fallback)) => return Err(Error::BackendUnavailable { backend, reason: fallback.to_string() }),
-                None => {
-                    return Err(Error::BackendUnavailable { backend, reason: "WebGPU is not initialised".into() });
-                }
-            },
+        let available = header.layers_within(self.weights.len());
+        let index = match self.models.iter().position(|(b, _)| *b == backend) {
+            Some(index) => index,
+            None => {
+                let device = self.device(backend)?;
+                self.models.push((backend, Vgg16::from_tensors(Vec::new(), &device)));
+                self.models.len() - 1
+            }
         };
-        let model = weights::load(&self.weights, &device)?;
-        self.models.push((backend, model.clone()));
-        Ok(model)
+        let model = &mut self.models[index].1;
+        let device = model.device();
+        for layer in model.depth()..available {
+            model.push_layer(weights::upload(header.layer(&self.weights, layer)?, &device));
+        }
+        Ok(model.clone())
+    }
+
+    fn device(&self, backend: Backend) -> Result<Device, Error> {
+        match backend.cpu_device() {
+            Some(device) => Ok(device),
+            None => match gpu::peek() {
+                Some(Ok(gpu)) => Ok(gpu.device),
+                Some(Err(fallback)) => Err(Error::BackendUnavailable { backend, reason: fallback.to_string() }),
+                None => Err(Error::BackendUnavailable { backend, reason: "WebGPU is not initialised".into() }),
+            },
+        }
     }
 }
 

@@ -57,6 +57,8 @@ pub enum Error {
     RateForOtherMode { field: &'static str, mode: Mode },
     #[error("the starting image has {values} values, expected 3 × {size} × {size}")]
     InitSize { values: usize, size: usize },
+    #[error("the weights of {layer} have not arrived yet (those of the first {loaded} layers have)")]
+    LayerNotLoaded { layer: &'static str, loaded: usize },
     #[error("no filters were asked for")]
     NoFilters,
     #[error("the {backend} backend is unavailable: {reason}")]

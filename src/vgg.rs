@@ -62,8 +62,8 @@ struct Conv {
     bias: Tensor<1>,
 }
 
-/// VGG16's 13 conv layers with their weights on one device. Weights are constants: gradients flow to the
-/// input image only. Cloning shares the weights.
+/// VGG16's conv layers with their weights on one device: all 13, or the first ones while the page downloads the
+/// rest. Weights are constants: gradients flow to the input image only. Cloning shares the weights.
 #[derive(Clone)]
 pub struct Vgg16 {
     convs: Vec<Conv>,
@@ -72,23 +72,37 @@ pub struct Vgg16 {
 }
 
 impl Vgg16 {
-    /// Builds the model from `(weight [out, in, 3, 3], bias [out])` per layer, in [`LAYERS`] order.
+    /// Builds the model from `(weight [out, in, 3, 3], bias [out])` per layer, in [`LAYERS`] order, from the
+    /// first: all 13 or fewer.
     pub(crate) fn from_tensors(convs: Vec<(Tensor<4>, Tensor<1>)>, device: &Device) -> Self {
-        debug_assert_eq!(convs.len(), LAYERS.len());
-        Self {
-            convs: convs.into_iter().map(|(weight, bias)| Conv { weight, bias }).collect(),
+        let mut model = Self {
+            convs: Vec::with_capacity(LAYERS.len()),
             mean: Tensor::<1>::from_floats(MEAN, device).reshape([1, 3, 1, 1]),
             std: Tensor::<1>::from_floats(STD, device).reshape([1, 3, 1, 1]),
-        }
+        };
+        convs.into_iter().for_each(|conv| model.push_layer(conv));
+        model
+    }
+
+    /// Adds the next layer's `(weight, bias)`.
+    pub(crate) fn push_layer(&mut self, (weight, bias): (Tensor<4>, Tensor<1>)) {
+        assert!(self.convs.len() < LAYERS.len(), "VGG16 has {} conv layers", LAYERS.len());
+        self.convs.push(Conv { weight, bias });
+    }
+
+    /// How many layers, from the first, have their weights: the model evaluates layers `0..depth()`.
+    pub fn depth(&self) -> usize {
+        self.convs.len()
     }
 
     pub fn device(&self) -> Device {
         self.mean.device()
     }
 
-    /// Activations of `LAYERS[layer]` for images `[batch, 3, H, W]` in [0, 1]. Stops there: deeper layers are
-    /// never computed.
+    /// Activations of `LAYERS[layer]` (below [`Vgg16::depth`]) for images `[batch, 3, H, W]` in [0, 1]. Stops
+    /// there: deeper layers are never computed.
     pub fn forward(&self, image: Tensor<4>, layer: usize, activation: Activation) -> Tensor<4> {
+        assert!(layer < self.depth(), "{} has no weights yet", LAYERS[layer].name);
         let mut x = (image - self.mean.clone()) / self.std.clone();
         for (i, (spec, conv)) in LAYERS.iter().zip(&self.convs).enumerate().take(layer + 1) {
             if spec.pooled_before {

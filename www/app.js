@@ -262,6 +262,7 @@ function moveBackend() {
  *  worker loads it, with the starting picture if there is one, and the run starts again. */
 async function changeBuild() {
   weightsReady = false;
+  weightsIn = null;
   backendInfo = null;
   startWorker({ crashed: false });
   if (startImage) {
@@ -280,6 +281,7 @@ function workerCrashed(reason) {
     return;
   }
   weightsReady = false;
+  weightsIn = null;
   backendInfo = null;
   startWorker({ crashed: true });
   if (startImage) {
@@ -317,10 +319,14 @@ let backendInfo = null;
 let cpuThreads = 1;
 let weightsReady = false;
 let weightsFailed = false;
+/** The latest weights in: how many bytes, from where, up to which layer. @type {Extract<FromWorker, { type: 'weights', phase: 'ready' }> | null} */
+let weightsIn = null;
+/** The deeper layers downloading in the background, once the first ones are in. @type {{ loaded: number, total: number } | null} */
+let deeper = null;
 /** A Stop was asked for and the worker has not confirmed it yet. */
 let stopping = false;
 /** Bytes of the program (wasm) and the weights so far, for the one download bar. */
-const download = { program: { loaded: 0, total: 0 }, weights: { loaded: 0, total: 0, source: 'network' } };
+const download = { program: { loaded: 0, total: 0 }, weights: { loaded: 0, total: 0, source: 'network', layer: '' } };
 let exportId = 0;
 /** The user's starting picture, while runs start from it. @type {{ name: string, width: number, height: number, url: string } | null} */
 let startImage = null;
@@ -507,7 +513,8 @@ function showDownload() {
   bar.value = program.loaded + weights.loaded;
   const part = (name, p) => (p.total ? `${name} ${mb(p.loaded)} / ${mb(p.total)}` : p.loaded ? `${name} ${mb(p.loaded)}` : `${name} …`);
   const weightsPart = weights.source === 'cache' ? `weights from the browser's cache (${mb(weights.total)})` : part('weights', weights);
-  $('weights-text').textContent = `${part('program', program)} · ${weightsPart}`;
+  // After a first picture the program is in: a deeper layer's wait is for its weights alone.
+  $('weights-text').textContent = weightsIn ? `weights up to ${weights.layer}: ${weightsPart}` : `${part('program', program)} · ${weightsPart}`;
 }
 
 /** @param {Extract<FromWorker, { type: 'program' }>} m */
@@ -516,19 +523,42 @@ function onProgram(m) {
   if (!weightsReady && !weightsFailed) showDownload();
 }
 
+/** What the weights line says once weights are in: how many, from where, and what else is coming. */
+const weightsLine = () => {
+  if (!weightsIn) return '';
+  const { bytes, source, layer, complete } = weightsIn;
+  const which = complete ? 'weights' : `weights up to ${layer}`;
+  const rest = deeper ? ` · deeper layers ${mb(deeper.loaded)} / ${mb(deeper.total)}` : complete ? '' : ' · the deeper layers follow';
+  return `${which} ${mb(bytes)} ${source === 'cache' ? 'from cache' : 'downloaded'}, SHA-256 checked${rest}`;
+};
+
 /** @param {Extract<FromWorker, { type: 'weights' }>} m */
 function onWeights(m) {
   const bar = /** @type {HTMLProgressElement} */ ($('weights-progress'));
-  if (m.phase === 'progress') {
-    download.weights = { loaded: m.loaded, total: m.total, source: m.source };
+  if (m.phase === 'progress' && m.background) {
+    // The deeper layers, after the first picture: news in the weights line, not a wait.
+    deeper = m.loaded < m.total ? { loaded: m.loaded, total: m.total } : null;
+    $('weights-text').textContent = weightsLine();
+  } else if (m.phase === 'progress') {
+    download.weights = { loaded: m.loaded, total: m.total, source: m.source, layer: m.layer };
+    if (weightsReady) {
+      // A run on a deeper layer waits for its weights: the bar counts them.
+      weightsReady = false;
+      download.program = { loaded: 0, total: 0 };
+      $('weights').classList.remove('ready');
+      showStatus(`loading the weights up to ${m.layer}…`);
+    }
     showDownload();
   } else if (m.phase === 'ready') {
     weightsReady = true;
-    metrics.weights = { source: m.source, millis: m.millis, bytes: m.bytes };
+    deeper = null;
+    weightsIn = m;
+    metrics.weights ??= { source: m.source, millis: m.millis, bytes: m.bytes };
     bar.max = 1;
     bar.value = 1;
-    $('weights-text').textContent = `weights ${mb(m.bytes)} ${m.source === 'cache' ? 'from cache' : 'downloaded'}, SHA-256 checked`;
+    $('weights-text').textContent = weightsLine();
     $('weights').classList.add('ready');
+    if (current && !current.last) showStatus(starting(current.request));
   } else {
     weightsFailed = true;
     $('weights-text').textContent = 'not loaded';

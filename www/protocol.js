@@ -118,12 +118,15 @@
 // ---------------------------------------------------------------- worker -> page
 
 /**
+ * The weights come by layer (weights.js): `progress` counts the bytes of the layers up to `layer` (the header
+ * included), `background` when no run waits for them (the deeper layers, fetched after a first picture); `ready`
+ * says those `bytes` are in and checked, `complete` once every layer is.
  * @typedef {(
  *   | { type: 'program', loaded: number, total: number }
  *   | { type: 'cpu', threads: number, build: 'pkg' | 'pkg-threads' }
  *   | { type: 'other-build' }
- *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network' }
- *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number }
+ *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network', layer: string, background: boolean }
+ *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number, layer: string, complete: boolean }
  *   | { type: 'weights', phase: 'error', message: string }
  *   | { type: 'insecure' }
  *   | { type: 'backend', info: BackendInfo }

@@ -1,9 +1,13 @@
 // @ts-check
-// Fetching VGG16's weights: download with progress, SHA-256 check against the manifest, Cache Storage.
+// Fetching VGG16's weights by layer: HTTP byte ranges, a SHA-256 per part checked against the manifest, Cache Storage.
 //
-// The manifest (weights/manifest.json, written by `make weights`) lists each file's size and SHA-256. A copy whose
-// digest matches is kept in Cache Storage under a key naming that digest, so a second visit downloads nothing and a
-// new file (new digest) is fetched once. Every failure is a WeightsError with a message meant for the page.
+// The manifest (weights/manifest.json, written by `make weights`) describes the f16 file and its parts: the
+// safetensors header, then one part per layer in depth order, each a byte range with its SHA-256. The bytes a layer
+// needs are thus one prefix of the file: the page fetches the prefix its run needs (one `Range` request), starts,
+// and fetches the deeper layers after. Each part is checked before use and kept in Cache Storage under a key naming
+// its digest, so a second visit downloads nothing and a new file (new digests) is fetched once. A server that
+// ignores `Range` sends the whole file, whose parts are taken as they stream in. Every failure is a WeightsError
+// with a message meant for the page.
 
 export const WEIGHTS_FILE = 'vgg16-f16.safetensors';
 const CACHE_NAME = 'filterlens-weights';
@@ -105,7 +109,13 @@ export function sha256Js(bytes) {
   return hex(out.buffer);
 }
 
-/** The manifest's entry for `file`, `{ file, dtype, bytes, sha256 }`. */
+/** One piece of the weights file: the header, or a layer's weight and bias (`name` is the layer's).
+ *  @typedef {{ name: string, start: number, end: number, sha256: string }} Part */
+/** The manifest's description of a file. @typedef {{ file: string, bytes: number, sha256: string, parts: Part[] }} FileEntry */
+/** @typedef {'cache' | 'network'} Source */
+
+/** The manifest's entry for `file`, its parts checked to tile it. @param {string | URL} base @param {string} file
+ *  @returns {Promise<FileEntry>} */
 async function manifestEntry(base, file) {
   const url = new URL('weights/manifest.json', base);
   let response;
@@ -125,105 +135,289 @@ async function manifestEntry(base, file) {
     throw new WeightsError(`The weights manifest (weights/manifest.json) is not valid JSON: ${e.message}`);
   }
   const entry = (manifest.files || []).find((f) => f.file === file);
-  if (!entry || !Number.isInteger(entry.bytes) || !/^[0-9a-f]{64}$/.test(entry.sha256 || '')) {
-    throw new WeightsError(`The weights manifest does not describe ${file} (its size and sha256).`);
+  const digest = (d) => /^[0-9a-f]{64}$/.test(d || '');
+  const parts = entry?.parts;
+  const tiled =
+    Array.isArray(parts) &&
+    parts.length > 1 &&
+    parts.every((p, i) => typeof p.name === 'string' && digest(p.sha256) && p.start === (i ? parts[i - 1].end : 0) && p.end > p.start) &&
+    parts.at(-1).end === entry.bytes;
+  if (!entry || !Number.isInteger(entry.bytes) || !digest(entry.sha256) || !tiled) {
+    throw new WeightsError(`The weights manifest does not describe ${file} (its size, sha256 and parts): run "make weights" again.`);
   }
   return entry;
 }
 
-/** Downloads `url`, which should be `expected` bytes long, reporting `(loaded, total)` as chunks arrive. */
-async function download(url, expected, onProgress) {
-  let response;
-  try {
-    response = await fetch(url, { cache: 'no-store' });
-  } catch (e) {
-    throw new WeightsError(`The weights file (weights/${WEIGHTS_FILE}) could not be fetched: ${e.message}`);
-  }
-  if (!response.ok) {
-    builderHint();
-    throw new WeightsError(unavailable('weights file', response.status));
-  }
-  const bytes = new Uint8Array(expected);
-  let loaded = 0;
-  const reader = response.body.getReader();
-  onProgress(0, expected);
-  for (;;) {
-    let chunk;
-    try {
-      chunk = await reader.read();
-    } catch (e) {
-      throw new WeightsError(
-        `The weights download broke off after ${megabytes(loaded)} of ${megabytes(expected)}: ${e.message}. Retry to try again.`,
-      );
-    }
-    if (chunk.done) break;
-    if (loaded + chunk.value.length > expected) {
-      await reader.cancel();
-      throw new WeightsError(
-        `The weights file is larger than the list of weights says (${expected} bytes): it is damaged or out of date.`,
-      );
-    }
-    bytes.set(chunk.value, loaded);
-    loaded += chunk.value.length;
-    onProgress(loaded, expected);
-  }
-  if (loaded < expected) {
-    throw new WeightsError(
-      `The weights file is truncated: ${loaded} of ${expected} bytes arrived. Retry to try again.`,
-    );
-  }
-  return bytes;
+/** A promise with its resolve and reject. @template T */
+function deferred() {
+  /** @type {(value: T) => void} */
+  let resolve = () => {};
+  /** @type {(error: Error) => void} */
+  let reject = () => {};
+  const promise = /** @type {Promise<T>} */ (new Promise((yes, no) => ((resolve = yes), (reject = no))));
+  promise.catch(() => {}); // a part nobody waits for may fail quietly; whoever waits sees it
+  return { promise, resolve, reject };
 }
 
 /**
- * @callback Progress
- * @param {number} loaded
- * @param {number} total
- * @param {'cache' | 'network'} source
- * @returns {void}
+ * The weights file, part by part. `Weights.open(base)` reads the manifest; `upTo(count, onProgress)` brings the
+ * first `count` parts (the header and count − 1 layers), from Cache Storage or the network; `take()` hands out the
+ * checked parts in file order, each once.
  */
+export class Weights {
+  /** @param {URL} url @param {FileEntry} entry @param {Cache | null} cache */
+  constructor(url, entry, cache) {
+    this.url = url;
+    this.entry = entry;
+    this.cache = cache;
+    /** The checked bytes of each part, once in. @type {(Uint8Array | null)[]} */
+    this.bytes = entry.parts.map(() => null);
+    /** Where each part came from. @type {(Source | null)[]} */
+    this.source = entry.parts.map(() => null);
+    /** Bytes of each part received so far (for progress). */
+    this.received = entry.parts.map(() => 0);
+    /** Each part's arrival, while a download or a cache read brings it. @type {(ReturnType<typeof deferred<void>> | null)[]} */
+    this.arriving = entry.parts.map(() => null);
+    /** Parts handed out by `take`. */
+    this.taken = 0;
+  }
 
-/**
- * The weights as bytes, checked against the manifest: from Cache Storage when a verified copy is there, otherwise
- * downloaded (then cached). `base` is the URL the `weights/` folder is relative to. `onProgress(loaded, total,
- * source)` reports bytes; `source` is 'cache' or 'network'.
- */
-/** @param {string} base @param {Progress} onProgress
- *  @returns {Promise<{ bytes: Uint8Array, source: 'cache' | 'network', sha256: string }>} */
-export async function loadWeights(base, onProgress) {
-  const entry = await manifestEntry(base, WEIGHTS_FILE);
-  const url = new URL(`weights/${WEIGHTS_FILE}`, base);
-  const key = `${url.href}?sha256=${entry.sha256}`;
-  const cache = self.caches ? await self.caches.open(CACHE_NAME).catch(() => null) : null;
+  /** The manifest's description of the file, and Cache Storage (older copies removed). `base`: the URL the
+   *  `weights/` folder is relative to. @param {string | URL} base */
+  static async open(base) {
+    const entry = await manifestEntry(base, WEIGHTS_FILE);
+    const url = new URL(`weights/${WEIGHTS_FILE}`, base);
+    const cache = self.caches ? await self.caches.open(CACHE_NAME).catch(() => null) : null;
+    const weights = new Weights(url, entry, cache);
+    if (cache) {
+      // Copies of other files (other digests, or the whole-file copies of earlier versions) go.
+      const current = new Set(entry.parts.map((_, i) => weights.key(i)));
+      for (const old of await cache.keys().catch(() => [])) if (!current.has(old.url)) await cache.delete(old).catch(() => {});
+    }
+    return weights;
+  }
 
-  if (cache) {
-    const hit = await cache.match(key).catch(() => undefined);
-    if (hit) {
-      const bytes = new Uint8Array(await hit.arrayBuffer());
-      if (bytes.length === entry.bytes && (await sha256(bytes)) === entry.sha256) {
-        onProgress(bytes.length, entry.bytes, 'cache');
-        return { bytes, source: 'cache', sha256: entry.sha256 };
+  /** The whole file's length. */
+  get fileLength() {
+    return this.entry.bytes;
+  }
+
+  /** The parts: the header, then a part per layer (named after it). */
+  get parts() {
+    return this.entry.parts;
+  }
+
+  /** The Cache Storage key of part `i`: its URL, name and digest. @param {number} i */
+  key(i) {
+    const part = this.entry.parts[i];
+    return `${this.url.href}?part=${part.name}&sha256=${part.sha256}`;
+  }
+
+  /** Whether the first `count` parts are in. @param {number} count */
+  has(count) {
+    return this.bytes.slice(0, count).every(Boolean);
+  }
+
+  /** The checked parts not handed out yet (`most` of them at most), in file order, each once; stops at the first
+   *  part not in. */
+  take(most = Infinity) {
+    const out = [];
+    while (out.length < most && this.taken < this.bytes.length && this.bytes[this.taken]) {
+      out.push(/** @type {Uint8Array} */ (this.bytes[this.taken++]));
+    }
+    return out;
+  }
+
+  /**
+   * Brings the first `count` parts: from Cache Storage where a checked copy is there, the rest in as few byte-range
+   * requests as there are gaps. `onProgress(loaded, total, source)` counts the bytes of those parts only. Resolves
+   * to where they came from ('network' if any byte did) and how many bytes they hold.
+   * @param {number} count @param {(loaded: number, total: number, source: Source) => void} [onProgress]
+   * @returns {Promise<{ source: Source, bytes: number }>}
+   */
+  async upTo(count, onProgress = () => {}) {
+    const wanted = this.entry.parts.slice(0, count);
+    const total = wanted.at(-1)?.end ?? 0;
+    const report = () => onProgress(wanted.reduce((n, _, i) => n + this.received[i], 0), total, this.source.slice(0, count).includes('network') ? 'network' : 'cache');
+    const timer = setInterval(report, 100);
+    try {
+      for (let i = 0; i < count; i++) if (!this.bytes[i] && !this.arriving[i]) this.#bringFrom(i, count);
+      await Promise.all(this.arriving.slice(0, count).map((a) => a?.promise));
+    } finally {
+      clearInterval(timer);
+    }
+    if (!this.has(count)) throw new WeightsError('The weights could not be loaded. Retry to try again.'); // not expected
+    report();
+    return { source: this.source.slice(0, count).includes('network') ? 'network' : 'cache', bytes: total };
+  }
+
+  /** Starts bringing part `first` and those after it up to `count` that are neither in nor on their way: each from
+   *  the cache where it is there, the others (from the first missing one to the last) in one byte-range request.
+   *  @param {number} first @param {number} count */
+  #bringFrom(first, count) {
+    let last = first;
+    while (last + 1 < count && !this.bytes[last + 1] && !this.arriving[last + 1]) last += 1;
+    for (let i = first; i <= last; i++) this.arriving[i] = deferred();
+    this.#fill(first, last).catch((e) => {
+      const error = e instanceof WeightsError ? e : new WeightsError(`The weights could not be loaded: ${e instanceof Error ? e.message : e}`);
+      for (let i = first; i <= last; i++) {
+        if (this.bytes[i]) continue;
+        this.arriving[i]?.reject(error);
+        this.arriving[i] = null;
+        this.received[i] = 0;
       }
-      await cache.delete(key);
+    });
+  }
+
+  /** Parts `first`..=`last`: the cached ones, then the others from the network. @param {number} first @param {number} last */
+  async #fill(first, last) {
+    let missing = [];
+    for (let i = first; i <= last; i++) {
+      if (await this.#fromCache(i)) continue;
+      missing.push(i);
+    }
+    // One request from the first missing part to the last (parts cached in between come again: rare).
+    if (missing.length) await this.#download(missing[0], /** @type {number} */ (missing.at(-1)));
+  }
+
+  /** Part `i` from Cache Storage, if a copy there matches its digest (a damaged copy is removed). @param {number} i */
+  async #fromCache(i) {
+    if (!this.cache) return false;
+    const hit = await this.cache.match(this.key(i)).catch(() => undefined);
+    if (!hit) return false;
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    const part = this.entry.parts[i];
+    if (bytes.length === part.end - part.start && (await sha256(bytes)) === part.sha256) {
+      this.#arrived(i, bytes, 'cache');
+      return true;
+    }
+    await this.cache.delete(this.key(i)).catch(() => {});
+    return false;
+  }
+
+  /** @param {number} i @param {Uint8Array} bytes @param {Source} source */
+  #arrived(i, bytes, source) {
+    this.bytes[i] = bytes;
+    this.source[i] = source;
+    this.received[i] = bytes.length;
+    this.arriving[i]?.resolve();
+    this.arriving[i] = null;
+  }
+
+  /** Downloads parts `first`..=`last` with one byte-range request; a server that ignores the range sends the whole
+   *  file, whose every part is then taken. @param {number} first @param {number} last */
+  async #download(first, last) {
+    const { parts, bytes: fileLength } = this.entry;
+    const [start, end] = [parts[first].start, parts[last].end];
+    let response;
+    try {
+      response = await fetch(this.url, { cache: 'no-store', headers: { Range: `bytes=${start}-${end - 1}` } });
+    } catch (e) {
+      throw new WeightsError(`The weights file (weights/${WEIGHTS_FILE}) could not be fetched: ${e.message}`);
+    }
+    if (!response.ok || !response.body) {
+      builderHint();
+      throw new WeightsError(unavailable('weights file', response.status));
+    }
+    let at; // the file offset of the body's first byte
+    let length; // the file's length, as the server tells it
+    if (response.status === 206) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get('Content-Range') ?? '');
+      if (!range || Number(range[1]) !== start) throw new WeightsError(`The server answered the weights request with another range (${range?.[0] ?? 'none'}).`);
+      at = start;
+      length = Number(range[3]);
+    } else {
+      at = 0; // the whole file
+      length = Number(response.headers.get('Content-Length') || fileLength);
+    }
+    if (length !== fileLength) {
+      throw new WeightsError(
+        `The weights file on this site is ${length} bytes, not ${fileLength} as the list of weights says: it is truncated or out of date. ` +
+          'Retry in a moment; if it keeps failing, the site is incomplete.',
+      );
+    }
+    // The whole file brings every part; keep those nobody has asked for yet too (their arrival is this download's).
+    const lastTaken = response.status === 206 ? last : parts.length - 1;
+    const extra = [];
+    for (let i = last + 1; i <= lastTaken; i++) {
+      if (this.bytes[i] || this.arriving[i]) continue;
+      this.arriving[i] = deferred();
+      extra.push(i);
+    }
+    try {
+      await this.#read(response, at, first, lastTaken, response.status === 206 ? end : fileLength);
+    } catch (e) {
+      for (const i of extra) {
+        if (this.bytes[i]) continue;
+        this.arriving[i]?.reject(e);
+        this.arriving[i] = null;
+        this.received[i] = 0;
+      }
+      throw e;
     }
   }
 
-  const bytes = await download(url, entry.bytes, (loaded, total) => onProgress(loaded, total, 'network'));
-  const digest = await sha256(bytes);
-  if (digest !== entry.sha256) {
-    throw new WeightsError(
-      `The weights file is damaged or out of date: its SHA-256 is ${digest.slice(0, 12)}…, not ${entry.sha256.slice(0, 12)}… ` +
-        'as the manifest says. Nothing was cached; retry to try again.',
-    );
-  }
-  if (cache) {
-    // Older copies (other digests) go; the new one stays. A full disk only costs the next visit a download.
-    for (const old of await cache.keys()) {
-      if (old.url !== key) await cache.delete(old);
+  /** Reads `response`'s body, which starts at file offset `at` and ends at `end`, into parts, checking each as it
+   *  completes, up to part `lastTaken`. @param {Response} response @param {number} at @param {number} first
+   *  @param {number} lastTaken @param {number} end */
+  async #read(response, at, first, lastTaken, end) {
+    const { parts, bytes: fileLength } = this.entry;
+    const reader = /** @type {ReadableStream<Uint8Array>} */ (response.body).getReader();
+    let part = at === 0 ? 0 : first;
+    let buffer = new Uint8Array(parts[part].end - parts[part].start);
+    let filled = 0;
+    const expected = end - at;
+    let moved = 0;
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        throw new WeightsError(
+          `The weights download broke off after ${megabytes(moved)} of ${megabytes(expected)}: ${e.message}. Retry to try again.`,
+        );
+      }
+      if (chunk.done) break;
+      let value = chunk.value;
+      moved += value.length;
+      while (value.length) {
+        if (part > lastTaken) {
+          await reader.cancel();
+          throw new WeightsError(`The weights file is larger than the list of weights says (${fileLength} bytes): it is damaged or out of date.`);
+        }
+        const n = Math.min(value.length, buffer.length - filled);
+        buffer.set(value.subarray(0, n), filled);
+        filled += n;
+        value = value.subarray(n);
+        if (!this.bytes[part]) this.received[part] = filled;
+        if (filled === buffer.length) {
+          await this.#check(part, buffer);
+          part += 1;
+          buffer = part <= lastTaken ? new Uint8Array(parts[part].end - parts[part].start) : new Uint8Array(0);
+          filled = 0;
+        }
+      }
     }
-    await cache
-      .put(key, new Response(bytes, { headers: { 'Content-Type': 'application/octet-stream' } }))
+    if (part <= lastTaken) {
+      throw new WeightsError(`The weights download broke off after ${megabytes(moved)} of ${megabytes(expected)}. Retry to try again.`);
+    }
+  }
+
+  /** Checks a downloaded part against its digest; keeps it (and caches it) if it matches. @param {number} i @param {Uint8Array} bytes */
+  async #check(i, bytes) {
+    if (this.bytes[i]) return; // already in (from the cache): the download brought it again
+    const part = this.entry.parts[i];
+    const digest = await sha256(bytes);
+    if (digest !== part.sha256) {
+      throw new WeightsError(
+        `The weights file is damaged or out of date: its ${part.name} part has SHA-256 ${digest.slice(0, 12)}…, not ${part.sha256.slice(0, 12)}… ` +
+          'as the manifest says. Nothing of it was cached; retry to try again.',
+      );
+    }
+    this.#arrived(i, bytes, 'network');
+    // A full disk only costs the next visit a download.
+    await this.cache
+      ?.put(this.key(i), new Response(/** @type {Uint8Array<ArrayBuffer>} */ (bytes), { headers: { 'Content-Type': 'application/octet-stream' } }))
       .catch((e) => console.warn('filterlens: could not cache the weights:', e));
   }
-  return { bytes, source: 'network', sha256: entry.sha256 };
 }

@@ -10,7 +10,7 @@
 // WebGPU adapter or only a software one. A backend that needs the other build asks the page for a new worker
 // (`other-build`).
 
-import { loadWeights } from './weights.js';
+import { Weights } from './weights.js';
 
 /** @typedef {import('./protocol.js').ToWorker} ToWorker */
 /** @typedef {import('./protocol.js').FromWorker} FromWorker */
@@ -142,29 +142,73 @@ function startPixels(size) {
 /** Lets the event loop take messages (and the OffscreenCanvas commit its frame) between steps. */
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function fetchWeights() {
-  let lastPost = 0;
+/** The weights file, part by part (weights.js), once its manifest is read. @type {Weights | null} */
+let weights = null;
+/** The parts a run is waiting for (0: none): their progress is the page's download bar, not background news. */
+let waitingFor = 0;
+/** Each `bringWeights(count)` under way, by count (the page hears of each once). @type {Map<number, Promise<void>>} */
+const bringing = new Map();
+
+/** The parts a run on `layer` needs: the header and the layers up to it. @param {string} layer */
+const partsFor = (layer) => (/** @type {Weights} */ (weights).parts.findIndex((p) => p.name === layer) + 1);
+
+/** Brings the first `count` parts of the weights, telling the page how many of their bytes are in; resolves once
+ *  they are in and checked. @param {number} count */
+function bringWeights(count) {
+  const w = /** @type {Weights} */ (weights);
+  const known = bringing.get(count);
+  if (known) return known;
+  const layer = w.parts[count - 1].name;
   const started = performance.now();
-  const weights = await loadWeights(scope.location.href, (loaded, total, source) => {
-    const now = performance.now();
-    if (loaded === total || now - lastPost > 50) {
-      lastPost = now;
-      post({ type: 'weights', phase: 'progress', loaded, total, source });
-    }
-  });
-  post({ type: 'weights', phase: 'ready', source: weights.source, bytes: weights.bytes.length, millis: performance.now() - started });
-  return weights.bytes;
+  let lastPost = 0;
+  const arrival = w
+    .upTo(count, (loaded, total, source) => {
+      const now = performance.now();
+      if (loaded === total || now - lastPost > 50) {
+        lastPost = now;
+        post({ type: 'weights', phase: 'progress', loaded, total, source, layer, background: waitingFor < count });
+      }
+    })
+    .then(({ source, bytes }) => {
+      post({ type: 'weights', phase: 'ready', source, bytes, millis: performance.now() - started, layer, complete: count === w.parts.length });
+    })
+    .finally(() => bringing.delete(count));
+  bringing.set(count, arrival);
+  return arrival;
 }
+
+/** The deeper layers, after a first picture: so that a later move of the layer slider finds them in. */
+function bringTheRest() {
+  const all = /** @type {Weights} */ (weights).parts.length;
+  if (!weights?.has(all)) bringWeights(all).catch((e) => console.warn(`filterlens: the deeper layers' weights: ${e.message}`));
+}
+
+/** Hands the visualizer the weights that have come in since (between its calls: they must not overlap). */
+function feedWeights() {
+  for (const part of weights?.take() ?? []) /** @type {Visualizer} */ (visualizer).addWeights(part);
+}
+
+/** Resolves when the page next changes what it wants: a wait for weights gives way to it. */
+let wake = () => {};
+const pageChanges = () => new Promise((resolve) => (wake = () => resolve(undefined)));
 
 async function boot() {
   if (!scope.isSecureContext) post({ type: 'insecure' });
   wasmReady = wasmReady.catch(loadProgram); // a retry after a failed program download fetches it again
   try {
-    const [bytes] = await Promise.all([fetchWeights(), wasmReady]);
-    visualizer = new (/** @type {Program} */ (glue).Visualizer)(bytes, /** @type {OffscreenCanvas} */ (canvas));
+    weights ??= await Weights.open(scope.location.href);
+    // The first run's layers start downloading now, beside the program; the visualizer needs only the header.
+    const first = wanted.run ? partsFor(wanted.run.request.layer) : 1;
+    waitingFor = first;
+    bringWeights(Math.max(first, 1)).catch(() => {}); // its failure is met below, or by the run that waits for it
+    await Promise.all([weights.upTo(1), wasmReady]);
+    const [header] = weights.take(1);
+    visualizer = new (/** @type {Program} */ (glue).Visualizer)(header, weights.fileLength, /** @type {OffscreenCanvas} */ (canvas));
+    feedWeights(); // whatever else is in already
     await selectBackend();
   } catch (e) {
     visualizer = null;
+    weights = null; // a retry reads the manifest again (the site may have been fixed)
     post({ type: 'weights', phase: 'error', message: e instanceof Error ? e.message : String(e) });
     return;
   }
@@ -195,6 +239,20 @@ async function drive() {
         await selectBackend();
         current.running = false;
         current.runId = -1; // the run, if any, restarts on the new backend
+      }
+      feedWeights();
+      if (wanted.run && wanted.runId !== current.runId && !weights?.has(partsFor(wanted.run.request.layer))) {
+        // The run's layers are not in yet: wait for them (or for the page to want something else).
+        waitingFor = partsFor(wanted.run.request.layer);
+        try {
+          await Promise.race([bringWeights(waitingFor), pageChanges()]);
+        } catch (e) {
+          post({ type: 'weights', phase: 'error', message: e instanceof Error ? e.message : String(e) });
+          break; // until a retry, or another request
+        } finally {
+          waitingFor = 0;
+        }
+        continue;
       }
       if (wanted.runId !== current.runId) {
         current.runId = wanted.runId;
@@ -250,6 +308,7 @@ async function drive() {
         post({ type: 'backend', info: reply.backendChange }); // it stays on Flex for the rest of the page's life
       }
       post({ type: 'step', id, ...reply, sinceStart: performance.now() - current.startedAt });
+      if (reply.step === 1) bringTheRest();
       if (reply.done) {
         current.running = false;
         if (wanted.runId === id) wanted.run = null;
@@ -307,19 +366,23 @@ scope.onmessage = ({ data: message }) => {
       break;
     case 'retry-weights':
       if (!visualizer) boot();
+      else drive();
       break;
     case 'backend':
       wanted.backend = message.backend;
+      wake();
       chooseBuild(message.backend).then((needed) => (glue && needed !== build ? post({ type: 'other-build' }) : drive()));
       break;
     case 'run':
       wanted.runId = message.id;
       wanted.run = { request: message.request, fromImage: message.fromImage };
+      wake();
       drive();
       break;
     case 'stop':
       wanted.runId = message.id;
       wanted.run = null;
+      wake();
       drive();
       break;
     case 'continue':

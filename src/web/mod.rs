@@ -14,9 +14,7 @@ use web_sys::OffscreenCanvas;
 use web_time::Instant;
 
 use crate::image::{GridLayout, Rgba, TileRect};
-use crate::{
-    Activation, Ascent, Backend, BackendChoice, BackendInfo, Backends, Checkpoint, Error, RunRequest, Vgg16, image,
-};
+use crate::{Activation, Ascent, Backend, BackendChoice, BackendInfo, Backends, Checkpoint, Error, RunRequest, image};
 use canvas::Canvas;
 
 /// The threaded build (feature `threads`): `initThreadPool(n)` starts Flex's rayon pool of n Web Workers; the
@@ -88,8 +86,8 @@ struct Run {
 pub struct Visualizer {
     backends: Backends,
     choice: BackendChoice,
-    /// The backend runs go to, and the model there (none before `selectBackend`).
-    backend: Option<(Backend, Vgg16)>,
+    /// The backend runs go to (none before `selectBackend`).
+    backend: Option<Backend>,
     canvas: Canvas,
     /// Where the picture on the canvas has its tiles, and their filters (kept after the run stops).
     shown: Option<(GridLayout, Vec<usize>)>,
@@ -98,11 +96,12 @@ pub struct Visualizer {
 
 #[wasm_bindgen]
 impl Visualizer {
-    /// `weights`: safetensors bytes (validated when a backend first loads them); paints on `canvas`.
+    /// `weights`: the first bytes of the `fileLen`-byte safetensors file, at least its header (validated when a
+    /// backend first loads them); the rest follows through `addWeights`. Paints on `canvas`.
     #[wasm_bindgen(constructor)]
-    pub fn new(weights: Vec<u8>, canvas: OffscreenCanvas) -> Result<Visualizer, JsError> {
+    pub fn new(weights: Vec<u8>, file_len: usize, canvas: OffscreenCanvas) -> Result<Visualizer, JsError> {
         Ok(Visualizer {
-            backends: Backends::new(weights),
+            backends: Backends::arriving(weights, file_len),
             choice: BackendChoice::Auto,
             backend: None,
             canvas: Canvas::new(canvas)?,
@@ -117,9 +116,9 @@ impl Visualizer {
     pub async fn select_backend(&mut self, choice: String) -> Result<JsValue, JsError> {
         let choice: BackendChoice = choice.parse().map_err(|e: String| JsError::new(&e))?;
         self.run = None;
-        let (info, model) = self.backends.select(choice).await.map_err(js_error)?;
+        let (info, _) = self.backends.select(choice).await.map_err(js_error)?;
         self.choice = choice;
-        self.backend = Some((info.backend, model));
+        self.backend = Some(info.backend);
         Ok(to_js(&info))
     }
 
@@ -128,9 +127,10 @@ impl Visualizer {
     /// The first step paints.
     pub fn start(&mut self, request: JsValue, init: Option<Vec<u8>>) -> Result<JsValue, JsError> {
         self.run = None;
-        let Some((_, model)) = &self.backend else {
+        let Some(backend) = self.backend else {
             return Err(JsError::new("no backend yet: call selectBackend first"));
         };
+        let model = self.backends.model(backend).map_err(js_error)?;
         let request: RunRequest = serde_wasm_bindgen::from_value(request)
             .map_err(|e| JsError::new(&format!("the run request is malformed: {e}")))?;
         let (objective, mut config) = request.plan().map_err(js_error)?;
@@ -146,7 +146,7 @@ impl Visualizer {
             config.init = Some(Rgba { width: size, height: size, pixels: rgba }.to_planar_square(size));
         }
         let init = config.init.clone();
-        let ascent = Ascent::new(model, objective, config).map_err(js_error)?;
+        let ascent = Ascent::new(&model, objective, config).map_err(js_error)?;
         let layout = GridLayout::new(request.filters.len(), size);
         self.canvas.resize(layout.width(), layout.height());
         self.shown = Some((layout, request.filters.clone()));
@@ -178,7 +178,7 @@ impl Visualizer {
                 None => Ascent::new(&flex, objective, config),
             }
             .map_err(js_error)?;
-            self.backend = Some((info.backend, flex));
+            self.backend = Some(info.backend);
             backend_change = Some(info);
             outcome = advance(&mut run.ascent).await;
         }
@@ -198,7 +198,7 @@ impl Visualizer {
             switched_to_pre_relu: report.switched_to_pre_relu.iter().map(|&i| filters[i]).collect(),
             millis: report.millis,
             total_millis: started.elapsed().as_secs_f64() * 1e3,
-            backend: self.backend.as_ref().map_or(Backend::Flex, |(b, _)| *b),
+            backend: self.backend.unwrap_or(Backend::Flex),
             backend_change,
         };
         self.run = Some(run);
@@ -209,6 +209,13 @@ impl Visualizer {
     pub fn extend(&mut self, more: usize) -> Result<(), JsError> {
         let run = self.run.as_mut().ok_or_else(|| JsError::new("there is no run to continue: start one"))?;
         run.ascent.extend(more).map_err(js_error)
+    }
+
+    /// The weights file's next bytes, after those given so far (the deeper layers, as they arrive). Runs started
+    /// from now on may use the layers they complete.
+    #[wasm_bindgen(js_name = addWeights)]
+    pub fn add_weights(&mut self, bytes: Vec<u8>) -> Result<(), JsError> {
+        self.backends.add_weights(&bytes).map_err(js_error)
     }
 
     /// Ends the run; the canvas keeps its last picture.
@@ -241,7 +248,7 @@ impl Visualizer {
 
 impl Visualizer {
     fn on_webgpu(&self) -> bool {
-        matches!(self.backend, Some((Backend::Wgpu, _)))
+        self.backend == Some(Backend::Wgpu)
     }
 }
 

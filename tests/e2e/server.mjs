@@ -1,7 +1,10 @@
 // @ts-check
 // A small static file server for the browser tests and `make serve`: serves a folder on 127.0.0.1, with the MIME
-// types a wasm page needs, the headers that make it cross-origin isolated (so the threaded build runs), no HTTP
-// caching (so a second visit measures the page's own Cache Storage), and a log of the paths asked for.
+// types a wasm page needs, the headers that make it cross-origin isolated (so the threaded build runs), byte ranges
+// (as static hosts, GitHub Pages included, serve them), no HTTP caching (so a second visit measures the page's own
+// Cache Storage), and a log of the paths asked for. For first-visit measurements it can compress as hosts do
+// (gzip or Brotli) and pace every byte through one shared link (so many Mbit/s, so many ms per request), logging
+// when each byte left.
 //
 //   node tests/e2e/server.mjs FOLDER PORT      serves FOLDER on http://127.0.0.1:PORT/ until interrupted
 
@@ -9,6 +12,7 @@ import { createServer } from 'node:http';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -20,6 +24,49 @@ const TYPES = {
   '.png': 'image/png',
   '.safetensors': 'application/octet-stream',
 };
+
+/** What hosts compress: text and wasm, not the weights (f16 noise gains ~7% and would lose byte ranges). */
+const COMPRESSIBLE = /^(text\/|application\/(json|wasm))/;
+const ENCODERS = {
+  gzip: (bytes) => gzipSync(bytes, { level: 6 }),
+  br: (bytes) => brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }),
+};
+
+/** One shared link: every response's bytes queue for the same `mbit` per second, after `latencyMs` per request.
+ *  @param {{ mbit: number, latencyMs: number }} pace */
+function pacedLink({ mbit, latencyMs }) {
+  const bytesPerMs = (mbit * 1e6) / 8 / 1000;
+  let free = 0; // when the link has sent everything queued so far (performance.now())
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+  return {
+    latency: () => sleep(latencyMs),
+    /** Resolves when `n` more bytes have crossed the link. @param {number} n */
+    async send(n) {
+      free = Math.max(free, performance.now()) + n / bytesPerMs;
+      await sleep(free - performance.now());
+    },
+  };
+}
+
+/** Resolves when `res` can take more (or has closed). @param {import('node:http').ServerResponse} res */
+const drained = (res) =>
+  new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve(undefined);
+    };
+    res.on('drain', done).on('close', done);
+  });
+
+/** The byte range a `Range` header asks of a `size`-byte file: `[start, end)`, null for the whole file, 'bad' for
+ *  one it cannot satisfy. Only the single ranges a browser's fetch sends (`bytes=a-b`, `bytes=a-`, `bytes=-n`).
+ *  @param {string | undefined} header @param {number} size @returns {[number, number] | null | 'bad'} */
+function byteRange(header, size) {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header ?? '');
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  const [start, end] = m[1] === '' ? [Math.max(0, size - Number(m[2])), size] : [Number(m[1]), m[2] === '' ? size : Math.min(size, Number(m[2]) + 1)];
+  return start < end ? [start, end] : 'bad';
+}
 
 /** Cross-origin isolation (shared memory for the threaded build); www/isolation-sw.js adds the same headers where a
  *  host cannot. */
@@ -34,21 +81,38 @@ export const NO_SERVICE_WORKER = (path) => (path.endsWith('/isolation-sw.js') ? 
 export const CSP =
   "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'";
 
-/** Serves `folder` on `host` (127.0.0.1 unless told); resolves to `{ url, requests, close() }`, `url` ending
- *  with a slash. `answer` may answer a path with an HTTP status of its own (a 503 for the weights, say); `cut`
- *  may drop the connection after that many bytes of a path's body (a download that breaks off). `csp`: the
- *  Content-Security-Policy header sent with HTML and JavaScript (a worker takes its policy from its own script's
- *  response, not from the page), CSP unless told; null sends none. `isolate`: send the ISOLATION headers (true
- *  unless told; false is a host without header control, where the page's own service worker isolates it).
+/** Serves `folder` on `host` (127.0.0.1 unless told); resolves to `{ url, requests, sent, close() }`, `url` ending
+ *  with a slash, `sent` a log of `{ path, at, bytes }` (Date.now() when that many body bytes left). `answer` may
+ *  answer a path with an HTTP status of its own (a 503 for the weights, say); `cut` may drop the connection after
+ *  that many bytes of a path's body (a download that breaks off). `csp`: the Content-Security-Policy header sent
+ *  with HTML and JavaScript (a worker takes its policy from its own script's response, not from the page), CSP
+ *  unless told; null sends none. `isolate`: send the ISOLATION headers (true unless told; false is a host without
+ *  header control, where the page's own service worker isolates it). `ranges`: answer `Range` with 206 (true
+ *  unless told; false is a host that ignores it and sends the whole file). `compress`: the encodings offered for
+ *  text and wasm, best first, each where the browser accepts it (none unless told). `pace`: one link all bytes share (none unless told).
+ *  `revalidate`: let the browser keep files and ask again with If-None-Match (a 304 moves no body), as static hosts
+ *  do (false unless told: no-store, so that a second visit measures the page's own Cache Storage).
  *  @param {string} folder
  *  @param {{ host?: string, port?: number, answer?: (path: string) => number | null, cut?: (path: string) => number | null,
- *    csp?: string | null, isolate?: boolean }} [options] */
-export async function serve(folder, { host = '127.0.0.1', port = 0, answer = () => null, cut = () => null, csp = CSP, isolate = true } = {}) {
+ *    csp?: string | null, isolate?: boolean, ranges?: boolean, compress?: ('br' | 'gzip')[],
+ *    pace?: { mbit: number, latencyMs: number } | null, revalidate?: boolean }} [options] */
+export async function serve(
+  folder,
+  { host = '127.0.0.1', port = 0, answer = () => null, cut = () => null, csp = CSP, isolate = true, ranges = true, compress = [], pace = null,
+    revalidate = false } = {},
+) {
   const root = path.resolve(folder);
+  /** @type {string[]} */
   const requests = [];
+  /** @type {{ path: string, at: number, bytes: number }[]} */
+  const sent = [];
+  const link = pace ? pacedLink(pace) : null;
+  /** Compressed copies, by file and encoding (the files do not change while a test serves them). */
+  const compressed = new Map();
   const server = createServer(async (req, res) => {
-    const pathname = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
+    const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
     requests.push(pathname);
+    await link?.latency();
     const status = answer(pathname);
     if (status) {
       res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`answered ${status} for the test`);
@@ -59,6 +123,8 @@ export async function serve(folder, { host = '127.0.0.1', port = 0, answer = () 
       res.writeHead(403).end();
       return;
     }
+    let body;
+    let type;
     try {
       let stat = await fs.stat(file);
       if (stat.isDirectory()) {
@@ -69,30 +135,77 @@ export async function serve(folder, { host = '127.0.0.1', port = 0, answer = () 
         file = path.join(file, 'index.html');
         stat = await fs.stat(file);
       }
-      const type = TYPES[path.extname(file)] || 'application/octet-stream';
-      res.writeHead(200, {
-        'Content-Type': type,
-        'Content-Length': stat.size,
-        'Cache-Control': 'no-store',
-        ...(isolate ? ISOLATION : {}),
-        ...(csp && /^text\/(html|javascript)/.test(type) ? { 'Content-Security-Policy': csp } : {}),
-      });
-      const cutAt = cut(pathname);
-      if (req.method === 'HEAD') res.end();
-      else if (cutAt !== null) {
-        createReadStream(file, { end: cutAt - 1 })
-          .on('end', () => setTimeout(() => res.socket?.destroy(), 50))
-          .pipe(res, { end: false });
-      } else createReadStream(file).pipe(res);
+      type = TYPES[path.extname(file)] || 'application/octet-stream';
+      body = { size: stat.size, etag: `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"` };
     } catch {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
     }
+    if (revalidate && req.headers['if-none-match'] === body.etag) {
+      res.writeHead(304, { ETag: body.etag, 'Cache-Control': 'no-cache', ...(isolate ? ISOLATION : {}) }).end();
+      return;
+    }
+    const headers = {
+      'Content-Type': type,
+      ...(revalidate ? { 'Cache-Control': 'no-cache', ETag: body.etag } : { 'Cache-Control': 'no-store' }),
+      ...(isolate ? ISOLATION : {}),
+      ...(csp && /^text\/(html|javascript)/.test(type) ? { 'Content-Security-Policy': csp } : {}),
+    };
+    /** @type {Buffer | null} */
+    let bytes = null;
+    let range = null;
+    let code = 200;
+    const accepted = req.headers['accept-encoding'] ?? '';
+    const encoding = COMPRESSIBLE.test(type) ? compress.find((e) => accepted.includes(e)) : undefined;
+    if (encoding) {
+      const key = `${file}:${encoding}`;
+      if (!compressed.has(key)) compressed.set(key, ENCODERS[encoding](await fs.readFile(file)));
+      bytes = compressed.get(key);
+      Object.assign(headers, { 'Content-Encoding': encoding, 'Content-Length': bytes.length, Vary: 'Accept-Encoding' });
+    } else {
+      headers['Accept-Ranges'] = ranges ? 'bytes' : 'none';
+      range = ranges ? byteRange(req.headers.range, body.size) : null;
+      if (range === 'bad') {
+        res.writeHead(416, { 'Content-Range': `bytes */${body.size}` }).end();
+        return;
+      }
+      if (range) {
+        code = 206;
+        headers['Content-Range'] = `bytes ${range[0]}-${range[1] - 1}/${body.size}`;
+      }
+      headers['Content-Length'] = range ? range[1] - range[0] : body.size;
+    }
+    res.writeHead(code, headers);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const cutAt = cut(pathname);
+    const [start, end] = range ?? [0, bytes ? bytes.length : body.size];
+    const stop = cutAt === null ? end : Math.min(end, start + cutAt);
+    const stream = bytes ? [bytes.subarray(start, stop)] : createReadStream(file, { start, end: stop - 1, highWaterMark: 16384 });
+    try {
+      for await (const chunk of stream) {
+        for (let at = 0; at < chunk.length; at += 16384) {
+          const piece = chunk.subarray(at, at + 16384);
+          await link?.send(piece.length);
+          if (res.destroyed) return;
+          if (!res.write(piece)) await drained(res);
+          sent.push({ path: pathname, at: Date.now(), bytes: piece.length });
+        }
+      }
+    } catch {
+      return; // the browser went away
+    }
+    if (stop < end) setTimeout(() => res.socket?.destroy(), 50);
+    else res.end();
   });
   await new Promise((resolve) => server.listen(port, host, () => resolve(undefined)));
   const { port: listening } = /** @type {import('node:net').AddressInfo} */ (server.address());
   return {
     url: `http://${host}:${listening}/`,
     requests,
+    sent,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -107,6 +220,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     console.error('usage: node tests/e2e/server.mjs FOLDER PORT');
     process.exit(1);
   }
-  const { url } = await serve(folder, { port: Number(port) });
-  console.log(`filterlens: ${url} (cross-origin isolated: Flex on every core)`);
+  const { url } = await serve(folder, { port: Number(port), compress: ['br', 'gzip'], revalidate: true });
+  console.log(`filterlens: ${url} (cross-origin isolated: Flex on every core; Brotli or gzip; byte ranges)`);
 }

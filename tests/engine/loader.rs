@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::Device;
-use filterlens::{WeightsError, weights};
+use filterlens::{
+    Ascent, AscentConfig, Backend, BackendChoice, Backends, Error, LAYERS, Mode, Objective, WeightsError, weights,
+};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensors, serialize};
 
@@ -171,6 +173,13 @@ fn random_damage_is_refused_or_harmless() {
                 "data bit flip"
             }
         };
+        if what == "cut" && bytes.len() >= 8 + header_len {
+            // The page's way in: a cut after the header is the first bytes of a sound file, and its complete layers
+            // load.
+            let header = weights::Header::parse(&bytes).unwrap();
+            let complete = header.layers_within(bytes.len());
+            assert!((0..complete).all(|l| header.layer(&bytes, l).is_ok()), "case {case}: a layer of a sound prefix");
+        }
         let outcome = std::panic::catch_unwind(|| weights::read(&bytes).map(|_| ()));
         let outcome = match outcome {
             Ok(Ok(())) => "loads".to_string(),
@@ -182,4 +191,72 @@ fn random_damage_is_refused_or_harmless() {
     println!("{outcomes:#?}");
     assert!(outcomes.keys().any(|k| k.starts_with("cut: Truncated")));
     assert!(outcomes.keys().any(|k| k.starts_with("header bit flip: BadHeader")));
+}
+
+/// The f16 file's parts as `make weights` lists them in weights/manifest.json: `(name, start, end)`, the header
+/// first, then one per layer.
+fn manifest_parts() -> Vec<(String, usize, usize)> {
+    let path = crate::repo_path("weights/manifest.json");
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let file = manifest["files"].as_array().unwrap().iter().find(|f| f["file"] == "vgg16-f16.safetensors").unwrap();
+    let at = |p: &serde_json::Value, k: &str| p[k].as_u64().unwrap() as usize;
+    file["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().into(), at(p, "start"), at(p, "end")))
+        .collect()
+}
+
+/// The page's way in: the f16 file holds its layers by depth, so each part the manifest lists completes exactly
+/// one more layer, and a model fed part by part has exactly the layers whose bytes are in.
+#[test]
+fn weights_arrive_layer_by_layer() {
+    let bytes = weights_bytes("vgg16-f16.safetensors");
+    let parts = manifest_parts();
+    assert_eq!(parts.len(), 1 + LAYERS.len());
+    assert_eq!(parts[0].0, "header");
+    assert_eq!(parts.last().unwrap().2, bytes.len());
+    let header = weights::Header::parse(&bytes[..parts[0].2]).unwrap();
+    assert_eq!(header.file_len(), bytes.len());
+    for (i, (name, start, end)) in parts.iter().enumerate() {
+        if i > 0 {
+            assert_eq!(name, LAYERS[i - 1].name);
+            assert_eq!(*start, parts[i - 1].2, "the parts tile the file");
+        }
+        assert_eq!(header.layers_within(*end), i, "after part {name}");
+        assert_eq!(header.layers_within(end - 1), i.saturating_sub(1), "one byte short of part {name}");
+    }
+
+    let mut backends = Backends::arriving(bytes[..parts[0].2].to_vec(), bytes.len());
+    for (i, (_, start, end)) in parts.iter().enumerate().skip(1) {
+        assert_eq!(backends.model(Backend::Flex).unwrap().depth(), i - 1);
+        backends.add_weights(&bytes[*start..*end]).unwrap();
+    }
+    assert_eq!(backends.model(Backend::Flex).unwrap().depth(), LAYERS.len());
+    let beyond = backends.add_weights(b"x").unwrap_err();
+    assert!(matches!(beyond, Error::Weights(WeightsError::TrailingBytes { .. })), "{beyond:?}");
+}
+
+/// A run on the first layers' weights alone paints exactly what the whole file paints; a layer whose weights are
+/// not in yet is refused by name.
+#[test]
+fn a_run_on_the_first_layers_equals_the_whole_file() {
+    let bytes = weights_bytes("vgg16-f16.safetensors");
+    let parts = manifest_parts();
+    let conv2_1 = parts.iter().position(|p| p.0 == "conv2_1").unwrap();
+    let mut first = Backends::arriving(bytes[..parts[conv2_1].2].to_vec(), bytes.len());
+    let partial = first.model(Backend::Flex).unwrap();
+    let (_, whole) = pollster::block_on(Backends::new(bytes.clone()).select(BackendChoice::Flex)).unwrap();
+
+    let config = AscentConfig { steps: 3, size: 32, ..Mode::Classic.config() };
+    let picture = |model: &filterlens::Vgg16| {
+        let ascent = Ascent::new(model, Objective::channels("conv2_1", &[7]).unwrap(), config.clone()).unwrap();
+        pollster::block_on(crate::run_to_end(ascent).1.pixels()).unwrap()
+    };
+    assert!(picture(&partial) == picture(&whole), "the partial model painted another picture");
+
+    let refused = Ascent::new(&partial, Objective::channels("conv2_2", &[0]).unwrap(), config).err().unwrap();
+    assert!(matches!(refused, Error::LayerNotLoaded { layer: "conv2_2", loaded: 3 }), "{refused:?}");
+    assert_eq!(refused.to_string(), "the weights of conv2_2 have not arrived yet (those of the first 3 layers have)");
 }

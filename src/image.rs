@@ -172,10 +172,10 @@ pub fn picture(planar: &[f32], display: Display, captions: &[String], layout: &G
 pub const GLYPH_WIDTH: usize = 4;
 pub const GLYPH_HEIGHT: usize = 7;
 /// Every character the font has.
-pub const GLYPHS: &str = "0123456789conv_:";
+pub const GLYPHS: &str = "0123456789conv_:step ";
 
-/// A 4×7 pixel font with what captions need (`conv3_2:17`), so the CLI and the page draw the same labels; each row
-/// `#` for ink. Glyphs sit one blank column apart.
+/// A 4×7 pixel font with what captions need (`conv3_2:17`, an animation's `step 40`), so the CLI and the page draw
+/// the same labels; each row `#` for ink. Glyphs sit one blank column apart.
 pub fn glyph(c: char) -> Option<[&'static str; GLYPH_HEIGHT]> {
     Some(match c {
         '0' => [".##.", "#..#", "#..#", "#..#", "#..#", "#..#", ".##."],
@@ -194,12 +194,17 @@ pub fn glyph(c: char) -> Option<[&'static str; GLYPH_HEIGHT]> {
         'v' => ["....", "....", "#..#", "#..#", "#..#", ".##.", ".##."],
         '_' => ["....", "....", "....", "....", "....", "....", "####"],
         ':' => ["....", ".##.", ".##.", "....", ".##.", ".##.", "...."],
+        's' => ["....", "....", ".###", "#...", ".##.", "...#", "###."],
+        't' => [".#..", ".#..", "####", ".#..", ".#..", ".#..", "..##"],
+        'e' => ["....", "....", ".##.", "#..#", "####", "#...", ".###"],
+        'p' => ["....", "....", "###.", "#..#", "###.", "#...", "#..."],
+        ' ' => ["....", "....", "....", "....", "....", "....", "...."],
         _ => return None,
     })
 }
 
 /// Width of `text` in pixels at scale 1 (one blank column between glyphs); none if the font lacks a glyph.
-fn text_width(text: &str) -> Option<usize> {
+pub(crate) fn text_width(text: &str) -> Option<usize> {
     let drawable = !text.is_empty() && text.chars().all(|c| glyph(c).is_some());
     drawable.then(|| text.chars().count() * (GLYPH_WIDTH + 1) - 1)
 }
@@ -250,7 +255,7 @@ impl Rgba {
     }
 
     /// Draws `text` in dark grey with its top-left corner at (`x`, `y`), each font pixel `scale`×`scale`.
-    fn draw_text(&mut self, text: &str, x: usize, y: usize, scale: usize) {
+    pub(crate) fn draw_text(&mut self, text: &str, x: usize, y: usize, scale: usize) {
         for (i, c) in text.chars().enumerate() {
             let Some(rows) = glyph(c) else { continue };
             for (gy, row) in rows.iter().enumerate() {

@@ -12,12 +12,14 @@
 //! - [`transform`]: random pad, jitter, scale and rotation before each forward pass;
 //! - [`ascent`]: the optimisation loop (classic's max-normalised step, or Adam), per-step metrics, checkpoints;
 //! - [`image`]: tensor to RGBA8, PNG, captioned grids;
+//! - [`animation`]: the ascent as an animated PNG, a captioned frame every k steps;
 //!
 //! and around them, what a front end (the CLI, the page) talks to:
 //! - [`request`]: one run request, with the modes' presets and validation;
 //! - [`catalog`]: what can be asked for (layers, modes, fields, backends), in one table;
 //! - [`device`]: the backends, their initialisation and the fallback to Flex.
 
+pub mod animation;
 pub mod ascent;
 pub mod catalog;
 pub mod device;

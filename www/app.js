@@ -217,10 +217,13 @@ $('copy').addEventListener('click', async () => {
 });
 const imageCaveat = () =>
   startImage ? '; it does not carry your starting picture, so opened elsewhere it starts from noise' : '';
-$('download').addEventListener('click', () => {
+/** @param {import('./protocol.js').Export} what */
+const exportPicture = (what) => {
   exportId += 1;
-  post({ type: 'export', id: exportId });
-});
+  post({ type: 'export', id: exportId, what });
+};
+$('download').addEventListener('click', () => exportPicture('picture'));
+$('download-animation').addEventListener('click', () => exportPicture('animation'));
 $('retry').addEventListener('click', retryWeights);
 
 // ---------------------------------------------------------------- the worker
@@ -767,12 +770,13 @@ frame.addEventListener('drop', (e) => {
 /** @param {Extract<FromWorker, { type: 'png' }>} m */
 function onPng(m) {
   if (m.id !== exportId) return;
-  if ('error' in m) return showError(`Could not export the picture: ${m.error}`, { kind: 'export' });
+  if ('error' in m) return showError(`Could not export the ${m.what}: ${m.error}`, { kind: 'export' });
   if (errorKind === 'export') hideError();
   const run = /** @type {Run} */ (current);
   const { layer, filters, mode, seed } = run.request;
   const shownFilters = filters.length === 1 ? filters[0] : `${filters[0]}-${filters.at(-1)}`;
-  const name = `filterlens-${layer}-${shownFilters}-${mode}-seed${seed}${run.fromImage ? '-own-image' : ''}-step${run.last?.step ?? 0}.png`;
+  const stem = `filterlens-${layer}-${shownFilters}-${mode}-seed${seed}${run.fromImage ? '-own-image' : ''}`;
+  const name = m.what === 'animation' ? `${stem}-animation.png` : `${stem}-step${run.last?.step ?? 0}.png`;
   const a = document.createElement('a');
   // The bytes arrive in a transferred (never shared) buffer.
   a.href = URL.createObjectURL(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (m.bytes)], { type: 'image/png' }));

@@ -97,6 +97,8 @@
 
 // ---------------------------------------------------------------- page -> worker
 
+/** What an export makes: the picture on the canvas (PNG), or its run as an animated PNG. @typedef {'picture' | 'animation'} Export */
+
 /**
  * @typedef {(
  *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number }
@@ -106,7 +108,7 @@
  *   | { type: 'continue', id: number, steps: number }
  *   | { type: 'retry-weights' }
  *   | { type: 'start-image', bitmap: ImageBitmap | null }
- *   | { type: 'export', id: number }
+ *   | { type: 'export', id: number, what: Export }
  *   | { type: 'tile', x: number, y: number }
  *   | { type: 'snapshot', id: number }
  *   | { type: 'lose-device' }
@@ -135,8 +137,8 @@
  *   | { type: 'done', id: number }
  *   | { type: 'stopped', id: number }
  *   | { type: 'error', id: number, message: string }
- *   | { type: 'png', id: number, bytes: Uint8Array }
- *   | { type: 'png', id: number, error: string }
+ *   | { type: 'png', id: number, what: Export, bytes: Uint8Array }
+ *   | { type: 'png', id: number, what: Export, error: string }
  *   | { type: 'tile', filter: number | null }
  *   | { type: 'snapshot', id: number, width: number, height: number, step: number, run: number, data: Uint8ClampedArray | null }
  *   | { type: 'lost', destroyed: boolean }

@@ -75,7 +75,7 @@ const wanted = { backend: 'auto', runId: 0, run: null, more: null };
 const current = { backend: /** @type {string | null} */ (null), runId: 0, running: false, startedAt: 0, step: 0 };
 let driving = false;
 /** Requests that read the visualizer, answered between steps (a step in flight holds it).
- *  @type {({ type: 'export', id: number } | { type: 'tile', x: number, y: number })[]} */
+ *  @type {({ type: 'export', id: number, what: import('./protocol.js').Export } | { type: 'tile', x: number, y: number })[]} */
 const betweenSteps = [];
 
 /** The program (the wasm module), fetched with progress reports and compiled as it streams in. */
@@ -335,10 +335,10 @@ function answerRequests() {
     }
     try {
       if (!visualizer) throw new Error('there is no picture yet: the weights are still loading');
-      const bytes = visualizer.png();
-      post({ type: 'png', id: request.id, bytes }, [bytes.buffer]);
+      const bytes = request.what === 'animation' ? visualizer.animation() : visualizer.png();
+      post({ type: 'png', id: request.id, what: request.what, bytes }, [bytes.buffer]);
     } catch (e) {
-      post({ type: 'png', id: request.id, error: e instanceof Error ? e.message : String(e) });
+      post({ type: 'png', id: request.id, what: request.what, error: e instanceof Error ? e.message : String(e) });
     }
   }
 }

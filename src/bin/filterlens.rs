@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use filterlens::animation::{Animation, BUDGET_BYTES, FRAMES};
 use filterlens::catalog::catalog;
 use filterlens::image::{GridLayout, Rgba, picture};
 use filterlens::{Ascent, BackendChoice, Backends, Mode, RunRequest, Target, Vgg16};
@@ -31,6 +32,8 @@ enum Command {
         filter: usize,
         #[arg(long, default_value = "filter.png")]
         out: PathBuf,
+        #[command(flatten)]
+        animation: AnimationArgs,
     },
     /// Visualize several filters of one layer together (one batch) and write them as a grid PNG, each tile
     /// captioned layer:filter.
@@ -45,6 +48,8 @@ enum Command {
         columns: Option<usize>,
         #[arg(long, default_value = "grid.png")]
         out: PathBuf,
+        #[command(flatten)]
+        animation: AnimationArgs,
     },
     /// Time the ascent step per backend, layer and image size; writes JSON and a Markdown table.
     Bench(BenchArgs),
@@ -101,6 +106,19 @@ struct RunArgs {
     weights: PathBuf,
 }
 
+/// The run as an animation, beside its picture.
+#[derive(Args)]
+struct AnimationArgs {
+    /// Also write the ascent as an animated PNG (APNG) here: the picture every --every steps, each frame captioned
+    /// with its step.
+    #[arg(long)]
+    animate: Option<PathBuf>,
+    /// Steps between the animation's frames (default: about 60 frames over the run; a long run may double it to
+    /// stay within 64 MB of frames).
+    #[arg(long, requires = "animate", value_parser = clap::value_parser!(u32).range(1..))]
+    every: Option<u32>,
+}
+
 impl RunArgs {
     fn request(&self, filters: &[usize]) -> RunRequest {
         RunRequest {
@@ -153,8 +171,10 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Command::Render { run, filter, out } => visualize(&run, &[filter], None, &out),
-        Command::Grid { run, filters: FilterList(filters), columns, out } => visualize(&run, &filters, columns, &out),
+        Command::Render { run, filter, out, animation } => visualize(&run, &[filter], None, &out, &animation),
+        Command::Grid { run, filters: FilterList(filters), columns, out, animation } => {
+            visualize(&run, &filters, columns, &out, &animation)
+        }
         Command::Bench(args) => bench(&args),
         Command::Catalog { json: _ } => {
             print!("{}", catalog().to_json());
@@ -187,7 +207,13 @@ fn load_model(path: &Path, choice: BackendChoice) -> Result<(Vgg16, filterlens::
 
 /// Runs the ascent for `filters` of one layer as one batch and writes the picture (one image, or a captioned grid)
 /// as a PNG.
-fn visualize(run: &RunArgs, filters: &[usize], columns: Option<usize>, out: &Path) -> Result<(), String> {
+fn visualize(
+    run: &RunArgs,
+    filters: &[usize],
+    columns: Option<usize>,
+    out: &Path,
+    animate: &AnimationArgs,
+) -> Result<(), String> {
     let (objective, mut config) = run.request(filters).plan().map_err(|e| e.to_string())?;
     if let Some(path) = &run.init {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
@@ -197,6 +223,18 @@ fn visualize(run: &RunArgs, filters: &[usize], columns: Option<usize>, out: &Pat
     let (steps, size) = (config.steps, config.size);
     let (model, backend) = load_model(&run.weights, run.backend)?;
     let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
+    let layout = match columns {
+        Some(columns) => GridLayout::with_columns(filters.len(), size, columns),
+        None => GridLayout::new(filters.len(), size),
+    };
+    let show = |ascent: &Ascent| -> Result<Rgba, String> {
+        let pixels = pollster::block_on(ascent.pixels()).map_err(|e| e.to_string())?;
+        Ok(picture(&pixels, ascent.display(), &ascent.objective().captions(), &layout))
+    };
+    let mut animation = animate
+        .animate
+        .as_ref()
+        .map(|_| Animation::new(animate.every.map_or(steps.div_ceil(FRAMES), |every| every as usize), BUDGET_BYTES));
 
     let progress = ProgressBar::new(steps as u64).with_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ~{eta} left)")
@@ -215,17 +253,25 @@ fn visualize(run: &RunArgs, filters: &[usize], columns: Option<usize>, out: &Pat
         let mean = report.activations.iter().sum::<f32>() / report.activations.len() as f32;
         progress.set_message(format!("activation {mean:.3}, {:.0} ms/step", report.millis));
         progress.inc(1);
+        if let Some(animation) = &mut animation
+            && animation.wants(report.step + 1, ascent.is_done())
+        {
+            animation.record(report.step + 1, &show(&ascent)?);
+        }
     }
     progress.finish();
 
-    let pixels = pollster::block_on(ascent.pixels()).map_err(|e| e.to_string())?;
-    let layout = match columns {
-        Some(columns) => GridLayout::with_columns(filters.len(), size, columns),
-        None => GridLayout::new(filters.len(), size),
+    let picture = show(&ascent)?;
+    let write = |path: &Path, bytes: Vec<u8>| {
+        std::fs::write(path, bytes).map_err(|e| format!("cannot write '{}': {e}", path.display()))
     };
-    let picture = picture(&pixels, ascent.display(), &ascent.objective().captions(), &layout);
-    std::fs::write(out, picture.to_png()).map_err(|e| format!("cannot write '{}': {e}", out.display()))?;
+    write(out, picture.to_png())?;
     println!("wrote {} ({}x{})", out.display(), picture.width, picture.height);
+    if let (Some(path), Some(animation)) = (&animate.animate, &animation) {
+        write(path, animation.to_apng().expect("the last step is always a frame"))?;
+        let frames = animation.frames().len();
+        println!("wrote {} ({frames} frames, one every {} steps)", path.display(), animation.every());
+    }
     Ok(())
 }
 

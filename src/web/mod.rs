@@ -13,6 +13,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::OffscreenCanvas;
 use web_time::Instant;
 
+use crate::animation::{Animation, BUDGET_BYTES, FRAMES};
 use crate::image::{GridLayout, Rgba, TileRect};
 use crate::{Activation, Ascent, Backend, BackendChoice, BackendInfo, Backends, Checkpoint, Error, RunRequest, image};
 use canvas::Canvas;
@@ -91,6 +92,8 @@ pub struct Visualizer {
     canvas: Canvas,
     /// Where the picture on the canvas has its tiles, and their filters (kept after the run stops).
     shown: Option<(GridLayout, Vec<usize>)>,
+    /// The frames of that picture's run so far (kept after the run stops): `Download animation`.
+    animation: Option<Animation>,
     run: Option<Run>,
 }
 
@@ -106,6 +109,7 @@ impl Visualizer {
             backend: None,
             canvas: Canvas::new(canvas)?,
             shown: None,
+            animation: None,
             run: None,
         })
     }
@@ -146,10 +150,12 @@ impl Visualizer {
             config.init = Some(Rgba { width: size, height: size, pixels: rgba }.to_planar_square(size));
         }
         let init = config.init.clone();
+        let every = config.steps.div_ceil(FRAMES);
         let ascent = Ascent::new(&model, objective, config).map_err(js_error)?;
         let layout = GridLayout::new(request.filters.len(), size);
         self.canvas.resize(layout.width(), layout.height());
         self.shown = Some((layout, request.filters.clone()));
+        self.animation = Some(Animation::new(every, BUDGET_BYTES));
         self.run = Some(Run { request, init, ascent, layout, checkpoint: None });
         Ok(to_js(&Started { width: layout.width(), height: layout.height(), tiles: layout.tiles() }))
     }
@@ -184,13 +190,20 @@ impl Visualizer {
         }
         let (report, pixels) = outcome.map_err(js_error)?;
         let captions = run.ascent.objective().captions();
-        self.canvas.paint(image::picture(&pixels, run.ascent.display(), &captions, &run.layout))?;
+        let picture = image::picture(&pixels, run.ascent.display(), &captions, &run.layout);
+        let step = report.step + 1;
+        if let Some(animation) = &mut self.animation
+            && animation.wants(step, run.ascent.is_done())
+        {
+            animation.record(step, &picture);
+        }
+        self.canvas.paint(picture)?;
         if self.on_webgpu() {
             run.checkpoint = Some(run.ascent.checkpoint().await.map_err(js_error)?);
         }
         let filters = run.ascent.objective().filters();
         let reply = StepReply {
-            step: report.step + 1,
+            step,
             steps: run.ascent.config().steps,
             done: run.ascent.is_done(),
             activations: report.activations,
@@ -226,6 +239,15 @@ impl Visualizer {
     /// The picture on the canvas (full resolution; a grid with its captions) as PNG file bytes.
     pub fn png(&self) -> Result<Vec<u8>, JsError> {
         self.canvas.png().ok_or_else(|| JsError::new("there is no picture yet: start a run"))
+    }
+
+    /// The run of the picture on the canvas as an animated PNG: a frame every few steps (about 60 over the run),
+    /// each captioned with its step, as they were painted.
+    pub fn animation(&self) -> Result<Vec<u8>, JsError> {
+        self.animation
+            .as_ref()
+            .and_then(Animation::to_apng)
+            .ok_or_else(|| JsError::new("there is no animation yet: start a run"))
     }
 
     /// The filter whose tile (image or caption) covers canvas pixel (`x`, `y`) of the current run's picture.

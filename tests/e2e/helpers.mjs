@@ -238,6 +238,50 @@ export function neighbourCorrelation({ width: w, height: h, data }) {
 /** Decodes a PNG file as filterlens writes them (8-bit RGBA, not interlaced; or RGB, as screenshots come), checking the signature, every chunk's
  *  CRC and the IEND; throws on anything else. Returns `{ width, height, data }` like a snapshot. */
 export function decodePng(bytes) {
+  const { width, height, channels, chunks } = readChunks(bytes);
+  const rows = unfilter(inflateSync(Buffer.concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.body))), width, height, channels);
+  if (channels === 4) return { width, height, data: rows };
+  const data = new Uint8Array(4 * width * height).fill(255);
+  for (let i = 0; i < width * height; i++) data.set(rows.subarray(3 * i, 3 * i + 3), 4 * i);
+  return { width, height, data };
+}
+
+/** A strict decoder for the animated PNGs filterlens writes (every frame whole, RGBA): `{ width, height, plays,
+ *  frames: [{ delay (seconds), data }] }`, frames in their sequence order. @param {Uint8Array} bytes */
+export function decodeApng(bytes) {
+  const { width, height, channels, chunks } = readChunks(bytes);
+  assert.equal(channels, 4);
+  const actl = chunks.find((c) => c.type === 'acTL');
+  assert.ok(actl, 'an acTL chunk: an animated PNG');
+  assert.ok(chunks.indexOf(actl) < chunks.findIndex((c) => c.type === 'IDAT'), 'acTL before the image data');
+  const [count, plays] = [actl.body.readUInt32BE(0), actl.body.readUInt32BE(4)];
+  const frames = [];
+  let sequence = 0;
+  for (const chunk of chunks) {
+    if (chunk.type === 'fcTL') {
+      const b = chunk.body;
+      assert.equal(b.readUInt32BE(0), sequence++, 'fcTL sequence number');
+      assert.deepEqual([b.readUInt32BE(4), b.readUInt32BE(8), b.readUInt32BE(12), b.readUInt32BE(16)], [width, height, 0, 0], 'a whole frame');
+      frames.push({ delay: b.readUInt16BE(20) / (b.readUInt16BE(22) || 100), parts: [] });
+    } else if (chunk.type === 'IDAT') {
+      assert.ok(frames.length === 1, 'the default image is the first frame');
+      frames[0].parts.push(chunk.body);
+    } else if (chunk.type === 'fdAT') {
+      assert.equal(chunk.body.readUInt32BE(0), sequence++, 'fdAT sequence number');
+      frames.at(-1).parts.push(chunk.body.subarray(4));
+    }
+  }
+  assert.equal(frames.length, count, 'acTL counts the frames');
+  return {
+    width,
+    height,
+    plays,
+    frames: frames.map((f) => ({ delay: f.delay, data: unfilter(inflateSync(Buffer.concat(f.parts)), width, height, 4) })),
+  };
+}
+
+/** A PNG's chunks, each CRC checked, and its header: 8-bit RGB or RGBA, not interlaced. @param {Uint8Array} bytes */
+function readChunks(bytes) {
   const buffer = Buffer.from(bytes);
   assert.deepEqual([...buffer.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'PNG signature');
   const chunks = [];
@@ -255,7 +299,11 @@ export function decodePng(bytes) {
   const [width, height] = [ihdr.readUInt32BE(0), ihdr.readUInt32BE(4)];
   assert.ok([2, 6].includes(ihdr[9]) && ihdr[8] === 8 && ihdr[12] === 0, '8-bit RGB or RGBA, not interlaced');
   const channels = ihdr[9] === 6 ? 4 : 3; // filterlens writes RGBA; screenshots may come as RGB
-  const raw = inflateSync(Buffer.concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.body)));
+  return { width, height, channels, chunks };
+}
+
+/** Undoes PNG's row filters. @param {Buffer} raw @param {number} width @param {number} height @param {number} channels */
+function unfilter(raw, width, height, channels) {
   const stride = channels * width;
   assert.equal(raw.length, height * (1 + stride), 'image data size');
   const rows = new Uint8Array(height * stride);
@@ -272,10 +320,7 @@ export function decodePng(bytes) {
       rows[y * stride + x] = (raw[y * (1 + stride) + 1 + x] + predictor) & 255;
     }
   }
-  if (channels === 4) return { width, height, data: rows };
-  const data = new Uint8Array(4 * width * height).fill(255);
-  for (let i = 0; i < width * height; i++) data.set(rows.subarray(3 * i, 3 * i + 3), 4 * i);
-  return { width, height, data };
+  return rows;
 }
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {

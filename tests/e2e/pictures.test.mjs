@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
-  browserFor, decodePng, lastRequest, neighbourCorrelation, open, pixelDifference, screenshot, servedSite, snapshot,
+  browserFor, decodeApng, decodePng, lastRequest, neighbourCorrelation, open, pixelDifference, screenshot, servedSite, snapshot,
   waitForDone, waitForSteps,
 } from './helpers.mjs';
 
@@ -258,4 +258,32 @@ test('lucid mode from your own picture starts at that picture', { timeout: 600_0
   const [top, bottom] = [meanColour(picture, [0, 64], [0, 24]), meanColour(picture, [0, 64], [40, 64])];
   assert.ok(top[1] > top[2] + 60 && bottom[2] > bottom[1] + 30, `top ${top}, bottom ${bottom}`);
   assert.equal(await fromImage(page), true);
+});
+
+test('Download animation: an APNG of the frames as they were painted, in order, captioned, ending on the picture', { timeout: 600_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: false });
+  // 150 steps: a frame every 3 (60 over the run), and the first; a grid, so the frames carry its captions too.
+  const page = await open(browser, `${site.url}dist/#layer=conv1_1&filter=0&grid=6&steps=150&stepSize=2&size=32&seed=2&backend=flex`);
+  await waitForDone(page, 300_000);
+  const [file] = await Promise.all([page.waitForEvent('download'), page.locator('#download-animation').click()]);
+  assert.equal(file.suggestedFilename(), 'filterlens-conv1_1-0-5-classic-seed2-animation.png');
+  const apng = decodeApng(readFileSync(await file.path()));
+  const picture = await snapshot(page);
+  const steps = [1, ...Array.from({ length: 50 }, (_, i) => 3 * (i + 1))];
+  assert.equal(apng.frames.length, steps.length, 'the first step and every third');
+  assert.equal(apng.plays, 0, 'it loops');
+  assert.equal(apng.width, picture.width);
+  assert.ok(apng.height > picture.height, 'a caption strip below the picture');
+  const body = (frame) => Buffer.from(frame.data.subarray(0, 4 * picture.width * picture.height));
+  const strip = (frame) => Buffer.from(frame.data.subarray(4 * picture.width * picture.height));
+  assert.ok(body(apng.frames.at(-1)).equals(Buffer.from(picture.data)), 'the last frame is the picture on the canvas');
+  for (let i = 1; i < apng.frames.length; i++) {
+    assert.ok(!body(apng.frames[i]).equals(body(apng.frames[i - 1])), `frame ${i} moved on from frame ${i - 1}`);
+    assert.ok(!strip(apng.frames[i]).equals(strip(apng.frames[i - 1])), `frame ${i}'s caption (its step) differs`);
+  }
+  assert.ok(strip(apng.frames[0]).some((v) => v < 100), 'the caption has ink');
+  assert.deepEqual([apng.frames[0].delay, apng.frames.at(-1).delay], [0.08, 2], 'frames of 80 ms; the last shows for 2 s');
+  // The first frames change most: the picture was painted at each of those steps, not copied from the end.
+  const change = (a, b) => body(a).reduce((n, v, i) => n + Math.abs(v - body(b)[i]), 0);
+  assert.ok(change(apng.frames[0], apng.frames[1]) > change(apng.frames.at(-2), apng.frames.at(-1)));
 });

@@ -93,12 +93,70 @@ fn read_caption(picture: &Rgba, x: usize, y: usize, width: usize, height: usize)
             .map(|gy| (0..GLYPH_WIDTH).map(|gx| if ink(x0 + gx, top + gy) { '#' } else { '.' }).collect())
             .collect();
         if rows.iter().all(|r| !r.contains('#')) {
-            break;
+            // A blank cell: a space if ink follows in the next one, else the end.
+            let next = x0 + GLYPH_WIDTH + 1;
+            let ink_follows = next + GLYPH_WIDTH <= x + width
+                && (0..GLYPH_HEIGHT).any(|gy| (0..GLYPH_WIDTH).any(|gx| ink(next + gx, top + gy)));
+            if !ink_follows {
+                break;
+            }
+            text.push(' ');
+            continue;
         }
         let c = GLYPHS.chars().find(|&c| glyph(c).unwrap().iter().zip(&rows).all(|(a, b)| a == b));
         text.push(c.unwrap_or_else(|| panic!("ink that is no glyph after '{text}': {rows:?}")));
     }
     text
+}
+
+/// `render --animate`: an APNG whose frames are the picture at steps 1, 2, 4, 6 (every 2, and the first), in order,
+/// each captioned with its step (read back against the font); the last frame is the PNG written beside it, and it
+/// shows longest.
+#[test]
+fn render_animates_the_ascent_as_an_apng() {
+    let (out, animated) = (temp_png("animated-last.png"), temp_png("animated.png"));
+    let run = filterlens(&[
+        "render",
+        "--layer",
+        "conv1_2",
+        "--filter",
+        "3",
+        "--steps",
+        "6",
+        "--size",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+        "--animate",
+        animated.to_str().unwrap(),
+        "--every",
+        "2",
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let last = Rgba::from_png(&std::fs::read(&out).unwrap()).unwrap();
+
+    let decoder = png::Decoder::new(std::io::Cursor::new(std::fs::read(&animated).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let control = reader.info().animation_control.expect("an animated PNG");
+    assert_eq!((control.num_frames, control.num_plays), (4, 0), "4 frames, looping");
+    assert_eq!((reader.info().width, reader.info().height), (64, 64 + 11), "the picture and an 11 px caption strip");
+    let mut frames = Vec::new();
+    let mut delays = Vec::new();
+    for _ in 0..4 {
+        let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buffer).unwrap();
+        let control = reader.info().frame_control.unwrap();
+        assert_eq!((info.width, info.height), (64, 75), "every frame is whole");
+        delays.push(control.delay_num as f32 / control.delay_den as f32);
+        frames.push(Rgba { width: 64, height: 75, pixels: buffer[..info.buffer_size()].to_vec() });
+    }
+    let captions: Vec<String> = frames.iter().map(|f| read_caption(f, 0, 64, 64, 11)).collect();
+    assert_eq!(captions, ["step 1", "step 2", "step 4", "step 6"]);
+    assert_eq!(frames[3].pixels[..4 * 64 * 64], last.pixels[..], "the last frame is the finished picture");
+    for pair in frames.windows(2) {
+        assert_ne!(pair[0].pixels[..4 * 64 * 64], pair[1].pixels[..4 * 64 * 64], "the picture changes between frames");
+    }
+    assert_eq!(delays, [0.08, 0.08, 0.08, 2.0], "frames of 80 ms; the finished picture shows for 2 s");
 }
 
 fn refused(args: &[&str], message: &str) {
@@ -111,6 +169,8 @@ fn refused(args: &[&str], message: &str) {
 #[test]
 fn bad_arguments_get_clear_messages() {
     refused(&["render", "--layer", "conv9_9"], "unknown layer 'conv9_9'");
+    refused(&["render", "--every", "3"], "--animate");
+    refused(&["render", "--animate", "a.png", "--every", "0"], "--every");
     refused(
         &["render", "--layer", "conv1_1", "--filter", "64"],
         "filter 64 is out of range: conv1_1 has filters 0..=63",

@@ -148,12 +148,15 @@ test('a second visit takes the weights from Cache Storage; the site also works f
 
   const first = await openPage(context, `${root.url}#layer=conv1_1&filter=0&steps=3&size=64&backend=flex`);
   await waitForSteps(first, 1, 240_000);
-  assert.equal(root.requests.filter((p) => p === weightsPath).length, 1);
+  // conv1_1's part of the file, then (after the first picture) the rest: two byte ranges.
+  await first.waitForFunction(() => window.filterlens.events.some((e) => e.type === 'weights' && e.phase === 'ready' && e.complete));
+  assert.equal(root.requests.filter((p) => p === weightsPath).length, 2);
   await first.close();
 
   const second = await openPage(context, `${root.url}#layer=conv1_1&filter=0&steps=3&size=64&backend=flex`);
   await waitForSteps(second, 1, 240_000);
-  assert.equal(root.requests.filter((p) => p === weightsPath).length, 1, 'the weights were not downloaded again');
+  await second.waitForFunction(() => window.filterlens.events.some((e) => e.type === 'weights' && e.phase === 'ready' && e.complete));
+  assert.equal(root.requests.filter((p) => p === weightsPath).length, 2, 'the weights were not downloaded again');
   const ready = (await events(second, 'weights')).find((e) => e.phase === 'ready');
   assert.equal(ready.source, 'cache');
   assert.match(await second.locator('#weights-text').textContent(), /from cache/);

@@ -271,7 +271,9 @@ impl Ascent {
         let input = self.config.transforms.apply(image, &mut self.rng);
         let features = self.model.forward(input, self.objective.layer(), Activation::PreRelu);
         let values = self.objective.evaluate(features, &self.selection);
-        let grads = values.clone().sum().backward();
+        // The reports keep the objective's own value: a minimised one is seen to fall.
+        let climbed = if self.objective.minimises() { -values.clone().sum() } else { values.clone().sum() };
+        let grads = climbed.backward();
         let grad = params.grad(&grads).expect("the parameters require a gradient");
         (grad, values.without_autodiff())
     }

@@ -96,6 +96,7 @@ pub fn catalog() -> Catalog {
             ),
             field("objective", FieldKind::Choice { choices: names(Target::ALL), default: Target::Channel.to_string() }),
             field("preRelu", FieldKind::Boolean { default: false }),
+            field("minimise", FieldKind::Boolean { default: false }),
             field("steps", integer(limits::STEPS)),
             field("size", integer(limits::SIZE)),
             Field {

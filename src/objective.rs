@@ -24,14 +24,15 @@ impl Target {
     pub const ALL: [Target; 3] = [Target::Channel, Target::Neuron, Target::Layer];
 }
 
-/// Objectives for a batch of images: image `i` maximises `target` of channel `filters[i]` of `layer`.
-/// A single visualization is a batch of one; a grid is a batch of several filters of one layer.
+/// Objectives for a batch of images: image `i` maximises (or minimises) `target` of channel `filters[i]` of
+/// `layer`. A single visualization is a batch of one; a grid is a batch of several filters of one layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Objective {
     layer: usize,
     filters: Vec<usize>,
     target: Target,
     activation: Activation,
+    minimise: bool,
 }
 
 impl Objective {
@@ -50,7 +51,17 @@ impl Objective {
         if let Some(&filter) = filters.iter().find(|&&f| f >= spec.channels) {
             return Err(Error::FilterOutOfRange { layer: spec.name, filter, channels: spec.channels });
         }
-        Ok(Self { layer, filters: filters.to_vec(), target, activation })
+        Ok(Self { layer, filters: filters.to_vec(), target, activation, minimise: false })
+    }
+
+    /// The same objective, minimised: the ascent climbs its negative (negative visualization).
+    pub fn minimised(self) -> Self {
+        Self { minimise: true, ..self }
+    }
+
+    /// Whether the ascent lowers the objective instead of raising it.
+    pub fn minimises(&self) -> bool {
+        self.minimise
     }
 
     pub fn layer(&self) -> usize {

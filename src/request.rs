@@ -99,6 +99,10 @@ pub struct RunRequest {
     /// Maximise the activation before the layer's ReLU.
     #[serde(default)]
     pub pre_relu: bool,
+    /// Minimise instead: what the filter responds to least (negative visualization). Reads the activation before
+    /// the ReLU, whose floor of 0 any silencing picture would reach.
+    #[serde(default)]
+    pub minimise: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<usize>,
     /// Side of the square image, pixels.
@@ -127,6 +131,7 @@ impl RunRequest {
             filters: filters.to_vec(),
             objective: Target::Channel,
             pre_relu: false,
+            minimise: false,
             steps: None,
             size: None,
             step_size: None,
@@ -137,8 +142,9 @@ impl RunRequest {
     }
 
     pub fn objective(&self) -> Result<Objective, Error> {
-        let activation = if self.pre_relu { Activation::PreRelu } else { Activation::PostRelu };
-        Objective::new(&self.layer, &self.filters, self.objective, activation)
+        let activation = if self.pre_relu || self.minimise { Activation::PreRelu } else { Activation::PostRelu };
+        let objective = Objective::new(&self.layer, &self.filters, self.objective, activation)?;
+        Ok(if self.minimise { objective.minimised() } else { objective })
     }
 
     /// The loop's configuration: the mode's preset with this request's overrides, validated. Starts from noise;

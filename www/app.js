@@ -531,7 +531,7 @@ const weightsLine = () => {
   if (!weightsIn) return '';
   const { bytes, source, layer, complete } = weightsIn;
   const which = complete ? 'weights' : `weights up to ${layer}`;
-  const rest = deeper ? ` · deeper layers ${mb(deeper.loaded)} / ${mb(deeper.total)}` : complete ? '' : ' · the deeper layers follow';
+  const rest = deeper ? ` · all layers ${mb(deeper.loaded)} / ${mb(deeper.total)}` : complete ? '' : ' · the deeper layers follow';
   return `${which} ${mb(bytes)} ${source === 'cache' ? 'from cache' : 'downloaded'}, SHA-256 checked${rest}`;
 };
 
@@ -848,7 +848,8 @@ function showStatus(message, suffix = '') {
     if (!suffix && last.step < last.steps) parts.push(timeLeft((last.steps - last.step) * ms));
     const grid = last.activations.length > 1;
     const preRelu = last.preRelu.length === 1 && last.preRelu[0] ? ' (pre-ReLU)' : '';
-    parts.push(`${grid ? 'mean activation' : 'activation'} ${formatActivation(last.activation)}${preRelu}${suffix}`);
+    const minimised = current.request.minimise ? ', minimised' : '';
+    parts.push(`${grid ? 'mean activation' : 'activation'} ${formatActivation(last.activation)}${preRelu}${minimised}${suffix}`);
   }
   $('status').textContent = parts.filter(Boolean).join(' · ');
   // The status is a live region, and a run rewrites it at every step: while steps come in it is busy, so a screen

@@ -53,6 +53,7 @@
  * @property {number[]} filters
  * @property {'channel' | 'neuron' | 'layer'} [objective]
  * @property {boolean} [preRelu]
+ * @property {boolean} [minimise]  lower the activation (read before the ReLU) instead of raising it
  * @property {number} [steps]
  * @property {number} [size]
  * @property {number} [stepSize]   classic only, grey levels (2 means 2/255)

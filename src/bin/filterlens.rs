@@ -78,6 +78,10 @@ struct RunArgs {
     /// Maximise the activation before the layer's ReLU.
     #[arg(long)]
     pre_relu: bool,
+    /// Minimise instead: what the filter responds to least (negative visualization; reads the activation before
+    /// the ReLU).
+    #[arg(long)]
+    minimise: bool,
     /// Steps (default: the mode's).
     #[arg(long)]
     steps: Option<usize>,
@@ -124,6 +128,7 @@ impl RunArgs {
         RunRequest {
             objective: self.objective,
             pre_relu: self.pre_relu,
+            minimise: self.minimise,
             steps: self.steps,
             size: self.size,
             step_size: self.step_size,

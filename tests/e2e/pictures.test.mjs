@@ -287,3 +287,22 @@ test('Download animation: an APNG of the frames as they were painted, in order, 
   const change = (a, b) => body(a).reduce((n, v, i) => n + Math.abs(v - body(b)[i]), 0);
   assert.ok(change(apng.frames[0], apng.frames[1]) > change(apng.frames.at(-2), apng.frames.at(-1)));
 });
+
+test('minimise: the link turns the ascent around, the activation falls below its start, and the link keeps it', { timeout: 600_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#layer=conv3_1&filter=5&minimise=true&steps=12&stepSize=2&size=64&seed=0&backend=flex`);
+  await waitForDone(page, 300_000);
+  const steps = await waitForSteps(page, 12, 60_000);
+  const values = steps.map((s) => s.activation);
+  assert.ok(values.at(-1) < values[0] - 0.5 && values.at(-1) < 0, `activations ${values}`);
+  assert.ok(steps.every((s) => s.preRelu[0]), 'minimised, the value read is the one before the ReLU');
+  assert.equal((await lastRequest(page)).minimise, true);
+  assert.ok(await page.locator('#minimise').isChecked());
+  assert.match(await page.locator('#status').textContent(), /activation -[\d.]+ \(pre-ReLU\), minimised/);
+  assert.match(await page.evaluate(() => location.hash), /minimise=true/, 'the page\'s link keeps it');
+  await screenshot(page, 'minimised-conv3_1-5');
+  // Unticked, the same link maximises again.
+  await page.locator('#minimise').uncheck();
+  await page.waitForFunction(() => window.filterlens.run.request.minimise === false);
+  assert.match(await page.evaluate(() => location.hash), /minimise=false/);
+});

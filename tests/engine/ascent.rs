@@ -1,7 +1,7 @@
 //! The seed's gradient ascent on the real weights.
 
 use filterlens::image::{Display, batch_rgba};
-use filterlens::{Activation, Ascent, AscentConfig, Error, Mode, Objective, StepReport};
+use filterlens::{Activation, Ascent, AscentConfig, Error, Mode, Objective, RunRequest, StepReport};
 
 use crate::{flex_model, run_to_end};
 
@@ -100,4 +100,33 @@ fn extending_a_finished_run_equals_planning_the_steps() {
     assert!(pixels(&extended) == pixels(&planned), "continuing is planning more steps");
     let mut too_long = run("conv2_1", &[3], config(1)).1;
     assert_eq!(too_long.extend(20_000).unwrap_err().to_string(), "steps 20001 is out of range (1 to 10000)");
+}
+
+/// Minimised (negative visualization), conv3_1:5's value before the ReLU falls below its start and below zero, in
+/// both modes; the reports carry the objective's own value: step 0 equals the maximising run's on the same start.
+#[test]
+fn a_minimised_filter_falls_below_its_start() {
+    for mode in [Mode::Classic, Mode::Lucid] {
+        let request = |minimise| RunRequest {
+            steps: Some(12),
+            size: Some(64),
+            minimise,
+            pre_relu: true,
+            ..RunRequest::new(mode, "conv3_1", &[5])
+        };
+        let run = |request: RunRequest| {
+            let (objective, config) = request.plan().unwrap();
+            run_to_end(Ascent::new(flex_model(), objective, config).unwrap()).0
+        };
+        let (down, up) = (run(request(true)), run(request(false)));
+        assert_eq!(down[0].activations, up[0].activations, "{mode}: the same objective on the same start");
+        let values: Vec<f32> = down.iter().map(|r| r.activations[0]).collect();
+        println!("{mode}, minimised conv3_1:5: {values:?}");
+        assert!(values[11] < values[0] - 0.5 && values[11] < 0.0, "{mode}: {values:?}");
+        assert!(up[11].activations[0] > up[0].activations[0] + 0.5, "{mode}: maximised, it rises");
+    }
+    // Minimising reads the activation before the ReLU (its floor of 0 after it would stop the ascent at once).
+    let request = RunRequest { minimise: true, ..RunRequest::new(Mode::Classic, "conv3_1", &[5]) };
+    assert_eq!(request.objective().unwrap().activation(), Activation::PreRelu);
+    assert!(request.objective().unwrap().minimises());
 }

@@ -126,7 +126,7 @@ impl Ascent {
         let to_image = ParamsToImage::new(config.param, config.size, &device);
         let values = match &config.init {
             Some(image) => to_image.params_for(image).repeat(batch),
-            None => to_image.initial(batch, config.seed),
+            None => to_image.initial(&start_seeds(objective.filters(), config.seed)),
         };
         let params = Tensor::from_data(TensorData::new(values, to_image.shape(batch)), &device);
         let activations = vec![objective.activation(); batch];
@@ -270,9 +270,12 @@ impl Ascent {
         let image = self.to_image.apply(params.clone());
         let input = self.config.transforms.apply(image, &mut self.rng);
         let features = self.model.forward(input, self.objective.layer(), Activation::PreRelu);
-        let values = self.objective.evaluate(features, &self.selection);
+        let values = self.objective.evaluate(features.clone(), &self.selection);
         // The reports keep the objective's own value: a minimised one is seen to fall.
-        let climbed = if self.objective.minimises() { -values.clone().sum() } else { values.clone().sum() };
+        let mut climbed = if self.objective.minimises() { -values.clone().sum() } else { values.clone().sum() };
+        if self.objective.diversity() > 0.0 {
+            climbed = climbed - crate::objective::similarity(features) * self.objective.diversity();
+        }
         let grads = climbed.backward();
         let grad = params.grad(&grads).expect("the parameters require a gradient");
         (grad, values.without_autodiff())
@@ -303,6 +306,13 @@ impl Ascent {
             }
         };
     }
+}
+
+/// Each image's starting seed: the k-th image of the same filter starts from `seed + k`. Repeats of a filter (a
+/// diverse batch) start apart, so they can differ; each filter's first image starts as its single run does.
+fn start_seeds(filters: &[usize], seed: u64) -> Vec<u64> {
+    let repeats = |i: usize| filters[..i].iter().filter(|&&f| f == filters[i]).count() as u64;
+    (0..filters.len()).map(|i| seed.wrapping_add(repeats(i))).collect()
 }
 
 async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Error> {

@@ -97,6 +97,14 @@ pub fn catalog() -> Catalog {
             field("objective", FieldKind::Choice { choices: names(Target::ALL), default: Target::Channel.to_string() }),
             field("preRelu", FieldKind::Boolean { default: false }),
             field("minimise", FieldKind::Boolean { default: false }),
+            field(
+                "diversity",
+                FieldKind::Integer {
+                    min: limits::DIVERSITY.min as u64,
+                    max: limits::DIVERSITY.max as u64,
+                    default: Some(0),
+                },
+            ),
             field("steps", integer(limits::STEPS)),
             field("size", integer(limits::SIZE)),
             Field {

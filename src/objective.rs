@@ -26,13 +26,15 @@ impl Target {
 
 /// Objectives for a batch of images: image `i` maximises (or minimises) `target` of channel `filters[i]` of
 /// `layer`. A single visualization is a batch of one; a grid is a batch of several filters of one layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
     layer: usize,
     filters: Vec<usize>,
     target: Target,
     activation: Activation,
     minimise: bool,
+    /// The weight of Lucid's diversity term (0: none): the batch's images are pushed apart.
+    diversity: f32,
 }
 
 impl Objective {
@@ -51,12 +53,23 @@ impl Objective {
         if let Some(&filter) = filters.iter().find(|&&f| f >= spec.channels) {
             return Err(Error::FilterOutOfRange { layer: spec.name, filter, channels: spec.channels });
         }
-        Ok(Self { layer, filters: filters.to_vec(), target, activation, minimise: false })
+        Ok(Self { layer, filters: filters.to_vec(), target, activation, minimise: false, diversity: 0.0 })
     }
 
     /// The same objective, minimised: the ascent climbs its negative (negative visualization).
     pub fn minimised(self) -> Self {
         Self { minimise: true, ..self }
+    }
+
+    /// The same objective with Lucid's diversity term: `weight` × [`similarity`] of the batch is subtracted, so its
+    /// images (several of one filter, say) are pushed towards different patterns.
+    pub fn with_diversity(self, weight: f32) -> Self {
+        Self { diversity: weight, ..self }
+    }
+
+    /// The diversity term's weight (0: none).
+    pub fn diversity(&self) -> f32 {
+        self.diversity
     }
 
     /// Whether the ascent lowers the objective instead of raising it.
@@ -134,8 +147,68 @@ impl Objective {
     }
 }
 
+/// Lucid's diversity measure of a batch, from the objective layer's pre-ReLU features `[batch, channels, H, W]`:
+/// each image's Gram matrix of its post-ReLU features (channel × channel), normalised to unit length; the cosine
+/// similarity of every pair of images, summed over each image's others, averaged over the images. 0 when the
+/// images share no pattern statistics, batch − 1 when they all share the same; 0 for a batch of one. `[1]`.
+pub fn similarity(pre_relu: Tensor<4>) -> Tensor<1> {
+    let [batch, channels, h, w] = pre_relu.dims();
+    let features = relu(pre_relu).reshape([batch, channels, h * w]);
+    let grams = features.clone().matmul(features.swap_dims(1, 2)).reshape([batch, channels * channels]);
+    let norms = grams.clone().square().sum_dim(1).sqrt().clamp_min(1e-10);
+    let unit = grams / norms;
+    let cosines = unit.clone().matmul(unit.transpose());
+    // Each image's cosine with itself is 1: the batch's `batch` of them are not pairs.
+    (cosines.sum() - batch as f32) / batch as f32
+}
+
 /// Per-image channel weights for [`Objective::evaluate`]; rebuilt only when an image changes activation.
 pub(crate) struct Selection {
     post_relu: Option<Tensor<4>>,
     pre_relu: Option<Tensor<4>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    /// The batch's similarity, computed here from its definition in plain f64: Gram matrices of the post-ReLU
+    /// features, each divided by its length, cosines summed over every ordered pair of different images, over the
+    /// batch size.
+    fn plain_similarity(values: &[f32], [b, c, n]: [usize; 3]) -> f64 {
+        let grams: Vec<Vec<f64>> = (0..b)
+            .map(|i| {
+                let f = |ch: usize, p: usize| values[(i * c + ch) * n + p].max(0.0) as f64;
+                let g: Vec<f64> = (0..c * c).map(|k| (0..n).map(|p| f(k / c, p) * f(k % c, p)).sum()).collect();
+                let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                g.iter().map(|v| v / norm).collect()
+            })
+            .collect();
+        let mut total = 0.0;
+        for i in 0..b {
+            for j in (0..b).filter(|&j| j != i) {
+                total += grams[i].iter().zip(&grams[j]).map(|(a, b)| a * b).sum::<f64>();
+            }
+        }
+        total / b as f64
+    }
+
+    fn similarity_of(values: &[f32], shape: [usize; 4]) -> f32 {
+        let device = Device::flex();
+        let features = Tensor::<4>::from_data(TensorData::new(values.to_vec(), shape), &device);
+        similarity(features).into_data().try_into_vec::<f32>().unwrap()[0]
+    }
+
+    #[test]
+    fn similarity_is_lucids_diversity_measure() {
+        let shape = [3, 4, 5, 5];
+        let values: Vec<f32> = (0..3 * 4 * 25).map(|i| (i as f32 * 0.71).sin() * 1.7 + 0.3).collect();
+        let expected = plain_similarity(&values, [3, 4, 25]);
+        assert!((similarity_of(&values, shape) as f64 - expected).abs() < 1e-5, "{expected}");
+        // Alike images: every pair has cosine 1, so each image sums batch − 1; a batch of one has no pairs.
+        let alike: Vec<f32> = values[..100].repeat(3);
+        assert!((similarity_of(&alike, shape) - 2.0).abs() < 1e-5);
+        assert!(similarity_of(&values[..100], [1, 4, 5, 5]).abs() < 1e-6);
+    }
 }

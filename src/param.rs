@@ -139,16 +139,21 @@ impl ParamsToImage {
         sigmoid(rgb.reshape([batch, 3, h, w]))
     }
 
-    /// Initial parameters for `batch` images, the same for each image: classic's `(128 + U[0,1)) / 255` noise for
-    /// pixels, Lucid's N(0, 0.01²) spectrum for FFT.
-    pub fn initial(&self, batch: usize, seed: u64) -> Vec<f32> {
-        let mut rng = Pcg64::seed_from_u64(seed);
+    /// Initial parameters, one image per seed: classic's `(128 + U[0,1)) / 255` noise for pixels, Lucid's
+    /// N(0, 0.01²) spectrum for FFT.
+    pub fn initial(&self, seeds: &[u64]) -> Vec<f32> {
         let [_, c, h, w] = self.shape(1);
-        let one: Vec<f32> = match self.param {
-            Param::Pixels => (0..c * h * w).map(|_| (128.0 + rng.random::<f32>()) / 255.0).collect(),
-            Param::Fft => (0..c * h * w).map(|_| (standard_normal(&mut rng) * SPECTRUM_SD) as f32).collect(),
-        };
-        one.repeat(batch)
+        seeds
+            .iter()
+            .flat_map(|&seed| {
+                let mut rng = Pcg64::seed_from_u64(seed);
+                let one: Vec<f32> = match self.param {
+                    Param::Pixels => (0..c * h * w).map(|_| (128.0 + rng.random::<f32>()) / 255.0).collect(),
+                    Param::Fft => (0..c * h * w).map(|_| (standard_normal(&mut rng) * SPECTRUM_SD) as f32).collect(),
+                };
+                one
+            })
+            .collect()
     }
 
     /// Parameters that render to `image` (planar `[3][size][size]` in [0, 1]), for starting from a picture.
@@ -314,7 +319,7 @@ mod tests {
     fn fft_initial_images_are_near_grey() {
         let device = Device::flex();
         let to_image = ParamsToImage::new(Param::Fft, 32, &device);
-        let params = Tensor::<4>::from_data(TensorData::new(to_image.initial(2, 1), to_image.shape(2)), &device);
+        let params = Tensor::<4>::from_data(TensorData::new(to_image.initial(&[1, 1]), to_image.shape(2)), &device);
         let image = to_image.apply(params).into_data().try_into_vec::<f32>().unwrap();
         assert_eq!(image.len(), 2 * 3 * 32 * 32);
         assert!(image.iter().all(|v| (0.3..0.7).contains(v)), "Lucid's start is a faint, grey-ish pattern");

@@ -103,6 +103,10 @@ pub struct RunRequest {
     /// the ReLU, whose floor of 0 any silencing picture would reach.
     #[serde(default)]
     pub minimise: bool,
+    /// Weight of Lucid's diversity term (0: none), which pushes the batch's images apart: with a filter repeated in
+    /// `filters`, several different pictures of one filter. Nothing to push apart in a batch of one.
+    #[serde(default)]
+    pub diversity: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<usize>,
     /// Side of the square image, pixels.
@@ -132,6 +136,7 @@ impl RunRequest {
             objective: Target::Channel,
             pre_relu: false,
             minimise: false,
+            diversity: 0,
             steps: None,
             size: None,
             step_size: None,
@@ -144,6 +149,7 @@ impl RunRequest {
     pub fn objective(&self) -> Result<Objective, Error> {
         let activation = if self.pre_relu || self.minimise { Activation::PreRelu } else { Activation::PostRelu };
         let objective = Objective::new(&self.layer, &self.filters, self.objective, activation)?;
+        let objective = objective.with_diversity(limits::DIVERSITY.check(self.diversity)? as f32);
         Ok(if self.minimise { objective.minimised() } else { objective })
     }
 
@@ -216,6 +222,7 @@ pub mod limits {
     pub const STEP_SIZE: Limit<f32> = Limit { field: "stepSize", min: 0.01, max: 64.0 };
     pub const LEARNING_RATE: Limit<f32> = Limit { field: "lr", min: 1e-4, max: 1.0 };
     /// Pixels (and the transformed image must keep [`SIZE`]'s minimum: see `AscentConfig::validate`).
+    pub const DIVERSITY: Limit<usize> = Limit { field: "diversity", min: 0, max: 10_000 };
     pub const JITTER: Limit<usize> = Limit { field: "jitter", min: 0, max: 32 };
     /// Seeds are 32-bit, so that every one is exact in a link (JavaScript numbers) and on the command line.
     pub const SEED: Limit<u64> = Limit { field: "seed", min: 0, max: u32::MAX as u64 };

@@ -41,7 +41,11 @@ const catalog = await fetch(new URL('./catalog.json', import.meta.url)).then((r)
 });
 
 const describeFilters = (layer, filters) =>
-  filters.length === 1 ? `${layer} filter ${filters[0]}` : `${layer} filters ${filters[0]}–${filters.at(-1)}`;
+  filters.length === 1
+    ? `${layer} filter ${filters[0]}`
+    : filters.every((f) => f === filters[0])
+      ? `${layer} filter ${filters[0]}, ${filters.length} diverse pictures`
+      : `${layer} filters ${filters[0]}–${filters.at(-1)}`;
 
 // ---------------------------------------------------------------- settings <-> link
 
@@ -102,7 +106,8 @@ function showSettings() {
     } else control.value = shown(control);
     const field = fieldOf(control.dataset.field);
     const row = control.closest('.row');
-    if (field && row instanceof HTMLElement) row.hidden = !appliesTo(field, settings.mode);
+    // Diversity pushes a grid's pictures apart: there is nothing to push with one.
+    if (field && row instanceof HTMLElement) row.hidden = !appliesTo(field, settings.mode) || (field.name === 'diversity' && settings.grid === 1);
   }
   for (const option of select('size').options) option.disabled = Number(option.value) > maxSize(settings.grid);
   $('view').classList.toggle('grid', settings.grid > 1);
@@ -365,17 +370,18 @@ function run() {
   stopping = false;
   $('continue').hidden = true;
   $('plot-caption').textContent =
-    request.filters.length > 1 ? `mean activation of the ${request.filters.length} filters per step` : 'activation per step';
+    request.filters.length > 1 ? `mean activation of the ${request.filters.length} pictures per step` : 'activation per step';
   $('plot-value').textContent = '';
   post({ type: 'run', id: runId, request, fromImage: current.fromImage });
   drawPlot();
   showStatus(weightsReady ? starting(request) : weightsFailed ? 'no weights: nothing to run' : 'waiting for the download…');
 }
 
-/** The status before a run's first step: how long it will take, where that is known. @param {RunRequest} request */
-function starting(request) {
+/** The status before a run's first step: how long it will take, where that is known. @param {RunRequest} request
+ *  @param {string} [doing] what happens first */
+function starting(request, doing = 'starting…') {
   const estimate = estimateMillis(request);
-  return estimate === null ? 'starting…' : `starting… (${request.steps} steps take ${duration(estimate * (request.steps ?? 1))} on this backend, roughly)`;
+  return estimate === null ? doing : `${doing} (${request.steps} steps take ${duration(estimate * (request.steps ?? 1))} on this backend, roughly)`;
 }
 
 /** Stops the run. A step in flight finishes first (on a slow backend that takes a while): the status says so
@@ -549,7 +555,7 @@ function onWeights(m) {
       weightsReady = false;
       download.program = { loaded: 0, total: 0 };
       $('weights').classList.remove('ready');
-      showStatus(`loading the weights up to ${m.layer}…`);
+      showStatus(current ? starting(current.request, `loading the weights up to ${m.layer}…`) : `loading the weights up to ${m.layer}…`);
     }
     showDownload();
   } else if (m.phase === 'ready') {
@@ -686,7 +692,9 @@ function describePicture() {
   const what =
     filters.length === 1
       ? `What filter ${filters[0]} of ${layer} responds to (${mode} mode${step})`
-      : `A grid of what filters ${filters[0]} to ${filters.at(-1)} of ${layer} respond to (${mode} mode${step}); ` +
+      : filters.every((f) => f === filters[0])
+        ? `${filters.length} different pictures of what filter ${filters[0]} of ${layer} responds to (${mode} mode${step})`
+        : `A grid of what filters ${filters[0]} to ${filters.at(-1)} of ${layer} respond to (${mode} mode${step}); ` +
         `arrow keys choose a tile (now filter ${filters[Math.min(focusedTile, filters.length - 1)]}), Enter opens it`;
   canvas.setAttribute('aria-label', what);
 }

@@ -54,6 +54,7 @@
  * @property {'channel' | 'neuron' | 'layer'} [objective]
  * @property {boolean} [preRelu]
  * @property {boolean} [minimise]  lower the activation (read before the ReLU) instead of raising it
+ * @property {number} [diversity]   weight of Lucid's diversity term, pushing the batch's images apart (0: none)
  * @property {number} [steps]
  * @property {number} [size]
  * @property {number} [stepSize]   classic only, grey levels (2 means 2/255)

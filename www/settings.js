@@ -43,9 +43,10 @@ export const maxSize = (grid) => Math.max(...SIZES.filter((size) => grid * size 
 /** @param {Catalog} catalog @param {string} layer */
 export const channels = (catalog, layer) => /** @type {import('./protocol.js').LayerSpec} */ (catalog.layers.find((l) => l.name === layer)).channels;
 
-/** The filters a picture shows: `grid` consecutive filters from the chosen one (fewer from the layer's end).
- *  @param {Catalog} catalog @param {Settings} s */
+/** The filters a picture shows: `grid` consecutive filters from the chosen one (fewer from the layer's end); with
+ *  diversity, `grid` pictures of the chosen filter, pushed apart. @param {Catalog} catalog @param {Settings} s */
 export function filtersOf(catalog, s) {
+  if (s.grid > 1 && Number(s.diversity) > 0) return Array.from({ length: s.grid }, () => s.filter);
   const first = Math.max(0, Math.min(s.filter, channels(catalog, s.layer) - s.grid));
   return Array.from({ length: s.grid }, (_, i) => first + i);
 }

@@ -82,6 +82,10 @@ struct RunArgs {
     /// the ReLU).
     #[arg(long)]
     minimise: bool,
+    /// Weight of Lucid's diversity term, which pushes a batch's images apart: `grid --filters 20,20,20,20
+    /// --diversity 100` makes four different pictures of filter 20 (0, the default: none).
+    #[arg(long, default_value_t = 0)]
+    diversity: usize,
     /// Steps (default: the mode's).
     #[arg(long)]
     steps: Option<usize>,
@@ -129,6 +133,7 @@ impl RunArgs {
             objective: self.objective,
             pre_relu: self.pre_relu,
             minimise: self.minimise,
+            diversity: self.diversity,
             steps: self.steps,
             size: self.size,
             step_size: self.step_size,

@@ -74,3 +74,18 @@ test('WebGPU (SwiftShader) paints what Flex paints for the same link', { timeout
     assert.ok(worst <= most && mean < average, `${name}: WebGPU is off Flex by ${worst} (mean ${mean})`);
   }
 });
+
+test('a grid the page exports is the CLI\'s grid, its captions pixel for pixel (cli.rs reads those against the font)', { timeout: 600_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: false });
+  const out = path.join(scratch, 'grid.png');
+  execFileSync(CLI, ['grid', '--mode', 'classic', '--layer', 'conv2_1', '--filters', '3-8', '--steps', '3', '--size', '64', '--seed', '7',
+    '--weights', 'weights/vgg16-f16.safetensors', '--out', out], { cwd: ROOT, stdio: 'pipe' });
+  const native = decodePng(readFileSync(out));
+  const page = await pagePicture(browser, 'mode=classic&layer=conv2_1&filter=3&grid=6&steps=3&size=64&seed=7', 'flex');
+  // Captions are dark grey (34) on white: a caption pixel that differed would differ by 221 levels.
+  const { worst, mean } = difference(page, native);
+  t.diagnostic(`grid: page vs CLI: largest difference ${worst}, mean ${mean.toFixed(3)} grey levels`);
+  assert.ok(worst <= 2 && mean < 0.05, `the page's grid is off the CLI's by ${worst} (mean ${mean})`);
+  const caption = (png) => png.data.slice(4 * 64 * png.width, 4 * 75 * png.width); // the first row's caption strip
+  assert.ok(Buffer.from(caption(page)).equals(Buffer.from(caption(native))), 'the caption strip is the same');
+});

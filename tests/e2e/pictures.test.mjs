@@ -79,7 +79,7 @@ test('the mode selector switches to lucid (its steps, size and learning rate) an
   assert.deepEqual([s.mode, s.steps, s.size, s.lr], ['lucid', 256, 128, 0.05], 'lucid takes its own steps and size');
   assert.match(
     await page.evaluate(() => location.hash),
-    /#mode=lucid&layer=conv1_2&filter=1&grid=1&objective=channel&preRelu=false&steps=256&size=128&lr=0.05&jitter=8&seed=0&backend=flex$/,
+    /#mode=lucid&layer=conv1_2&filter=1&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&steps=256&size=128&lr=0.05&jitter=8&seed=0&backend=flex$/,
   );
   const request = await lastRequest(page);
   assert.deepEqual([request.mode, request.lr, request.stepSize, request.size], ['lucid', 0.05, undefined, 128]);
@@ -305,4 +305,40 @@ test('minimise: the link turns the ascent around, the activation falls below its
   await page.locator('#minimise').uncheck();
   await page.waitForFunction(() => window.filterlens.run.request.minimise === false);
   assert.match(await page.evaluate(() => location.hash), /minimise=false/);
+});
+
+test('diversity: a grid of one filter\'s different pictures, from the link and the controls', { timeout: 600_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#mode=lucid&layer=conv3_1&filter=20&grid=6&diversity=10&steps=16&size=32&seed=0&backend=flex`);
+  await waitForDone(page, 300_000);
+  const request = await lastRequest(page);
+  assert.deepEqual(request.filters, [20, 20, 20, 20, 20, 20], 'six pictures of filter 20');
+  assert.equal(request.diversity, 10);
+  assert.ok(await page.locator('#row-diversity').isVisible());
+  assert.match(await page.locator('#status').textContent(), /conv3_1 filter 20, 6 diverse pictures/);
+  // Every tile differs from every other (they start from different noise and are pushed apart).
+  const picture = await snapshot(page);
+  const layout = await page.evaluate(() => window.filterlens.run.layout);
+  const tile = (i) => {
+    const { x, y } = layout.tiles[i];
+    const out = [];
+    for (let r = 0; r < 32; r++) out.push(...picture.data.slice(4 * ((y + r) * picture.width + x), 4 * ((y + r) * picture.width + x + 32)));
+    return out;
+  };
+  for (let i = 0; i < 6; i++) {
+    for (let j = i + 1; j < 6; j++) {
+      const [a, b] = [tile(i), tile(j)];
+      const difference = a.reduce((n, v, k) => n + Math.abs(v - b[k]), 0) / a.length;
+      assert.ok(difference > 5, `tiles ${i} and ${j} differ by ${difference.toFixed(1)} grey levels only`);
+    }
+  }
+  await screenshot(page, 'diversity-conv3_1-20');
+  assert.match(await page.evaluate(() => location.hash), /grid=6&.*diversity=10&/);
+  // Diversity 0: the grid is consecutive filters again; a single filter hides the control.
+  await page.locator('#diversity-n').fill('0');
+  await page.locator('#diversity-n').dispatchEvent('change');
+  await page.waitForFunction(() => window.filterlens.run.request.filters.join() === '20,21,22,23,24,25');
+  await page.locator('#grid').selectOption('1');
+  await page.waitForFunction(() => window.filterlens.run.request.filters.length === 1);
+  assert.ok(await page.locator('#row-diversity').isHidden());
 });

@@ -21,7 +21,7 @@ test('an empty link is the original demo; a link round-trips', () => {
     ['classic', 'conv3_2', 0, 150, 224, 2],
   );
   const link = toLink(catalog, settings);
-  assert.equal(link, '#mode=classic&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto');
+  assert.equal(link, '#mode=classic&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto');
   assert.deepEqual(parseLink(catalog, link), { settings, ignored: [] });
 });
 
@@ -45,7 +45,7 @@ test("lucid takes its preset (with the page's 256 steps) and its own rate", () =
   const { settings } = parseLink(catalog, '#mode=lucid&layer=conv5_3&filter=100');
   assert.deepEqual([settings.steps, settings.size, settings.lr], [256, 128, 0.05]);
   assert.deepEqual(toRequest(catalog, settings), {
-    mode: 'lucid', layer: 'conv5_3', filters: [100], objective: 'channel', preRelu: false, steps: 256, size: 128, lr: 0.05, jitter: 8, seed: 0,
+    mode: 'lucid', layer: 'conv5_3', filters: [100], objective: 'channel', preRelu: false, minimise: false, diversity: 0, steps: 256, size: 128, lr: 0.05, jitter: 8, seed: 0,
   });
   assert.match(toLink(catalog, settings), /&lr=0.05&/);
   assert.doesNotMatch(toLink(catalog, settings), /stepSize/);

@@ -27,6 +27,11 @@ WEB_PORT ?= 8000
 
 WWW_FILES = www/index.html www/app.js www/settings.js www/protocol.js www/worker.js www/weights.js www/style.css \
 	www/catalog.json www/isolation.js www/isolation-sw.js
+# A Brotli copy (quality 11) beside each file named, for hosts that serve precompressed files (nginx brotli_static,
+# Caddy's precompressed, make serve): the programs come out ~40% smaller than gzipped. ~30 s for both.
+BROTLI = node -e "const z = require('zlib'), fs = require('fs'); for (const f of process.argv.slice(1)) \
+	fs.writeFileSync(f + '.br', z.brotliCompressSync(fs.readFileSync(f), { params: { \
+	[z.constants.BROTLI_PARAM_QUALITY]: 11, [z.constants.BROTLI_PARAM_LGWIN]: 24 } }))"
 WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml $(shell find src -name '*.rs')
 
 .PHONY: pkg pkg-threads dist serve-web typecheck e2e soak bench-web bench-first-visit wasm-bindgen-cli node-deps web-clean
@@ -50,6 +55,7 @@ pkg/filterlens_bg.wasm: $(WEB_SOURCES) | wasm-bindgen-cli node-deps
 		$(CARGO_TARGET_DIR)/$(WASM_TARGET)/wasm-release/filterlens.wasm
 	$(WASM_OPT) $(WASM_OPT_FEATURES) $(WASM_OPT_FLAGS) pkg.tmp/filterlens_bg.wasm -o pkg.tmp/filterlens_bg.opt.wasm
 	mv pkg.tmp/filterlens_bg.opt.wasm pkg.tmp/filterlens_bg.wasm
+	$(BROTLI) pkg.tmp/filterlens_bg.wasm
 	rm -rf pkg && mv pkg.tmp pkg
 	@printf 'pkg/filterlens_bg.wasm: %s bytes, %s gzipped\n' \
 		"$$(wc -c < pkg/filterlens_bg.wasm)" "$$(gzip -9c pkg/filterlens_bg.wasm | wc -c)"
@@ -76,6 +82,7 @@ pkg-threads/filterlens_bg.wasm: $(WEB_SOURCES) | wasm-bindgen-cli node-deps
 	$(WASM_OPT) $(WASM_OPT_FEATURES) --enable-threads $(WASM_OPT_FLAGS) pkg-threads.tmp/filterlens_bg.wasm \
 		-o pkg-threads.tmp/filterlens_bg.opt.wasm
 	mv pkg-threads.tmp/filterlens_bg.opt.wasm pkg-threads.tmp/filterlens_bg.wasm
+	$(BROTLI) pkg-threads.tmp/filterlens_bg.wasm
 	rm -rf pkg-threads && mv pkg-threads.tmp pkg-threads
 	@printf 'pkg-threads/filterlens_bg.wasm: %s bytes, %s gzipped\n' \
 		"$$(wc -c < pkg-threads/filterlens_bg.wasm)" "$$(gzip -9c pkg-threads/filterlens_bg.wasm | wc -c)"
@@ -84,7 +91,7 @@ dist: pkg pkg-threads weights $(WWW_FILES)
 	rm -rf dist.tmp
 	mkdir -p dist.tmp/pkg dist.tmp/weights
 	cp $(WWW_FILES) dist.tmp/
-	cp pkg/filterlens.js pkg/filterlens_bg.wasm dist.tmp/pkg/
+	cp pkg/filterlens.js pkg/filterlens_bg.wasm pkg/filterlens_bg.wasm.br dist.tmp/pkg/
 	cp -r pkg-threads dist.tmp/pkg-threads && rm -f dist.tmp/pkg-threads/*.d.ts dist.tmp/pkg-threads/package.json
 	cp weights/vgg16-f16.safetensors weights/manifest.json dist.tmp/weights/
 	rm -rf dist && mv dist.tmp dist

@@ -82,3 +82,17 @@ test('a server that ignores byte ranges sends the whole file, and the pictures a
   assert.ok(whole.pixels.data && byRange.pixels.data);
   assert.ok(Buffer.from(whole.pixels.data).equals(Buffer.from(byRange.pixels.data)), 'the same picture');
 });
+
+test('where the host offers Brotli, the program comes as make dist\'s precompressed copy, and runs', { timeout: 300_000 }, async (t) => {
+  const server = await serve(DIST, { compress: ['br', 'gzip'] });
+  t.after(() => server.close());
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await openPage(await openContext(browser), `${server.url}#layer=conv1_1&steps=2&size=32&backend=flex`);
+  await waitForSteps(page, 1, 240_000);
+  const build = (await page.evaluate(() => window.filterlens.events.find((e) => e.type === 'cpu')))?.build;
+  const program = `/${build}/filterlens_bg.wasm`;
+  const sent = server.sent.filter((s) => s.path === program).reduce((n, s) => n + s.bytes, 0);
+  const copy = readFileSync(path.join(DIST, `${build}/filterlens_bg.wasm.br`));
+  assert.equal(sent, copy.length, `${program} went as its Brotli copy (${copy.length} bytes)`);
+  assert.ok(copy.length < 0.2 * readFileSync(path.join(DIST, `${build}/filterlens_bg.wasm`)).length, 'a fifth of the module at most');
+});

@@ -27,10 +27,18 @@ const TYPES = {
 
 /** What hosts compress: text and wasm, not the weights (f16 noise gains ~7% and would lose byte ranges). */
 const COMPRESSIBLE = /^(text\/|application\/(json|wasm))/;
+/** Compression on the fly, at the levels hosts use for it; a file's precompressed `.br` copy (make dist writes them
+ *  for the programs, at quality 11) is served instead where there is one. */
 const ENCODERS = {
   gzip: (bytes) => gzipSync(bytes, { level: 6 }),
-  br: (bytes) => brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }),
+  br: (bytes) => brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } }),
 };
+/** A file's body in `encoding`: its precompressed copy if there is one, else compressed now.
+ *  @param {string} file @param {'br' | 'gzip'} encoding */
+async function encoded(file, encoding) {
+  const copy = await fs.readFile(`${file}.${encoding === 'br' ? 'br' : 'gz'}`).catch(() => null);
+  return copy ?? ENCODERS[encoding](await fs.readFile(file));
+}
 
 /** One shared link: every response's bytes queue for the same `mbit` per second, after `latencyMs` per request.
  *  @param {{ mbit: number, latencyMs: number }} pace */
@@ -159,7 +167,7 @@ export async function serve(
     const encoding = COMPRESSIBLE.test(type) ? compress.find((e) => accepted.includes(e)) : undefined;
     if (encoding) {
       const key = `${file}:${encoding}`;
-      if (!compressed.has(key)) compressed.set(key, ENCODERS[encoding](await fs.readFile(file)));
+      if (!compressed.has(key)) compressed.set(key, await encoded(file, encoding));
       bytes = compressed.get(key);
       Object.assign(headers, { 'Content-Encoding': encoding, 'Content-Length': bytes.length, Vary: 'Accept-Encoding' });
     } else {

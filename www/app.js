@@ -69,7 +69,10 @@ const controls = /** @type {(HTMLInputElement | HTMLSelectElement)[]} */ ([...do
 const fieldOf = (name) => catalog.fields.find((f) => f.name === name);
 
 for (const size of SIZES) select('size').add(new Option(`${size} px`, String(size)));
-for (const grid of GRIDS) select('grid').add(new Option(grid === 1 ? 'this filter' : `a grid of ${grid} filters from this one`, String(grid)));
+/** What the Show menu offers: with diversity, a grid is that many pictures of the one filter. @param {number} grid */
+const showLabel = (grid) =>
+  grid === 1 ? 'this filter' : Number(settings?.diversity) > 0 ? `${grid} different pictures of this filter` : `a grid of ${grid} filters from this one`;
+for (const grid of GRIDS) select('grid').add(new Option(showLabel(grid), String(grid)));
 for (const [i, layer] of catalog.layers.entries()) {
   select('layer-name').add(new Option(`${layer.name} (${layer.channels})`, layer.name));
   $('layer-stops').append(new Option(layer.name, String(i)));
@@ -110,6 +113,7 @@ function showSettings() {
     if (field && row instanceof HTMLElement) row.hidden = !appliesTo(field, settings.mode) || (field.name === 'diversity' && settings.grid === 1);
   }
   for (const option of select('size').options) option.disabled = Number(option.value) > maxSize(settings.grid);
+  for (const option of select('grid').options) option.text = showLabel(Number(option.value));
   $('view').classList.toggle('grid', settings.grid > 1);
 }
 

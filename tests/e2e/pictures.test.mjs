@@ -263,7 +263,7 @@ test('lucid mode from your own picture starts at that picture', { timeout: 600_0
 test('Download animation: an APNG of the frames as they were painted, in order, captioned, ending on the picture', { timeout: 600_000 }, async (t) => {
   const browser = await browserFor(t, { webgpu: false });
   // 150 steps: a frame every 3 (60 over the run), and the first; a grid, so the frames carry its captions too.
-  const page = await open(browser, `${site.url}dist/#layer=conv1_1&filter=0&grid=6&steps=150&stepSize=2&size=32&seed=2&backend=flex`);
+  const page = await open(browser, `${site.url}dist/#layer=conv1_1&filter=0&grid=6&steps=150&stepSize=2&size=64&seed=2&backend=flex`);
   await waitForDone(page, 300_000);
   const [file] = await Promise.all([page.waitForEvent('download'), page.locator('#download-animation').click()]);
   assert.equal(file.suggestedFilename(), 'filterlens-conv1_1-0-5-classic-seed2-animation.png');
@@ -309,20 +309,21 @@ test('minimise: the link turns the ascent around, the activation falls below its
 
 test('diversity: a grid of one filter\'s different pictures, from the link and the controls', { timeout: 600_000 }, async (t) => {
   const browser = await browserFor(t, { webgpu: false });
-  const page = await open(browser, `${site.url}dist/#mode=lucid&layer=conv3_1&filter=20&grid=6&diversity=10&steps=16&size=32&seed=0&backend=flex`);
+  const page = await open(browser, `${site.url}dist/#mode=lucid&layer=conv3_1&filter=20&grid=6&diversity=10&steps=16&size=64&seed=0&backend=flex`);
   await waitForDone(page, 300_000);
   const request = await lastRequest(page);
   assert.deepEqual(request.filters, [20, 20, 20, 20, 20, 20], 'six pictures of filter 20');
   assert.equal(request.diversity, 10);
   assert.ok(await page.locator('#row-diversity').isVisible());
   assert.match(await page.locator('#status').textContent(), /conv3_1 filter 20, 6 diverse pictures/);
+  assert.equal(await page.locator('#grid option:checked').textContent(), '6 different pictures of this filter');
   // Every tile differs from every other (they start from different noise and are pushed apart).
   const picture = await snapshot(page);
   const layout = await page.evaluate(() => window.filterlens.run.layout);
   const tile = (i) => {
     const { x, y } = layout.tiles[i];
     const out = [];
-    for (let r = 0; r < 32; r++) out.push(...picture.data.slice(4 * ((y + r) * picture.width + x), 4 * ((y + r) * picture.width + x + 32)));
+    for (let r = 0; r < 64; r++) out.push(...picture.data.slice(4 * ((y + r) * picture.width + x), 4 * ((y + r) * picture.width + x + 64)));
     return out;
   };
   for (let i = 0; i < 6; i++) {

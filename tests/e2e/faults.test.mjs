@@ -15,7 +15,9 @@ test('a weights download cut halfway says so, and Retry loads it once the server
   const browser = await browserFor(t, { webgpu: false });
   const page = await open(browser, `${site.url}#layer=conv5_3&steps=3&size=64&backend=flex`); // needs the whole file
   await page.locator('#weights-error').waitFor({ state: 'visible', timeout: 120_000 });
-  assert.match(await page.locator('#weights-error-text').textContent(), /broke off after [\d.]+ MB of 29\.4 MB.*Retry/);
+  // Of the whole file, or of what remained after the layers that came in whole (the waiting run may ask once more,
+  // and is cut again).
+  assert.match(await page.locator('#weights-error-text').textContent(), /broke off after [\d.]+ MB of [\d.]+ MB.*Retry/);
   cutting = false;
   await page.evaluate(() => window.filterlens.events.splice(0)); // forget the failure
   await page.locator('#retry').click();

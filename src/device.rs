@@ -267,10 +267,8 @@ impl Backends {
     /// by the layers that have arrived since.
     pub fn model(&mut self, backend: Backend) -> Result<Vgg16, Error> {
         let header = weights::Header::parse(&self.weights)?;
-        if header.file_len() != self.file_len {
-            // A file whose header describes more (or less) than the file: reported as the whole file would be.
-            header.check_len(self.file_len)?;
-        }
+        // A header that describes more (or less) than the file: reported as the whole file would be.
+        header.check_len(self.file_len)?;
         let available = header.layers_within(self.weights.len());
         let index = match self.models.iter().position(|(b, _)| *b == backend) {
             Some(index) => index,

@@ -40,10 +40,13 @@ const catalog = await fetch(new URL('./catalog.json', import.meta.url)).then((r)
   return r.json();
 });
 
+/** Whether a batch is several pictures of one filter (a grid with diversity). @param {number[]} filters */
+const onePictured = (filters) => filters.length > 1 && filters.every((f) => f === filters[0]);
+
 const describeFilters = (layer, filters) =>
   filters.length === 1
     ? `${layer} filter ${filters[0]}`
-    : filters.every((f) => f === filters[0])
+    : onePictured(filters)
       ? `${layer} filter ${filters[0]}, ${filters.length} diverse pictures`
       : `${layer} filters ${filters[0]}–${filters.at(-1)}`;
 
@@ -696,7 +699,7 @@ function describePicture() {
   const what =
     filters.length === 1
       ? `What filter ${filters[0]} of ${layer} responds to (${mode} mode${step})`
-      : filters.every((f) => f === filters[0])
+      : onePictured(filters)
         ? `${filters.length} different pictures of what filter ${filters[0]} of ${layer} responds to (${mode} mode${step})`
         : `A grid of what filters ${filters[0]} to ${filters.at(-1)} of ${layer} respond to (${mode} mode${step}); ` +
         `arrow keys choose a tile (now filter ${filters[Math.min(focusedTile, filters.length - 1)]}), Enter opens it`;

@@ -230,15 +230,18 @@ export class Weights {
 
   /**
    * Brings the first `count` parts: from Cache Storage where a checked copy is there, the rest in as few byte-range
-   * requests as there are gaps. `onProgress(loaded, total, source)` counts the bytes of those parts only. Resolves
-   * to where they came from ('network' if any byte did) and how many bytes they hold.
+   * requests as there are gaps. `onProgress(loaded, total, source)`, ten times a second and at the end, counts the
+   * bytes of those parts only. Resolves to where they came from ('network' if any byte did) and how many bytes they
+   * hold.
    * @param {number} count @param {(loaded: number, total: number, source: Source) => void} [onProgress]
    * @returns {Promise<{ source: Source, bytes: number }>}
    */
   async upTo(count, onProgress = () => {}) {
     const wanted = this.entry.parts.slice(0, count);
     const total = wanted.at(-1)?.end ?? 0;
-    const report = () => onProgress(wanted.reduce((n, _, i) => n + this.received[i], 0), total, this.source.slice(0, count).includes('network') ? 'network' : 'cache');
+    /** @returns {Source} */
+    const source = () => (this.source.slice(0, count).includes('network') ? 'network' : 'cache');
+    const report = () => onProgress(wanted.reduce((n, _, i) => n + this.received[i], 0), total, source());
     const timer = setInterval(report, 100);
     try {
       for (let i = 0; i < count; i++) if (!this.bytes[i] && !this.arriving[i]) this.#bringFrom(i, count);
@@ -248,7 +251,7 @@ export class Weights {
     }
     if (!this.has(count)) throw new WeightsError('The weights could not be loaded. Retry to try again.'); // not expected
     report();
-    return { source: this.source.slice(0, count).includes('network') ? 'network' : 'cache', bytes: total };
+    return { source: source(), bytes: total };
   }
 
   /** Starts bringing part `first` and those after it up to `count` that are neither in nor on their way: each from
@@ -260,18 +263,22 @@ export class Weights {
     for (let i = first; i <= last; i++) this.arriving[i] = deferred();
     this.#fill(first, last).catch((e) => {
       const error = e instanceof WeightsError ? e : new WeightsError(`The weights could not be loaded: ${e instanceof Error ? e.message : e}`);
-      for (let i = first; i <= last; i++) {
-        if (this.bytes[i]) continue;
-        this.arriving[i]?.reject(error);
-        this.arriving[i] = null;
-        this.received[i] = 0;
-      }
+      for (let i = first; i <= last; i++) this.#failed(i, error);
     });
+  }
+
+  /** Part `i`, unless it is in, failed to arrive: whoever waits for it hears why, and a later call may try again.
+   *  @param {number} i @param {Error} error */
+  #failed(i, error) {
+    if (this.bytes[i]) return;
+    this.arriving[i]?.reject(error);
+    this.arriving[i] = null;
+    this.received[i] = 0;
   }
 
   /** Parts `first`..=`last`: the cached ones, then the others from the network. @param {number} first @param {number} last */
   async #fill(first, last) {
-    let missing = [];
+    const missing = [];
     for (let i = first; i <= last; i++) {
       if (await this.#fromCache(i)) continue;
       missing.push(i);
@@ -347,12 +354,7 @@ export class Weights {
     try {
       await this.#read(response, at, first, lastTaken, response.status === 206 ? end : fileLength);
     } catch (e) {
-      for (const i of extra) {
-        if (this.bytes[i]) continue;
-        this.arriving[i]?.reject(e);
-        this.arriving[i] = null;
-        this.received[i] = 0;
-      }
+      for (const i of extra) this.#failed(i, e);
       throw e;
     }
   }

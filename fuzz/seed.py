@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seeds fuzz/corpus/weights/ with the real f16 weights and damaged copies, cut to what libFuzzer mutates (the
+"""Seeds fuzz/corpus/weights/ with the real f16 weights (VGG16's and AlexNet's) and damaged copies, cut to what libFuzzer mutates (the
 header and the start of the data): `make fuzz` runs it before fuzzing."""
 import struct
 from pathlib import Path
@@ -21,6 +21,11 @@ seeds = {
         header.replace(b'"features.0.bias":', b'"features.0.bias":{"dtype":"F16","shape":[64],"data_offsets":[0,128]},"features.0.bias":', 1)),
     "f64-dtype": real[:8] + header.replace(b'"F16"', b'"F64"', 1) + real[start:start + 256],
 }
+# AlexNet's file too: its header, and its first layer (11×11 kernels).
+alexnet = (here.parent / "weights" / "alexnet-f16.safetensors").read_bytes()
+alexnet_start = 8 + struct.unpack("<Q", alexnet[:8])[0]
+seeds["alexnet-header-only"] = alexnet[:alexnet_start]
+seeds["alexnet-header-and-data"] = alexnet[:alexnet_start + 4096]
 for name, data in seeds.items():
     (out / name).write_bytes(data)
 print(f"{len(seeds)} seeds in {out}")

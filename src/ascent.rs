@@ -4,18 +4,19 @@
 //! step is `image += step_size / (max(grad) + 1e-8) * grad` with `max` over each image. Lucid mode optimises an FFT
 //! spectrum with decorrelated colour, under random transforms, with Adam.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData, activation::relu};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use web_time::Instant;
 
 use crate::Error;
+use crate::expression::Expression;
 use crate::image::Display;
+use crate::model::{Activation, Model, Network};
 use crate::objective::{Objective, Selection};
 use crate::param::{Param, ParamsToImage};
 use crate::request::limits;
 use crate::transform::Transforms;
-use crate::vgg::{Activation, LAYERS, Vgg16};
 
 /// How the parameters move along their gradient (upwards: the objective is maximised).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,23 +42,29 @@ pub struct AscentConfig {
     pub optimiser: Optimiser,
     /// Start from this picture (planar `[3][size][size]`, RGB in [0, 1]) instead of noise.
     pub init: Option<Vec<f32>>,
+    /// Feature accentuation (Hamblin et al. 2024): the weight of a pull toward the starting picture's own features
+    /// at the objective's deepest layer (0: none; needs `init`), so that the picture stays recognisably itself
+    /// while the filter's feature grows in it.
+    pub accentuate: f32,
 }
 
 impl AscentConfig {
-    /// What the loop cannot run without: a size and step count within [`limits`], a starting picture of the size.
-    pub fn validate(&self) -> Result<(), Error> {
+    /// What the loop cannot run without on `network`: a size and step count within [`limits`], a transformed image
+    /// that still reaches the network's deepest layer, a starting picture of the size.
+    pub fn validate(&self, network: Network) -> Result<(), Error> {
         limits::SIZE.check(self.size)?;
         limits::STEPS.check(self.steps)?;
-        // VGG16 halves the image four times before its last block: it needs the smallest size it accepts.
-        let smallest = self.transforms.smallest_output(self.size);
-        if smallest < limits::SIZE.min {
-            return Err(Error::TransformedTooSmall { size: self.size, smallest, min: limits::SIZE.min });
+        // VGG16 halves the image four times before its last block; AlexNet strides by 4 and pools twice.
+        let (smallest, min) = (self.transforms.smallest_output(self.size), network.smallest_input());
+        if smallest < min {
+            return Err(Error::TransformedTooSmall { size: self.size, smallest, min });
         }
         if let Some(init) = &self.init
             && init.len() != 3 * self.size * self.size
         {
             return Err(Error::InitSize { values: init.len(), size: self.size });
         }
+
         Ok(())
     }
 }
@@ -79,7 +86,7 @@ pub struct StepReport {
 /// A run of gradient ascent for a batch of images; the caller drives it one [`Ascent::step`] at a time, so it
 /// can paint, report or cancel between steps.
 pub struct Ascent {
-    model: Vgg16,
+    model: Model,
     objective: Objective,
     config: AscentConfig,
     to_image: ParamsToImage,
@@ -90,6 +97,8 @@ pub struct Ascent {
     activations: Vec<Activation>,
     selection: Selection,
     steps_taken: usize,
+    /// The starting picture `[1, 3, size, size]`, while accentuating: its features are the pull's target.
+    start: Option<Tensor<4>>,
 }
 
 /// Adam's running moments, shaped like the parameters.
@@ -116,19 +125,33 @@ impl Checkpoint {
 }
 
 impl Ascent {
-    pub fn new(model: &Vgg16, objective: Objective, config: AscentConfig) -> Result<Self, Error> {
-        config.validate()?;
+    pub fn new(model: &Model, objective: Objective, config: AscentConfig) -> Result<Self, Error> {
+        let network = model.network();
+        if objective.network() != network {
+            return Err(Error::OtherNetwork { objective: objective.network().title(), model: network.title() });
+        }
+        config.validate(network)?;
+        if config.accentuate > 0.0 && config.init.is_none() {
+            return Err(Error::AccentuateWithoutPicture);
+        }
         if objective.layer() >= model.depth() {
-            return Err(Error::LayerNotLoaded { layer: LAYERS[objective.layer()].name, loaded: model.depth() });
+            let layer = network.layers()[objective.layer()].name;
+            return Err(Error::LayerNotLoaded { layer, loaded: model.depth() });
         }
         let device = model.device();
-        let batch = objective.filters().len();
+        let batch = objective.batch();
         let to_image = ParamsToImage::new(config.param, config.size, &device);
         let values = match &config.init {
             Some(image) => to_image.params_for(image).repeat(batch),
-            None => to_image.initial(&start_seeds(objective.filters(), config.seed)),
+            None => to_image.initial(&start_seeds(objective.images(), config.seed)),
         };
         let params = Tensor::from_data(TensorData::new(values, to_image.shape(batch)), &device);
+        let start = match &config.init {
+            Some(image) if config.accentuate > 0.0 => {
+                Some(Tensor::from_data(TensorData::new(image.clone(), [1, 3, config.size, config.size]), &device))
+            }
+            _ => None,
+        };
         let activations = vec![objective.activation(); batch];
         let selection = objective.selection(&activations, &device);
         // The transforms draw from their own stream, so the initial noise does not depend on them.
@@ -144,6 +167,7 @@ impl Ascent {
             activations,
             selection,
             steps_taken: 0,
+            start,
         })
     }
 
@@ -215,14 +239,14 @@ impl Ascent {
     /// The run of `checkpoint` (taken from a run of the same objective and config), carried on with `model`,
     /// on the model's device.
     pub fn resume(
-        model: &Vgg16,
+        model: &Model,
         objective: Objective,
         config: AscentConfig,
         checkpoint: Checkpoint,
     ) -> Result<Self, Error> {
         let mut ascent = Self::new(model, objective, config)?;
         let device = model.device();
-        let shape = ascent.to_image.shape(ascent.objective.filters().len());
+        let shape = ascent.to_image.shape(ascent.objective.batch());
         let tensor = |values: Vec<f32>| Tensor::<4>::from_data(TensorData::new(values, shape), &device);
         ascent.params = tensor(checkpoint.params);
         ascent.adam =
@@ -268,13 +292,33 @@ impl Ascent {
     fn gradient(&mut self) -> (Tensor<4>, Tensor<1>) {
         let params = self.params.clone().autodiff().require_grad();
         let image = self.to_image.apply(params.clone());
-        let input = self.config.transforms.apply(image, &mut self.rng);
-        let features = self.model.forward(input, self.objective.layer(), Activation::PreRelu);
-        let values = self.objective.evaluate(features.clone(), &self.selection);
+        let batch = self.objective.batch();
+        // Accentuating, the starting picture goes through the same transform as the images, behind them in the
+        // batch: its features are the pull's target for this step's view.
+        let input = match &self.start {
+            Some(start) => Tensor::cat(vec![image, start.clone().repeat_dim(0, batch)], 0),
+            None => image,
+        };
+        let input = self.config.transforms.apply(input, &mut self.rng);
+        let mut features = self.model.pre_relu(input, &self.selection.layers());
+        let target = self.start.as_ref().map(|_| {
+            let deepest = features.last().expect("a layer").clone();
+            features = features.iter().map(|f| f.clone().narrow(0, 0, batch)).collect();
+            relu(deepest.narrow(0, batch, batch)).detach()
+        });
+        let values = self.objective.evaluate(&features, &self.selection);
         // The reports keep the objective's own value: a minimised one is seen to fall.
         let mut climbed = if self.objective.minimises() { -values.clone().sum() } else { values.clone().sum() };
+        // Both compare the images at the deepest layer they read.
+        let deepest = features.pop().expect("a layer");
+        if let Some(target) = target {
+            // The squared distance to the starting picture's features, relative to their energy: scale-free.
+            let energy = target.clone().square().mean_dims(&[1, 2, 3]).reshape([batch]).clamp_min(1e-10);
+            let distance = (relu(deepest.clone()) - target).square().mean_dims(&[1, 2, 3]).reshape([batch]);
+            climbed = climbed - (distance / energy).sum() * self.config.accentuate;
+        }
         if self.objective.diversity() > 0.0 {
-            climbed = climbed - crate::objective::similarity(features) * self.objective.diversity();
+            climbed = climbed - crate::objective::similarity(deepest) * self.objective.diversity();
         }
         let grads = climbed.backward();
         let grad = params.grad(&grads).expect("the parameters require a gradient");
@@ -308,11 +352,11 @@ impl Ascent {
     }
 }
 
-/// Each image's starting seed: the k-th image of the same filter starts from `seed + k`. Repeats of a filter (a
-/// diverse batch) start apart, so they can differ; each filter's first image starts as its single run does.
-fn start_seeds(filters: &[usize], seed: u64) -> Vec<u64> {
-    let repeats = |i: usize| filters[..i].iter().filter(|&&f| f == filters[i]).count() as u64;
-    (0..filters.len()).map(|i| seed.wrapping_add(repeats(i))).collect()
+/// Each image's starting seed: the k-th image of the same objective starts from `seed + k`. Repeats of a filter
+/// (a diverse batch) start apart, so they can differ; each filter's first image starts as its single run does.
+fn start_seeds(images: &[Expression], seed: u64) -> Vec<u64> {
+    let repeats = |i: usize| images[..i].iter().filter(|&e| *e == images[i]).count() as u64;
+    (0..images.len()).map(|i| seed.wrapping_add(repeats(i))).collect()
 }
 
 async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Error> {

@@ -1,4 +1,4 @@
-//! What can be asked for, in one table for every front end: the model's layers with their channel counts, the
+//! What can be asked for, in one table for every front end: the networks with their layers and channel counts, the
 //! modes with their presets, the request's fields with their kinds and limits, the objectives and the backends.
 //!
 //! `filterlens catalog --json` prints it; `www/catalog.json` is that output, committed so the page can build its
@@ -8,21 +8,34 @@
 use serde::Serialize;
 
 use crate::device::Backend;
+use crate::expression;
+use crate::model::{self, LayerSpec, Network};
 use crate::objective::Target;
 use crate::request::{Mode, Preset, limits};
-use crate::vgg::{self, LayerSpec};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Catalog {
-    pub model: &'static str,
-    /// RGB in [0, 1] is normalised inside the model with these.
+    pub models: Vec<ModelEntry>,
+    /// RGB in [0, 1] is normalised inside every model with these.
     pub preprocessing: Preprocessing,
-    pub layers: Vec<LayerSpec>,
     pub modes: Vec<ModeEntry>,
     /// The fields of [`crate::RunRequest`] a front end sets, beside `filters`.
     pub fields: Vec<Field>,
     pub backends: Vec<Backend>,
+}
+
+/// A network: what the request's `model` names, and the `layer`s it takes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelEntry {
+    pub name: Network,
+    pub title: &'static str,
+    /// The layer a front end shows first, and a request's `layer` default.
+    pub default_layer: &'static str,
+    /// The smallest image side that reaches the deepest layer (after the random transforms' shrinking).
+    pub smallest_size: usize,
+    pub layers: Vec<LayerSpec>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +83,14 @@ pub enum FieldKind {
     Boolean {
         default: bool,
     },
+    /// One of the `model`'s layers (`models[].layers`); the model's `defaultLayer` by default.
+    Layer,
+    /// Objective expressions (one per image; crate::expression's grammar), each at most `maxChars` characters;
+    /// none by default.
+    #[serde(rename_all = "camelCase")]
+    Expressions {
+        max_chars: usize,
+    },
 }
 
 fn names<T: std::fmt::Display>(values: impl IntoIterator<Item = T>) -> Vec<String> {
@@ -84,17 +105,24 @@ pub fn catalog() -> Catalog {
     };
     let field = |name, kind| Field { name, kind, modes: None };
     Catalog {
-        model: "vgg16",
-        preprocessing: Preprocessing { mean: vgg::MEAN, std: vgg::STD },
-        layers: vgg::LAYERS.to_vec(),
+        models: Network::ALL
+            .into_iter()
+            .map(|network| ModelEntry {
+                name: network,
+                title: network.title(),
+                default_layer: network.default_layer(),
+                smallest_size: network.smallest_input(),
+                layers: network.layers().to_vec(),
+            })
+            .collect(),
+        preprocessing: Preprocessing { mean: model::MEAN, std: model::STD },
         modes: Mode::ALL.into_iter().map(|name| ModeEntry { name, preset: name.preset() }).collect(),
         fields: vec![
             field("mode", FieldKind::Choice { choices: names(Mode::ALL), default: Mode::Classic.to_string() }),
-            field(
-                "layer",
-                FieldKind::Choice { choices: names(vgg::LAYERS.iter().map(|l| l.name)), default: "conv3_2".into() },
-            ),
+            field("model", FieldKind::Choice { choices: names(Network::ALL), default: Network::default().to_string() }),
+            field("layer", FieldKind::Layer),
             field("objective", FieldKind::Choice { choices: names(Target::ALL), default: Target::Channel.to_string() }),
+            field("expressions", FieldKind::Expressions { max_chars: expression::MAX_CHARS }),
             field("preRelu", FieldKind::Boolean { default: false }),
             field("minimise", FieldKind::Boolean { default: false }),
             field(
@@ -102,6 +130,14 @@ pub fn catalog() -> Catalog {
                 FieldKind::Integer {
                     min: limits::DIVERSITY.min as u64,
                     max: limits::DIVERSITY.max as u64,
+                    default: Some(0),
+                },
+            ),
+            field(
+                "accentuate",
+                FieldKind::Integer {
+                    min: limits::ACCENTUATE.min as u64,
+                    max: limits::ACCENTUATE.max as u64,
                     default: Some(0),
                 },
             ),

@@ -1,8 +1,8 @@
 //! The one owner of the backends: wgpu (WebGPU in the browser; Vulkan/Metal/DX12 natively), Flex (pure-Rust CPU,
 //! the fallback) and ndarray (an older CPU backend, 100× slower than Flex on VGG16, kept for comparison).
 //!
-//! [`Backends`] initialises WebGPU at most once per process (burn refuses a second initialisation), keeps one
-//! model per backend, and applies the fallback policy: where WebGPU is asked for (or `auto`) but has no adapter,
+//! [`Backends`] initialises WebGPU at most once per process (burn refuses a second initialisation), keeps each
+//! network's weights and one model per backend and network, and applies the fallback policy: where WebGPU is asked for (or `auto`) but has no adapter,
 //! fails to start, or loses its device, the work goes to Flex, and [`BackendInfo::fallback`] says why, as data.
 //! The words for a person are the front end's to write.
 
@@ -11,8 +11,8 @@ use burn::tensor::Device;
 use burn::tensor::wgpu::wgpu;
 use serde::{Deserialize, Serialize};
 
+use crate::model::{Model, Network};
 use crate::request::from_name;
-use crate::vgg::Vgg16;
 use crate::{Error, WeightsError, weights};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -200,43 +200,70 @@ mod gpu {
     }
 }
 
-/// The weights, and the model on each backend that has been used. The weights may arrive in pieces (the page
-/// starts on the first layers while the deeper ones download): each model has the layers whose bytes are in.
+/// A network's weights file as far as it has arrived, its header checked.
+struct WeightsFile {
+    network: Network,
+    header: weights::Header,
+    /// The file's first bytes (all of them, once in).
+    bytes: Vec<u8>,
+}
+
+/// Each network's weights, and the model on each backend (and network) that has been used. The weights may arrive
+/// in pieces (the page starts on the first layers while the deeper ones download): each model has the layers whose
+/// bytes are in.
+#[derive(Default)]
 pub struct Backends {
-    /// The weights file's first bytes (all of them, once in).
-    weights: Vec<u8>,
-    /// The whole file's length.
-    file_len: usize,
-    models: Vec<(Backend, Vgg16)>,
+    files: Vec<WeightsFile>,
+    models: Vec<(Backend, Model)>,
 }
 
 impl Backends {
-    /// `file`: a whole safetensors file, validated when a model is first loaded.
-    pub fn new(file: Vec<u8>) -> Self {
+    /// `file`: `network`'s whole safetensors file, its header checked now, its values when a model is loaded.
+    pub fn new(network: Network, file: Vec<u8>) -> Result<Self, Error> {
+        let mut backends = Self::default();
         let file_len = file.len();
-        Self::arriving(file, file_len)
+        backends.arriving(network, file, file_len)?;
+        Ok(backends)
     }
 
-    /// The first bytes of a `file_len`-byte weights file (its header, perhaps some layers): the rest comes through
-    /// [`Backends::add_weights`]. Validated when a model is first loaded.
-    pub fn arriving(first: Vec<u8>, file_len: usize) -> Self {
-        Self { weights: first, file_len, models: Vec::new() }
-    }
-
-    /// The file's next bytes, after those given so far.
-    pub fn add_weights(&mut self, more: &[u8]) -> Result<(), Error> {
-        let len = self.weights.len() + more.len();
-        if len > self.file_len {
-            return Err(WeightsError::TrailingBytes { bytes: len, expected: self.file_len }.into());
-        }
-        self.weights.extend_from_slice(more);
+    /// The first bytes of `network`'s `file_len`-byte weights file (its header, perhaps some layers): the rest
+    /// comes through [`Backends::add_weights`]. The header is checked now (it must describe `file_len` bytes of
+    /// the network's tensors). Replaces what the network had.
+    pub fn arriving(&mut self, network: Network, first: Vec<u8>, file_len: usize) -> Result<(), Error> {
+        let header = weights::Header::parse(&first, network)?;
+        // A header that describes more (or less) than the file: reported as the whole file would be.
+        header.check_len(file_len)?;
+        self.files.retain(|f| f.network != network);
+        self.models.retain(|(_, m)| m.network() != network);
+        self.files.push(WeightsFile { network, header, bytes: first });
         Ok(())
     }
 
-    /// Resolves `choice` to a backend (falling back to Flex where WebGPU is unavailable) and loads the model there.
-    pub async fn select(&mut self, choice: BackendChoice) -> Result<(BackendInfo, Vgg16), Error> {
+    /// `network`'s file's next bytes, after those given so far.
+    pub fn add_weights(&mut self, network: Network, more: &[u8]) -> Result<(), Error> {
+        let file = self.file(network)?;
+        let len = file.bytes.len() + more.len();
+        let expected = file.header.file_len();
+        if len > expected {
+            return Err(WeightsError::TrailingBytes { bytes: len, expected }.into());
+        }
+        self.file_mut(network).bytes.extend_from_slice(more);
+        Ok(())
+    }
+
+    fn file(&self, network: Network) -> Result<&WeightsFile, Error> {
+        self.files.iter().find(|f| f.network == network).ok_or(Error::NoWeights { network: network.title() })
+    }
+
+    fn file_mut(&mut self, network: Network) -> &mut WeightsFile {
+        self.files.iter_mut().find(|f| f.network == network).expect("found by Backends::file")
+    }
+
+    /// Resolves `choice` to a backend, falling back to Flex where WebGPU is unavailable (and starting WebGPU the
+    /// first time it is asked for).
+    pub async fn select(&mut self, choice: BackendChoice) -> Result<BackendInfo, Error> {
         let only = |backend| BackendInfo { requested: choice, backend, adapter: None, fallback: None };
-        let info = match choice {
+        Ok(match choice {
             BackendChoice::Flex => only(Backend::Flex),
             BackendChoice::NdArray => only(Backend::NdArray),
             BackendChoice::Auto | BackendChoice::Wgpu => match gpu::get().await {
@@ -248,40 +275,35 @@ impl Backends {
                 Ok(gpu) => BackendInfo { adapter: Some(gpu.adapter), ..only(Backend::Wgpu) },
                 Err(fallback) => BackendInfo { fallback: Some(fallback), ..only(Backend::Flex) },
             },
-        };
-        let model = self.model(info.backend)?;
-        Ok((info, model))
+        })
     }
 
-    /// WebGPU failed mid-run: forget its model, refuse it from now on, and load the model on Flex. The info says
+    /// WebGPU failed mid-run: forget its models and refuse it from now on; the work goes to Flex. The info says
     /// so (`fallback: deviceLost`).
-    pub fn lose_gpu(&mut self, requested: BackendChoice, reason: String) -> Result<(BackendInfo, Vgg16), Error> {
+    pub fn lose_gpu(&mut self, requested: BackendChoice, reason: String) -> BackendInfo {
         let fallback = Fallback::DeviceLost(reason);
         gpu::fail(fallback.clone());
         self.models.retain(|(b, _)| *b != Backend::Wgpu);
-        let model = self.model(Backend::Flex)?;
-        Ok((BackendInfo { requested, backend: Backend::Flex, adapter: None, fallback: Some(fallback) }, model))
+        BackendInfo { requested, backend: Backend::Flex, adapter: None, fallback: Some(fallback) }
     }
 
-    /// The model on `backend`'s device, with every layer whose weights are in: loaded there on first use, grown
+    /// `network` on `backend`'s device, with every layer whose weights are in: loaded there on first use, grown
     /// by the layers that have arrived since.
-    pub fn model(&mut self, backend: Backend) -> Result<Vgg16, Error> {
-        let header = weights::Header::parse(&self.weights)?;
-        // A header that describes more (or less) than the file: reported as the whole file would be.
-        header.check_len(self.file_len)?;
-        let available = header.layers_within(self.weights.len());
-        let index = match self.models.iter().position(|(b, _)| *b == backend) {
+    pub fn model(&mut self, network: Network, backend: Backend) -> Result<Model, Error> {
+        self.file(network)?;
+        let index = match self.models.iter().position(|(b, m)| *b == backend && m.network() == network) {
             Some(index) => index,
             None => {
                 let device = self.device(backend)?;
-                self.models.push((backend, Vgg16::from_tensors(Vec::new(), &device)));
+                self.models.push((backend, Model::from_tensors(network, Vec::new(), &device)));
                 self.models.len() - 1
             }
         };
+        let file = self.files.iter().find(|f| f.network == network).expect("checked above");
         let model = &mut self.models[index].1;
         let device = model.device();
-        for layer in model.depth()..available {
-            model.push_layer(weights::upload(header.layer(&self.weights, layer)?, &device));
+        for layer in model.depth()..file.header.layers_within(file.bytes.len()) {
+            model.push_layer(weights::upload(file.header.layer(&file.bytes, layer)?, &device));
         }
         Ok(model.clone())
     }

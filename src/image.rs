@@ -157,8 +157,8 @@ pub fn picture(planar: &[f32], display: Display, captions: &[String], layout: &G
             let dst = 4 * ((y0 + y) * picture.width + x0);
             picture.pixels[dst..dst + 4 * size].copy_from_slice(&tile[4 * y * size..4 * (y + 1) * size]);
         }
-        // The whole caption if it fits, else only what follows the ':' (the filter number).
-        let fitting = [caption.as_str(), caption.rsplit(':').next().unwrap_or("")]
+        // The whole caption if it fits, else only what follows the layer's ':' (the filter numbers).
+        let fitting = [caption.as_str(), caption.split_once(':').map_or("", |(_, filters)| filters)]
             .into_iter()
             .find_map(|t| text_width(t).map(|w| (t, w * scale)).filter(|(_, w)| w + 2 <= size));
         if let Some((text, width)) = fitting {
@@ -172,10 +172,11 @@ pub fn picture(planar: &[f32], display: Display, captions: &[String], layout: &G
 pub const GLYPH_WIDTH: usize = 4;
 pub const GLYPH_HEIGHT: usize = 7;
 /// Every character the font has.
-pub const GLYPHS: &str = "0123456789conv_:step ";
+pub const GLYPHS: &str = "0123456789conv_:step +-";
 
-/// A 4×7 pixel font with what captions need (`conv3_2:17`, an animation's `step 40`), so the CLI and the page draw
-/// the same labels; each row `#` for ink. Glyphs sit one blank column apart.
+/// A 4×7 pixel font with what captions need (`conv3_2:17`, an expression's `conv4_3:20+33`, an animation's
+/// `step 40`), so the CLI and the page draw the same labels; each row `#` for ink. Glyphs sit one blank column
+/// apart.
 pub fn glyph(c: char) -> Option<[&'static str; GLYPH_HEIGHT]> {
     Some(match c {
         '0' => [".##.", "#..#", "#..#", "#..#", "#..#", "#..#", ".##."],
@@ -199,6 +200,8 @@ pub fn glyph(c: char) -> Option<[&'static str; GLYPH_HEIGHT]> {
         'e' => ["....", "....", ".##.", "#..#", "####", "#...", ".###"],
         'p' => ["....", "....", "###.", "#..#", "###.", "#...", "#..."],
         ' ' => ["....", "....", "....", "....", "....", "....", "...."],
+        '+' => ["....", ".#..", ".#..", "###.", ".#..", ".#..", "...."],
+        '-' => ["....", "....", "....", "###.", "....", "....", "...."],
         _ => return None,
     })
 }
@@ -343,6 +346,10 @@ mod tests {
         // "511" and "7": the pixels of those glyphs only.
         let ink = |t: &str| t.chars().map(|c| glyph(c).unwrap().concat().matches('#').count()).sum::<usize>();
         assert_eq!(dark, ink("511") + ink("7"));
+        // An expression's caption keeps all its filter numbers.
+        let sums = super::picture(&planar, Display::Clamp, &["conv4_3:20+33".into(), "conv4_3:2-3".into()], &layout);
+        let dark: usize = sums.pixels.chunks_exact(4).filter(|p| p[0] == 34).count();
+        assert_eq!(dark, ink("20+33") + ink("2-3"));
     }
 
     #[test]

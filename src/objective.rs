@@ -1,10 +1,12 @@
 //! What the ascent maximises, per image of a batch: a channel's mean activation (classic), the activation of the
-//! channel's centre neuron, or the whole layer's mean squared activation (DeepDream).
+//! channel's centre neuron, the whole layer's mean squared activation (DeepDream), or a weighted sum of those
+//! across layers ([`crate::expression`]).
 
 use burn::tensor::{Device, Tensor, activation::relu};
 
 use crate::Error;
-use crate::vgg::{Activation, LAYERS, layer_index};
+use crate::expression::{Expression, Term};
+use crate::model::{Activation, Network};
 
 /// Which part of a layer's activations an objective reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -24,13 +26,13 @@ impl Target {
     pub const ALL: [Target; 3] = [Target::Channel, Target::Neuron, Target::Layer];
 }
 
-/// Objectives for a batch of images: image `i` maximises (or minimises) `target` of channel `filters[i]` of
-/// `layer`. A single visualization is a batch of one; a grid is a batch of several filters of one layer.
+/// Objectives for a batch of images: image `i` maximises (or minimises) its own [`Expression`], a weighted sum of
+/// what filters of the network's layers read. A single visualization is a batch of one; a grid is a batch of
+/// several filters of one layer (each expression one term), or of several expressions (an interpolation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
-    layer: usize,
-    filters: Vec<usize>,
-    target: Target,
+    network: Network,
+    images: Vec<Expression>,
     activation: Activation,
     minimise: bool,
     /// The weight of Lucid's diversity term (0: none): the batch's images are pushed apart.
@@ -40,20 +42,39 @@ pub struct Objective {
 impl Objective {
     /// The classic objective (channel mean after ReLU) for several filters of one layer, checked against the
     /// layer's channel count.
-    pub fn channels(layer: &str, filters: &[usize]) -> Result<Self, Error> {
-        Self::new(layer, filters, Target::Channel, Activation::PostRelu)
+    pub fn channels(network: Network, layer: &str, filters: &[usize]) -> Result<Self, Error> {
+        Self::new(network, layer, filters, Target::Channel, Activation::PostRelu)
     }
 
-    pub fn new(layer: &str, filters: &[usize], target: Target, activation: Activation) -> Result<Self, Error> {
-        let layer = layer_index(layer)?;
-        let spec = LAYERS[layer];
-        if filters.is_empty() {
-            return Err(Error::NoFilters);
-        }
+    /// `target` of each filter of `layer`, an image each.
+    pub fn new(
+        network: Network,
+        layer: &str,
+        filters: &[usize],
+        target: Target,
+        activation: Activation,
+    ) -> Result<Self, Error> {
+        let layer = network.layer_index(layer)?;
+        let spec = network.layers()[layer];
         if let Some(&filter) = filters.iter().find(|&&f| f >= spec.channels) {
             return Err(Error::FilterOutOfRange { layer: spec.name, filter, channels: spec.channels });
         }
-        Ok(Self { layer, filters: filters.to_vec(), target, activation, minimise: false, diversity: 0.0 })
+        let term = |filter| Term { weight: 1.0, target, layer, filter };
+        let images = filters.iter().map(|&filter| Expression::single(network, term(filter))).collect();
+        Self::of(network, images, activation)
+    }
+
+    /// Each expression (see [`crate::expression`]) an image.
+    pub fn expressions(network: Network, texts: &[String], activation: Activation) -> Result<Self, Error> {
+        let images = texts.iter().map(|text| Expression::parse(text, network)).collect::<Result<_, _>>()?;
+        Self::of(network, images, activation)
+    }
+
+    fn of(network: Network, images: Vec<Expression>, activation: Activation) -> Result<Self, Error> {
+        if images.is_empty() {
+            return Err(Error::NoFilters);
+        }
+        Ok(Self { network, images, activation, minimise: false, diversity: 0.0 })
     }
 
     /// The same objective, minimised: the ascent climbs its negative (negative visualization).
@@ -77,21 +98,58 @@ impl Objective {
         self.minimise
     }
 
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// What each image maximises.
+    pub fn images(&self) -> &[Expression] {
+        &self.images
+    }
+
+    pub fn batch(&self) -> usize {
+        self.images.len()
+    }
+
+    /// The deepest layer any image reads (its position in the network's table): the forward pass goes that far,
+    /// and the diversity term compares the images there.
     pub fn layer(&self) -> usize {
-        self.layer
+        self.images.iter().map(Expression::deepest_layer).max().expect("a batch has an image")
     }
 
-    pub fn filters(&self) -> &[usize] {
-        &self.filters
+    /// The layers the images read, shallowest first.
+    fn layers(&self) -> Vec<usize> {
+        let mut layers: Vec<usize> = self.images.iter().flat_map(|e| e.terms().iter().map(|t| t.layer)).collect();
+        layers.sort_unstable();
+        layers.dedup();
+        layers
     }
 
-    /// What each image shows, for a grid's captions: `layer:filter`, or the layer alone for a whole-layer objective.
+    /// What each image shows, for a grid's captions: `layer:filter`, the layer alone for a whole-layer objective;
+    /// an expression's terms joined by their signs, its layer said once where they share it (`conv4_3:20+33`), its
+    /// weights left out (a caption is a dozen characters).
     pub fn captions(&self) -> Vec<String> {
-        let layer = LAYERS[self.layer].name;
-        match self.target {
-            Target::Layer => vec![layer.to_string(); self.filters.len()],
-            Target::Channel | Target::Neuron => self.filters.iter().map(|f| format!("{layer}:{f}")).collect(),
+        self.images.iter().map(|image| self.caption(image)).collect()
+    }
+
+    fn caption(&self, image: &Expression) -> String {
+        let name = |t: &Term| self.network.layers()[t.layer].name;
+        let terms = image.terms();
+        let one_layer = terms.iter().all(|t| t.layer == terms[0].layer && t.target != Target::Layer);
+        let mut caption = if one_layer { format!("{}:", name(&terms[0])) } else { String::new() };
+        for (i, term) in terms.iter().enumerate() {
+            match (i, term.weight < 0.0) {
+                (_, true) => caption.push('-'),
+                (0, false) => {}
+                (_, false) => caption.push('+'),
+            }
+            caption += &match (one_layer, term.target) {
+                (true, _) => term.filter.to_string(),
+                (false, Target::Layer) => name(term).to_string(),
+                (false, _) => format!("{}:{}", name(term), term.filter),
+            };
         }
+        caption
     }
 
     /// The activation each image starts with (a dead filter may switch to pre-ReLU).
@@ -99,52 +157,93 @@ impl Objective {
         self.activation
     }
 
-    /// One-hot channel weights `[batch, channels, 1, 1]`, split by which activation each image reads, so that
-    /// [`Self::evaluate`] is two multiplies and a reduction, whatever the batch.
+    /// The weights each image's terms put on each layer's channels, split by which activation each image reads,
+    /// so that [`Self::evaluate`] is a few multiplies and reductions per layer, whatever the batch.
     pub(crate) fn selection(&self, activations: &[Activation], device: &Device) -> Selection {
-        let channels = LAYERS[self.layer].channels;
-        let weights_for = |wanted: Activation| {
-            if !activations.contains(&wanted) {
-                return None;
-            }
-            let mut w = vec![0.0f32; self.filters.len() * channels];
-            for (i, (&filter, &activation)) in self.filters.iter().zip(activations).enumerate() {
-                if activation == wanted {
-                    w[i * channels + filter] = 1.0;
+        let batch = self.batch();
+        let layers = self
+            .layers()
+            .into_iter()
+            .map(|layer| {
+                let channels = self.network.layers()[layer].channels;
+                let weights_for = |wanted: Activation, target: Target| {
+                    let mut w = vec![0.0f32; batch * channels];
+                    let mut any = false;
+                    for (i, (image, &activation)) in self.images.iter().zip(activations).enumerate() {
+                        for term in image.terms().iter().filter(|t| t.layer == layer && t.target == target) {
+                            if activation == wanted {
+                                w[i * channels + term.filter] += term.weight;
+                                any = true;
+                            }
+                        }
+                    }
+                    any.then(|| Tensor::<1>::from_floats(w.as_slice(), device).reshape([batch, channels, 1, 1]))
+                };
+                let squares_for = |wanted: Activation| {
+                    let mut w = vec![0.0f32; batch];
+                    let mut any = false;
+                    for (i, (image, &activation)) in self.images.iter().zip(activations).enumerate() {
+                        for term in image.terms().iter().filter(|t| t.layer == layer && t.target == Target::Layer) {
+                            if activation == wanted {
+                                w[i] += term.weight;
+                                any = true;
+                            }
+                        }
+                    }
+                    any.then(|| Tensor::<1>::from_floats(w.as_slice(), device))
+                };
+                let weights = |wanted| Weights {
+                    channel: weights_for(wanted, Target::Channel),
+                    neuron: weights_for(wanted, Target::Neuron),
+                    squares: squares_for(wanted),
+                };
+                LayerSelection {
+                    layer,
+                    post_relu: weights(Activation::PostRelu),
+                    pre_relu: weights(Activation::PreRelu),
                 }
-            }
-            let w = Tensor::<1>::from_floats(w.as_slice(), device);
-            Some(w.reshape([self.filters.len(), channels, 1, 1]))
-        };
-        Selection { post_relu: weights_for(Activation::PostRelu), pre_relu: weights_for(Activation::PreRelu) }
+            })
+            .collect();
+        Selection { layers }
     }
 
-    /// Objective value per image, `[batch]`, from the layer's pre-ReLU features `[batch, channels, H, W]`.
-    pub(crate) fn evaluate(&self, pre_relu: Tensor<4>, selection: &Selection) -> Tensor<1> {
-        let batch = self.filters.len();
-        if self.target == Target::Layer {
-            let activations = match selection.post_relu {
-                Some(_) => relu(pre_relu),
-                None => pre_relu,
-            };
-            return activations.square().mean_dims(&[1, 2, 3]).reshape([batch]);
-        }
-        let picked = match (&selection.post_relu, &selection.pre_relu) {
-            (Some(post), Some(pre)) => relu(pre_relu.clone()) * post.clone() + pre_relu * pre.clone(),
-            (Some(post), None) => relu(pre_relu) * post.clone(),
-            (None, Some(pre)) => pre_relu * pre.clone(),
-            (None, None) => unreachable!("every image reads one activation"),
+    /// Objective value per image, `[batch]`, from the pre-ReLU features `[batch, channels, H, W]` of each layer
+    /// the images read (the selection's layers, in its order).
+    pub(crate) fn evaluate(&self, features: &[Tensor<4>], selection: &Selection) -> Tensor<1> {
+        let batch = self.batch();
+        let mut total: Option<Tensor<1>> = None;
+        let mut add = |value: Tensor<1>| {
+            total = Some(match total.take() {
+                Some(sum) => sum + value,
+                None => value,
+            })
         };
-        let map = picked.sum_dim(1);
-        let map = match self.target {
-            Target::Neuron => {
-                let [_, _, h, w] = map.dims();
-                map.narrow(2, h / 2, 1).narrow(3, w / 2, 1)
+        for (pre_relu, layer) in features.iter().zip(&selection.layers) {
+            for (weights, activations) in [
+                (&layer.post_relu, weights_needed(&layer.post_relu).then(|| relu(pre_relu.clone()))),
+                (&layer.pre_relu, weights_needed(&layer.pre_relu).then(|| pre_relu.clone())),
+            ] {
+                let Some(activations) = activations else { continue };
+                if let Some(channel) = &weights.channel {
+                    let map = (activations.clone() * channel.clone()).sum_dim(1);
+                    add(map.mean_dims(&[2, 3]).reshape([batch]));
+                }
+                if let Some(neuron) = &weights.neuron {
+                    let map = (activations.clone() * neuron.clone()).sum_dim(1);
+                    let [_, _, h, w] = map.dims();
+                    add(map.narrow(2, h / 2, 1).narrow(3, w / 2, 1).reshape([batch]));
+                }
+                if let Some(squares) = &weights.squares {
+                    add(activations.square().mean_dims(&[1, 2, 3]).reshape([batch]) * squares.clone());
+                }
             }
-            _ => map,
-        };
-        map.mean_dims(&[2, 3]).reshape([batch])
+        }
+        total.expect("every image has a term")
     }
+}
+
+fn weights_needed(weights: &Weights) -> bool {
+    weights.channel.is_some() || weights.neuron.is_some() || weights.squares.is_some()
 }
 
 /// Lucid's diversity measure of a batch, from the objective layer's pre-ReLU features `[batch, channels, H, W]`:
@@ -162,10 +261,31 @@ pub fn similarity(pre_relu: Tensor<4>) -> Tensor<1> {
     (cosines.sum() - batch as f32) / batch as f32
 }
 
-/// Per-image channel weights for [`Objective::evaluate`]; rebuilt only when an image changes activation.
+/// Per-image weights for [`Objective::evaluate`], for each layer the images read; rebuilt only when an image
+/// changes activation.
 pub(crate) struct Selection {
-    post_relu: Option<Tensor<4>>,
-    pre_relu: Option<Tensor<4>>,
+    layers: Vec<LayerSelection>,
+}
+
+impl Selection {
+    /// The layers whose features [`Objective::evaluate`] takes, in its order.
+    pub(crate) fn layers(&self) -> Vec<usize> {
+        self.layers.iter().map(|l| l.layer).collect()
+    }
+}
+
+struct LayerSelection {
+    layer: usize,
+    post_relu: Weights,
+    pre_relu: Weights,
+}
+
+/// One layer's weights for one activation: per image and channel for channel means and centre neurons
+/// `[batch, channels, 1, 1]`, per image for the layer's mean of squares `[batch]` (none where no term asks).
+struct Weights {
+    channel: Option<Tensor<4>>,
+    neuron: Option<Tensor<4>>,
+    squares: Option<Tensor<1>>,
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::ascent::{AscentConfig, Optimiser};
+use crate::model::{Activation, Network};
 use crate::objective::{Objective, Target};
 use crate::param::Param;
 use crate::transform::Transforms;
-use crate::vgg::Activation;
 
 /// The two presets: the original plain ascent on pixels, and Lucid's recipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -49,6 +49,7 @@ impl Mode {
             transforms,
             optimiser: preset.rate.optimiser(),
             init: None,
+            accentuate: 0.0,
         }
     }
 }
@@ -90,12 +91,23 @@ impl Rate {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunRequest {
     pub mode: Mode,
-    /// `conv1_1` … `conv5_3`.
-    pub layer: String,
-    /// One filter, or several optimised together as one batch (a grid).
+    /// The network whose filter is shown (VGG16 when absent).
+    #[serde(default)]
+    pub model: Network,
+    /// One of the network's layers: `conv1_1` … `conv5_3` for VGG16, `conv1` … `conv5` for AlexNet. With
+    /// `filters`; absent with `expressions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// One filter of `layer`, or several optimised together as one batch (a grid). Empty with `expressions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<usize>,
+    /// What `objective` reads of each filter.
     #[serde(default)]
     pub objective: Target,
+    /// Instead of `layer` and `filters`: one objective expression per image (a weighted sum across layers,
+    /// `conv4_3:20 + 0.5*conv4_3:33 - conv5_1:7`; the grammar is [`crate::expression`]'s).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expressions: Vec<String>,
     /// Maximise the activation before the layer's ReLU.
     #[serde(default)]
     pub pre_relu: bool,
@@ -107,6 +119,10 @@ pub struct RunRequest {
     /// `filters`, several different pictures of one filter. Nothing to push apart in a batch of one.
     #[serde(default)]
     pub diversity: usize,
+    /// Feature accentuation: the weight of a pull toward the starting picture's own features (0: none). Needs a
+    /// starting picture (which is not part of the request).
+    #[serde(default)]
+    pub accentuate: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<usize>,
     /// Side of the square image, pixels.
@@ -127,16 +143,29 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
-    /// The mode's preset for `filters` of `layer`, seed 0.
+    /// The mode's preset for `filters` of VGG16's `layer`, seed 0.
     pub fn new(mode: Mode, layer: &str, filters: &[usize]) -> Self {
+        Self { layer: Some(layer.to_string()), filters: filters.to_vec(), ..Self::blank(mode, Network::Vgg16) }
+    }
+
+    /// The mode's preset for one picture per expression of `model`, seed 0.
+    pub fn with_expressions(mode: Mode, model: Network, expressions: &[String]) -> Self {
+        Self { expressions: expressions.to_vec(), ..Self::blank(mode, model) }
+    }
+
+    /// The mode's preset, with nothing to show yet.
+    fn blank(mode: Mode, model: Network) -> Self {
         Self {
             mode,
-            layer: layer.to_string(),
-            filters: filters.to_vec(),
+            model,
+            layer: None,
+            filters: Vec::new(),
             objective: Target::Channel,
+            expressions: Vec::new(),
             pre_relu: false,
             minimise: false,
             diversity: 0,
+            accentuate: 0,
             steps: None,
             size: None,
             step_size: None,
@@ -148,7 +177,14 @@ impl RunRequest {
 
     pub fn objective(&self) -> Result<Objective, Error> {
         let activation = if self.pre_relu || self.minimise { Activation::PreRelu } else { Activation::PostRelu };
-        let objective = Objective::new(&self.layer, &self.filters, self.objective, activation)?;
+        let objective = match (&self.layer, self.expressions.is_empty()) {
+            (Some(layer), true) => Objective::new(self.model, layer, &self.filters, self.objective, activation)?,
+            (None, false) if self.filters.is_empty() && self.objective == Target::Channel => {
+                Objective::expressions(self.model, &self.expressions, activation)?
+            }
+            (None, true) => return Err(Error::NoFilters),
+            _ => return Err(Error::TwoObjectives),
+        };
         let objective = objective.with_diversity(limits::DIVERSITY.check(self.diversity)? as f32);
         Ok(if self.minimise { objective.minimised() } else { objective })
     }
@@ -162,6 +198,7 @@ impl RunRequest {
         config.size = self.size.unwrap_or(preset.size);
         config.seed = limits::SEED.check(self.seed)?;
         config.transforms.jitter = limits::JITTER.check(self.jitter.unwrap_or(preset.jitter))?;
+        config.accentuate = limits::ACCENTUATE.check(self.accentuate)? as f32;
         let foreign = match self.mode {
             Mode::Classic => self.lr.map(|_| "lr"),
             Mode::Lucid => self.step_size.map(|_| "stepSize"),
@@ -174,7 +211,7 @@ impl RunRequest {
             Rate::LearningRate(lr) => Rate::LearningRate(limits::LEARNING_RATE.check(self.lr.unwrap_or(lr))?),
         };
         config.optimiser = rate.optimiser();
-        config.validate()?;
+        config.validate(self.model)?;
         Ok(config)
     }
 
@@ -221,8 +258,10 @@ pub mod limits {
     /// Grey levels (1/255 of the [0, 1] range).
     pub const STEP_SIZE: Limit<f32> = Limit { field: "stepSize", min: 0.01, max: 64.0 };
     pub const LEARNING_RATE: Limit<f32> = Limit { field: "lr", min: 1e-4, max: 1.0 };
-    /// Pixels (and the transformed image must keep [`SIZE`]'s minimum: see `AscentConfig::validate`).
     pub const DIVERSITY: Limit<usize> = Limit { field: "diversity", min: 0, max: 10_000 };
+    pub const ACCENTUATE: Limit<usize> = Limit { field: "accentuate", min: 0, max: 100 };
+    /// Pixels (and the transformed image must still reach the network's deepest layer: see
+    /// `AscentConfig::validate`).
     pub const JITTER: Limit<usize> = Limit { field: "jitter", min: 0, max: 32 };
     /// Seeds are 32-bit, so that every one is exact in a link (JavaScript numbers) and on the command line.
     pub const SEED: Limit<u64> = Limit { field: "seed", min: 0, max: u32::MAX as u64 };

@@ -1,10 +1,10 @@
-//! Loading VGG16 weights from safetensors bytes (torchvision names, f16 or f32), with validation.
+//! Loading a network's weights from safetensors bytes (torchvision names, f16 or f32), with validation.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::Dtype;
 use safetensors::tensor::Metadata;
 
-use crate::vgg::{LAYERS, Vgg16};
+use crate::model::{Model, Network};
 
 /// Why a weights file was refused. Each case names what is wrong, so a person can fix the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -17,8 +17,8 @@ pub enum WeightsError {
     BadHeader(String),
     #[error("the weights file lacks tensor '{0}'")]
     MissingTensor(String),
-    #[error("the weights file has a tensor this model does not use: '{0}'")]
-    UnexpectedTensor(String),
+    #[error("the weights file has a tensor {network} does not use: '{name}' (is it another network's file?)")]
+    UnexpectedTensor { network: &'static str, name: String },
     #[error("tensor '{name}' has shape {found:?}, expected {expected:?}")]
     WrongShape { name: String, expected: Vec<usize>, found: Vec<usize> },
     #[error("tensor '{name}' is {dtype}, expected F16 or F32")]
@@ -33,26 +33,27 @@ const HEADER_LEN: usize = 8;
 /// safetensors' own bound on the header's size.
 const MAX_HEADER_LEN: usize = 100_000_000;
 
-/// The expected tensors, `(name, shape)` of weight and bias, for `LAYERS[layer]`.
-fn layer_tensors(layer: usize) -> [(String, Vec<usize>); 2] {
-    let l = &LAYERS[layer];
+/// The expected tensors, `(name, shape)` of weight and bias, for the network's layer `layer`.
+fn layer_tensors(network: Network, layer: usize) -> [(String, Vec<usize>); 2] {
+    let l = &network.layers()[layer];
     [
-        (format!("features.{}.weight", l.index), vec![l.channels, l.in_channels, 3, 3]),
+        (format!("features.{}.weight", l.index), vec![l.channels, l.in_channels, l.kernel, l.kernel]),
         (format!("features.{}.bias", l.index), vec![l.channels]),
     ]
 }
 
 /// A weights file's header, read from the file's first bytes (the whole file, or a prefix holding at least the
-/// header: the page starts on the first layers while the deeper ones download) and checked against VGG16's layer
-/// table: every tensor named, shaped and typed as expected, nothing else.
+/// header: the page starts on the first layers while the deeper ones download) and checked against the network's
+/// layer table: every tensor named, shaped and typed as expected, nothing else.
 pub struct Header {
+    network: Network,
     /// Where the tensors' data starts: the header's length.
     data_start: usize,
     metadata: Metadata,
 }
 
 impl Header {
-    pub fn parse(first: &[u8]) -> Result<Self, WeightsError> {
+    pub fn parse(first: &[u8], network: Network) -> Result<Self, WeightsError> {
         let truncated = |expected| WeightsError::Truncated { bytes: first.len(), expected };
         let Some(len) = first.get(..HEADER_LEN) else { return Err(truncated(HEADER_LEN)) };
         let header_len = u64::from_le_bytes(len.try_into().expect("8 bytes"));
@@ -67,15 +68,19 @@ impl Header {
         }
         // safetensors' own checks: tensors back to back from offset 0, each as long as its dtype and shape say.
         let metadata: Metadata = serde_json::from_slice(json).map_err(|e| WeightsError::BadHeader(e.to_string()))?;
-        let header = Self { data_start, metadata };
+        let header = Self { network, data_start, metadata };
         header.check_tensors()?;
         Ok(header)
     }
 
     fn check_tensors(&self) -> Result<(), WeightsError> {
-        let expected: Vec<_> = (0..LAYERS.len()).flat_map(layer_tensors).collect();
-        if let Some(extra) = self.metadata.tensors().into_keys().find(|n| !expected.iter().any(|(e, _)| e == n)) {
-            return Err(WeightsError::UnexpectedTensor(extra));
+        let network = self.network;
+        let expected: Vec<_> = (0..network.layers().len()).flat_map(|layer| layer_tensors(network, layer)).collect();
+        // By name, so that a file with several strangers always names the same one.
+        let mut names: Vec<String> = self.metadata.tensors().into_keys().collect();
+        names.sort_unstable();
+        if let Some(extra) = names.into_iter().find(|n| !expected.iter().any(|(e, _)| e == n)) {
+            return Err(WeightsError::UnexpectedTensor { network: network.title(), name: extra });
         }
         for (name, shape) in expected {
             let info = self.metadata.info(&name).ok_or_else(|| WeightsError::MissingTensor(name.clone()))?;
@@ -108,13 +113,15 @@ impl Header {
     /// stores them; filterlens' own files store them by depth, so a prefix holds the first layers).
     pub fn layers_within(&self, len: usize) -> usize {
         let within = |name: &str| self.metadata.info(name).is_some_and(|i| self.data_start + i.data_offsets.1 <= len);
-        (0..LAYERS.len()).take_while(|&l| layer_tensors(l).iter().all(|(name, _)| within(name))).count()
+        (0..self.network.layers().len())
+            .take_while(|&l| layer_tensors(self.network, l).iter().all(|(name, _)| within(name)))
+            .count()
     }
 
-    /// `LAYERS[layer]`'s weight and bias as f32, from the file's `first` bytes (which must hold them:
+    /// The network's layer `layer`: its weight and bias as f32, from the file's `first` bytes (which must hold them:
     /// [`Header::layers_within`]), each value checked finite.
     pub fn layer(&self, first: &[u8], layer: usize) -> Result<(TensorData, TensorData), WeightsError> {
-        let [weight, bias] = layer_tensors(layer).map(|(name, shape)| {
+        let [weight, bias] = layer_tensors(self.network, layer).map(|(name, shape)| {
             let info = self.metadata.info(&name).expect("checked by parse");
             let (start, end) = info.data_offsets;
             let data = &first[self.data_start + start..self.data_start + end];
@@ -128,9 +135,10 @@ impl Header {
     }
 }
 
-/// Parses and validates a whole safetensors file, then uploads VGG16's weights to `device` (as f32).
-pub fn load(bytes: &[u8], device: &Device) -> Result<Vgg16, WeightsError> {
-    Ok(Vgg16::from_tensors(read(bytes)?.into_iter().map(|l| upload(l, device)).collect(), device))
+/// Parses and validates a whole safetensors file of `network`'s weights, then uploads them to `device` (as f32).
+pub fn load(bytes: &[u8], network: Network, device: &Device) -> Result<Model, WeightsError> {
+    let layers = read(bytes, network)?.into_iter().map(|l| upload(l, device)).collect();
+    Ok(Model::from_tensors(network, layers, device))
 }
 
 /// One layer's weight and bias on `device`.
@@ -138,12 +146,13 @@ pub(crate) fn upload((weight, bias): (TensorData, TensorData), device: &Device) 
     (Tensor::<4>::from_data(weight, device), Tensor::<1>::from_data(bias, device))
 }
 
-/// Parses and validates a whole safetensors file: each conv layer's `(weight, bias)` as f32, in [`LAYERS`] order,
-/// on the host. Every kind of damage is a [`WeightsError`]; nothing is allocated beyond what the file holds.
-pub fn read(bytes: &[u8]) -> Result<Vec<(TensorData, TensorData)>, WeightsError> {
-    let header = Header::parse(bytes)?;
+/// Parses and validates a whole safetensors file of `network`'s weights: each conv layer's `(weight, bias)` as f32,
+/// in the network's order, on the host. Every kind of damage is a [`WeightsError`]; nothing is allocated beyond
+/// what the file holds.
+pub fn read(bytes: &[u8], network: Network) -> Result<Vec<(TensorData, TensorData)>, WeightsError> {
+    let header = Header::parse(bytes, network)?;
     header.check_len(bytes.len())?;
-    (0..LAYERS.len()).map(|layer| header.layer(bytes, layer)).collect()
+    (0..network.layers().len()).map(|layer| header.layer(bytes, layer)).collect()
 }
 
 /// A name the header's JSON object holds twice (JSON parsers keep the last one silently).

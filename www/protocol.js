@@ -7,16 +7,31 @@
 // ---------------------------------------------------------------- the catalog (src/catalog.rs)
 
 /** @typedef {'classic' | 'lucid'} Mode */
+/** @typedef {'vgg16' | 'alexnet'} Model */
 /** @typedef {'wgpu' | 'flex' | 'ndarray'} Backend */
 /** @typedef {'auto' | Backend} BackendChoice */
 
 /**
  * @typedef {object} LayerSpec
- * @property {string} name           conv1_1 … conv5_3
+ * @property {string} name           conv1_1 … conv5_3 (VGG16), conv1 … conv5 (AlexNet)
  * @property {number} index          index in torchvision's `features` (tensors `features.{index}.weight|bias`)
  * @property {number} inChannels
  * @property {number} channels
- * @property {boolean} pooledBefore
+ * @property {number} kernel         side of the square kernel
+ * @property {number} stride
+ * @property {number} padding
+ * @property {{ kernel: number, stride: number } | null} poolBefore   the max-pool before the conv
+ */
+
+/**
+ * A network (src/catalog.rs `ModelEntry`): what the request's `model` names and the layers it takes. Its weights
+ * are `weights/{name}-f16.safetensors`.
+ * @typedef {object} ModelEntry
+ * @property {Model} name
+ * @property {string} title          VGG16, AlexNet
+ * @property {string} defaultLayer   the layer shown first, and a request's default
+ * @property {number} smallestSize   the smallest image side that reaches the deepest layer
+ * @property {LayerSpec[]} layers
  */
 
 /**
@@ -25,7 +40,10 @@
  *   | { kind: 'choice', choices: string[], default: string }
  *   | { kind: 'integer', min: number, max: number, default: number | null }
  *   | { kind: 'number', min: number, max: number }
- *   | { kind: 'boolean', default: boolean })} Field
+ *   | { kind: 'boolean', default: boolean }
+ *   | { kind: 'layer' }
+ *   | { kind: 'expressions', maxChars: number })} Field   a `layer` is one of the `model`'s layers, its
+ *   `defaultLayer` by default; `expressions` are objective expressions, one per image, each at most `maxChars`
  */
 
 /**
@@ -35,9 +53,8 @@
 
 /**
  * @typedef {object} Catalog
- * @property {string} model
+ * @property {ModelEntry[]} models
  * @property {{ mean: number[], std: number[] }} preprocessing
- * @property {LayerSpec[]} layers
  * @property {{ name: Mode, preset: Preset }[]} modes
  * @property {Field[]} fields
  * @property {Backend[]} backends
@@ -49,12 +66,16 @@
  * What to visualize (src/request.rs `RunRequest`): unset optional fields take the mode's preset.
  * @typedef {object} RunRequest
  * @property {Mode} mode
- * @property {string} layer
- * @property {number[]} filters
+ * @property {Model} [model]       vgg16 when absent
+ * @property {string} [layer]      one of the model's layers (with `filters`)
+ * @property {number[]} [filters]  filters of `layer`, an image each
+ * @property {string[]} [expressions]  instead of `layer` and `filters`: an objective expression per image
+ *                                 (`conv4_3:20 + 0.5*conv4_3:33 - conv5_1:7`, src/expression.rs's grammar)
  * @property {'channel' | 'neuron' | 'layer'} [objective]
  * @property {boolean} [preRelu]
  * @property {boolean} [minimise]  lower the activation (read before the ReLU) instead of raising it
  * @property {number} [diversity]   weight of Lucid's diversity term, pushing the batch's images apart (0: none)
+ * @property {number} [accentuate]  weight of the pull toward the starting picture's own features (0: none; needs one)
  * @property {number} [steps]
  * @property {number} [size]
  * @property {number} [stepSize]   classic only, grey levels (2 means 2/255)
@@ -90,7 +111,7 @@
  * @property {boolean} done
  * @property {number[]} activations        the objective per filter, before this step's update
  * @property {boolean[]} preRelu           per filter: maximising its pre-ReLU activation now
- * @property {number[]} switchedToPreRelu  filters found silent on the starting image at this step
+ * @property {number[]} switchedToPreRelu  images (tiles, by index) found silent on the starting image at this step
  * @property {number} millis               the core's step time
  * @property {number} totalMillis          with read-back, painting and checkpointing
  * @property {Backend} backend
@@ -103,7 +124,7 @@
 
 /**
  * @typedef {(
- *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number }
+ *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number, model: Model }
  *   | { type: 'backend', backend: BackendChoice }
  *   | { type: 'run', id: number, request: RunRequest, fromImage: boolean }
  *   | { type: 'stop', id: number }
@@ -129,8 +150,8 @@
  *   | { type: 'program', loaded: number, total: number }
  *   | { type: 'cpu', threads: number, build: 'pkg' | 'pkg-threads' }
  *   | { type: 'other-build' }
- *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network', layer: string, background: boolean }
- *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number, layer: string, complete: boolean }
+ *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network', model: Model, layer: string, background: boolean }
+ *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number, model: Model, layer: string, complete: boolean }
  *   | { type: 'weights', phase: 'error', message: string }
  *   | { type: 'insecure' }
  *   | { type: 'backend', info: BackendInfo }

@@ -9,10 +9,13 @@
 
 /**
  * The request's fields (the catalog's), keyed by name, and the page's own: `filter` (the first filter shown),
- * `grid` (how many consecutive filters), `backend` and `threads`.
- * @typedef {Record<string, string | number | boolean> & { mode: import('./protocol.js').Mode, layer: string,
- *   filter: number, grid: number, backend: import('./protocol.js').BackendChoice, threads: number, steps: number,
- *   size: number }} Settings
+ * `grid` (how many consecutive filters), `towards` (a grid interpolating from `filter` to this one; -1: none),
+ * `backend` and `threads`. `expressions` holds one objective expression ('' for none), which the request repeats
+ * for each picture.
+ * @typedef {Record<string, string | number | boolean> & { mode: import('./protocol.js').Mode,
+ *   model: import('./protocol.js').Model, layer: string,
+ *   filter: number, grid: number, towards: number, expressions: string, backend: import('./protocol.js').BackendChoice,
+ *   threads: number, steps: number, size: number }} Settings
  */
 
 // The page's overrides of the catalog, by name:
@@ -35,20 +38,54 @@ export const threadsFor = (s, cores) => s.threads || Math.max(1, Math.min(cores,
 /** Names older links used: `step` was the classic step size (in grey levels then as now). */
 const LEGACY_NAMES = { step: 'stepSize' };
 /** The original demo: conv3_2, filter 0, classic mode's preset. */
-const PAGE_DEFAULTS = { filter: 0, grid: 1, backend: 'auto', threads: 0 };
+const PAGE_DEFAULTS = { filter: 0, grid: 1, towards: -1, backend: 'auto', threads: 0 };
 
 /** The largest offered image size a grid of `grid` tiles may use. */
 export const maxSize = (grid) => Math.max(...SIZES.filter((size) => grid * size * size <= MAX_GRID_PIXELS));
 
-/** @param {Catalog} catalog @param {string} layer */
-export const channels = (catalog, layer) => /** @type {import('./protocol.js').LayerSpec} */ (catalog.layers.find((l) => l.name === layer)).channels;
+/** The network `name` names. @param {Catalog} catalog @param {string} name */
+export const modelOf = (catalog, name) => /** @type {import('./protocol.js').ModelEntry} */ (catalog.models.find((m) => m.name === name));
+
+/** The chosen network's layers. @param {Catalog} catalog @param {Settings} s */
+export const layersOf = (catalog, s) => modelOf(catalog, s.model).layers;
+
+/** How many filters the chosen layer has. @param {Catalog} catalog @param {Settings} s */
+export const channels = (catalog, s) => /** @type {import('./protocol.js').LayerSpec} */ (layersOf(catalog, s).find((l) => l.name === s.layer)).channels;
 
 /** The filters a picture shows: `grid` consecutive filters from the chosen one (fewer from the layer's end); with
  *  diversity, `grid` pictures of the chosen filter, pushed apart. @param {Catalog} catalog @param {Settings} s */
 export function filtersOf(catalog, s) {
+  if (s.expressions || interpolates(s)) return [];
   if (s.grid > 1 && Number(s.diversity) > 0) return Array.from({ length: s.grid }, () => s.filter);
-  const first = Math.max(0, Math.min(s.filter, channels(catalog, s.layer) - s.grid));
+  const first = Math.max(0, Math.min(s.filter, channels(catalog, s) - s.grid));
   return Array.from({ length: s.grid }, (_, i) => first + i);
+}
+
+/** Whether the grid interpolates from `filter` to `towards` (Lucid's channel interpolation): a grid of filters,
+ *  neither an expression nor diversity. @param {Settings} s */
+export const interpolates = (s) => s.towards >= 0 && s.grid > 1 && !s.expressions && !(Number(s.diversity) > 0);
+
+/** Lucid's channel interpolation: `tiles` expressions from filter `from` of `layer` to filter `to`, tile k weighing
+ *  them 1 − t and t, t = k / (tiles − 1), in the core's grammar (src/expression.rs `interpolation` writes the same).
+ *  @param {string} layer @param {number} from @param {number} to @param {number} tiles */
+export function interpolation(layer, from, to, tiles) {
+  // f32 arithmetic, as the core's: the same weights, printed the same (shortest round-trip form).
+  const f32 = Math.fround;
+  return Array.from({ length: tiles }, (_, k) => {
+    const t = f32(k / f32(Math.max(tiles - 1, 1)));
+    if (t === 0) return `${layer}:${from}`;
+    if (t === 1) return `${layer}:${to}`;
+    return `${shortest(f32(1 - t))}*${layer}:${from} + ${shortest(t)}*${layer}:${to}`;
+  });
+}
+
+/** An f32 as Rust prints it: the shortest decimal that reads back as the same f32. @param {number} v */
+function shortest(v) {
+  for (let digits = 1; digits <= 9; digits++) {
+    const text = String(Number(v.toPrecision(digits)));
+    if (Math.fround(Number(text)) === v) return text;
+  }
+  return String(v);
 }
 
 /** Whether `field` applies in `mode` (a rate applies to one mode only). @param {Field} field @param {string} mode */
@@ -66,8 +103,10 @@ export function defaults(catalog, mode) {
   /** @type {Record<string, any>} */
   const s = { ...PAGE_DEFAULTS };
   for (const field of catalog.fields) {
-    if (field.kind !== 'number' && field.default !== null) s[field.name] = field.default;
+    if (field.kind !== 'number' && field.kind !== 'layer' && field.kind !== 'expressions' && field.default !== null) s[field.name] = field.default;
   }
+  s.expressions = '';
+  s.layer = modelOf(catalog, s.model).defaultLayer;
   s.mode = mode;
   // Both rates keep a value, so a mode switch has one to show; only the mode's own goes into a link.
   for (const m of catalog.modes) Object.assign(s, preset(catalog, m.name));
@@ -105,13 +144,20 @@ export function ignoredNotice(ignored) {
 
 /**
  * A value for `field` from a link's text: the value, or why it cannot be used. Numbers outside the field's
- * limits are clamped (and reported).
- * @param {Field} field @param {string} text
+ * limits are clamped (and reported). A layer is one of `model`'s.
+ * @param {Field} field @param {string} text @param {import('./protocol.js').ModelEntry} model
  * @returns {{ value: string | number | boolean, note?: string } | { error: string }}
  */
-function readField(field, text) {
+function readField(field, text, model) {
   const said = `${field.name}=${shorten(text)}`;
   switch (field.kind) {
+    case 'expressions':
+      // Checked by the core when the run starts (it names the character where an expression goes wrong).
+      return [...text].length <= field.maxChars ? { value: text.trim() } : { error: `${field.name} is longer than ${field.maxChars} characters` };
+    case 'layer':
+      return model.layers.some((l) => l.name === text)
+        ? { value: text }
+        : { error: `${said} is not a layer of ${model.title} (${model.layers.map((l) => l.name).join(', ')})` };
     case 'choice':
       return field.choices.includes(text) ? { value: text } : { error: `${said} is not one of ${field.choices.join(', ')}` };
     case 'boolean':
@@ -129,7 +175,7 @@ function readField(field, text) {
 }
 
 /**
- * Settings from a link's hash, e.g. `#mode=classic&layer=conv3_2&filter=0&grid=1&steps=150&stepSize=2&size=224
+ * Settings from a link's hash, e.g. `#mode=classic&model=vgg16&layer=conv3_2&filter=0&grid=1&steps=150&stepSize=2&size=224
  * &seed=0&backend=auto`. Anything missing takes its default (the mode's, for steps, size and rate); anything
  * unusable too, and `ignored` says what and why.
  * @param {Catalog} catalog @param {string} hash
@@ -140,7 +186,7 @@ export function parseLink(catalog, hash) {
   /** @type {string[]} */
   const ignored = [];
   const fields = new Map(catalog.fields.map((f) => [f.name, f]));
-  const known = new Set(['filter', 'grid', 'backend', 'threads', ...fields.keys(), ...Object.keys(LEGACY_NAMES)]);
+  const known = new Set(['filter', 'grid', 'towards', 'backend', 'threads', ...fields.keys(), ...Object.keys(LEGACY_NAMES)]);
   // A setting given more than once: the first counts (URLSearchParams.get), the others are named.
   for (const key of new Set(q.keys())) {
     const values = q.getAll(key);
@@ -153,7 +199,7 @@ export function parseLink(catalog, hash) {
     q.delete(legacy);
   }
   const modeField = /** @type {Field} */ (fields.get('mode'));
-  const mode = q.has('mode') ? readField(modeField, /** @type {string} */ (q.get('mode'))) : { value: 'classic' };
+  const mode = q.has('mode') ? readField(modeField, /** @type {string} */ (q.get('mode')), catalog.models[0]) : { value: 'classic' };
   if ('error' in mode) ignored.push(mode.error);
   /** @type {Record<string, any>} */
   const s = defaults(catalog, 'value' in mode ? String(mode.value) : 'classic');
@@ -184,11 +230,14 @@ export function parseLink(catalog, hash) {
       ignored.push(`${field.name} does not apply to ${s.mode} mode`);
       continue;
     }
-    const read = readField(field, text);
+    const read = readField(field, text, modelOf(catalog, s.model));
     if ('error' in read) {
       ignored.push(read.error);
     } else {
       s[field.name] = read.value;
+      // Another network: its own first layer, unless the link names one (the fields come in the catalog's order,
+      // the model before the layer).
+      if (field.name === 'model') s.layer = modelOf(catalog, s.model).defaultLayer;
       if (field.name === 'size') sizeRead = true;
       // A size the page does not offer is said once, below, whether or not it was also out of the core's range.
       if (read.note && !(field.name === 'size' && !SIZES.includes(s.size))) ignored.push(read.note);
@@ -204,14 +253,15 @@ export function parseLink(catalog, hash) {
     if (sizeRead) ignored.push(`size=${s.size} is too large for a grid of ${s.grid}: ${maxSize(s.grid)} instead`);
     s.size = maxSize(s.grid);
   }
-  const filter = q.get('filter');
-  if (filter !== null) {
-    const max = channels(catalog, s.layer) - 1;
-    const v = numberIn(filter);
-    if (!Number.isInteger(v)) ignored.push(`filter=${shorten(filter)} is not a whole number`);
+  const max = channels(catalog, /** @type {Settings} */ (s)) - 1;
+  for (const name of ['filter', 'towards']) {
+    const text = q.get(name);
+    if (text === null) continue;
+    const v = numberIn(text);
+    if (!Number.isInteger(v)) ignored.push(`${name}=${shorten(text)} is not a whole number`);
     else {
-      s.filter = clamp(v, 0, max);
-      if (s.filter !== v) ignored.push(`filter=${shorten(filter)} is out of range: ${s.layer} has filters 0–${max}`);
+      s[name] = clamp(v, 0, max);
+      if (s[name] !== v) ignored.push(`${name}=${shorten(text)} is out of range: ${s.layer} has filters 0–${max}`);
     }
   }
   for (const key of new Set(q.keys())) {
@@ -225,12 +275,15 @@ export function parseLink(catalog, hash) {
  *  @param {Catalog} catalog @param {Settings} s */
 export function toLink(catalog, s) {
   const q = new URLSearchParams();
-  q.set('mode', s.mode);
-  q.set('layer', s.layer);
+  const first = ['mode', 'model', 'layer'];
+  for (const name of first) q.set(name, String(s[name]));
   q.set('filter', String(s.filter));
   q.set('grid', String(s.grid));
+  // An interpolation's second filter and an expression only where there is one.
+  if (s.towards >= 0) q.set('towards', String(s.towards));
   for (const field of catalog.fields) {
-    if (field.name !== 'mode' && field.name !== 'layer' && appliesTo(field, s.mode)) q.set(field.name, String(s[field.name]));
+    if (field.name === 'expressions' && !s.expressions) continue;
+    if (!first.includes(field.name) && appliesTo(field, s.mode)) q.set(field.name, String(s[field.name]));
   }
   q.set('backend', s.backend);
   if (s.threads) q.set('threads', String(s.threads));
@@ -241,7 +294,21 @@ export function toLink(catalog, s) {
  *  @param {Catalog} catalog @param {Settings} s @returns {RunRequest} */
 export function toRequest(catalog, s) {
   /** @type {Record<string, any>} */
-  const request = { filters: filtersOf(catalog, s) };
+  const request = {};
   for (const field of catalog.fields) if (appliesTo(field, s.mode)) request[field.name] = s[field.name];
+  // The request takes a layer and filters (with what the objective reads of them), or one expression per picture.
+  const expressions = s.expressions
+    ? Array.from({ length: s.grid }, () => s.expressions)
+    : interpolates(s)
+      ? interpolation(s.layer, s.filter, s.towards, s.grid)
+      : null;
+  if (expressions) {
+    delete request.layer;
+    delete request.objective;
+    request.expressions = expressions;
+  } else {
+    delete request.expressions;
+    request.filters = filtersOf(catalog, s);
+  }
   return /** @type {RunRequest} */ (request);
 }

@@ -1,7 +1,9 @@
 // @ts-check
-// Fetching VGG16's weights by layer: HTTP byte ranges, a SHA-256 per part checked against the manifest, Cache Storage.
+// Fetching a network's weights by layer: HTTP byte ranges, a SHA-256 per part checked against the manifest, Cache
+// Storage.
 //
-// The manifest (weights/manifest.json, written by `make weights`) describes the f16 file and its parts: the
+// The manifest (weights/manifest.json, written by `make weights`) describes each network's f16 file
+// (weights/{model}-f16.safetensors, the model named as the catalog names it) and its parts: the
 // safetensors header, then one part per layer in depth order, each a byte range with its SHA-256. The bytes a layer
 // needs are thus one prefix of the file: the page fetches the prefix its run needs (one `Range` request), starts,
 // and fetches the deeper layers after. Each part is checked before use and kept in Cache Storage under a key naming
@@ -9,7 +11,8 @@
 // ignores `Range` sends the whole file, whose parts are taken as they stream in. Every failure is a WeightsError
 // with a message meant for the page.
 
-export const WEIGHTS_FILE = 'vgg16-f16.safetensors';
+/** The page's weights file of a network. @param {string} model */
+export const weightsFile = (model) => `${model}-f16.safetensors`;
 const CACHE_NAME = 'filterlens-weights';
 
 export class WeightsError extends Error {
@@ -114,8 +117,8 @@ export function sha256Js(bytes) {
 /** The manifest's description of a file. @typedef {{ file: string, bytes: number, sha256: string, parts: Part[] }} FileEntry */
 /** @typedef {'cache' | 'network'} Source */
 
-/** The manifest's entry for `file`, its parts checked to tile it. @param {string | URL} base @param {string} file
- *  @returns {Promise<FileEntry>} */
+/** The manifest's entry for `file`, its parts checked to tile it, and the manifest's other files.
+ *  @param {string | URL} base @param {string} file @returns {Promise<{ entry: FileEntry, files: FileEntry[] }>} */
 async function manifestEntry(base, file) {
   const url = new URL('weights/manifest.json', base);
   let response;
@@ -145,8 +148,12 @@ async function manifestEntry(base, file) {
   if (!entry || !Number.isInteger(entry.bytes) || !digest(entry.sha256) || !tiled) {
     throw new WeightsError(`The weights manifest does not describe ${file} (its size, sha256 and parts): run "make weights" again.`);
   }
-  return entry;
+  return { entry, files: manifest.files };
 }
+
+/** The Cache Storage key of a part of the file at `url`: the URL, the part's name and its digest.
+ *  @param {URL} url @param {Part} part */
+const partKey = (url, part) => `${url.href}?part=${part.name}&sha256=${part.sha256}`;
 
 /** A promise with its resolve and reject. @template T */
 function deferred() {
@@ -182,16 +189,19 @@ export class Weights {
     this.taken = 0;
   }
 
-  /** The manifest's description of the file, and Cache Storage (older copies removed). `base`: the URL the
-   *  `weights/` folder is relative to. @param {string | URL} base */
-  static async open(base) {
-    const entry = await manifestEntry(base, WEIGHTS_FILE);
-    const url = new URL(`weights/${WEIGHTS_FILE}`, base);
+  /** The manifest's description of `model`'s file, and Cache Storage (older copies removed). `base`: the URL the
+   *  `weights/` folder is relative to. @param {string | URL} base @param {string} model */
+  static async open(base, model) {
+    const file = weightsFile(model);
+    const { entry, files } = await manifestEntry(base, file);
+    const url = new URL(`weights/${file}`, base);
     const cache = self.caches ? await self.caches.open(CACHE_NAME).catch(() => null) : null;
     const weights = new Weights(url, entry, cache);
     if (cache) {
-      // Copies of other files (other digests, or the whole-file copies of earlier versions) go.
-      const current = new Set(entry.parts.map((_, i) => weights.key(i)));
+      // Copies of what the manifest no longer lists (other digests, the whole-file copies of earlier versions) go;
+      // the parts of the manifest's other files (another network's) stay.
+      const listed = files.flatMap((f) => (Array.isArray(f.parts) ? f.parts.map((p) => partKey(new URL(`weights/${f.file}`, base), p)) : []));
+      const current = new Set(listed);
       for (const old of await cache.keys().catch(() => [])) if (!current.has(old.url)) await cache.delete(old).catch(() => {});
     }
     return weights;
@@ -207,10 +217,9 @@ export class Weights {
     return this.entry.parts;
   }
 
-  /** The Cache Storage key of part `i`: its URL, name and digest. @param {number} i */
+  /** The Cache Storage key of part `i`. @param {number} i */
   key(i) {
-    const part = this.entry.parts[i];
-    return `${this.url.href}?part=${part.name}&sha256=${part.sha256}`;
+    return partKey(this.url, this.entry.parts[i]);
   }
 
   /** Whether the first `count` parts are in. @param {number} count */
@@ -320,7 +329,7 @@ export class Weights {
     try {
       response = await fetch(this.url, { cache: 'no-store', headers: { Range: `bytes=${start}-${end - 1}` } });
     } catch (e) {
-      throw new WeightsError(`The weights file (weights/${WEIGHTS_FILE}) could not be fetched: ${e.message}`);
+      throw new WeightsError(`The weights file (weights/${this.entry.file}) could not be fetched: ${e.message}`);
     }
     if (!response.ok || !response.body) {
       builderHint();

@@ -18,6 +18,7 @@ import { Weights } from './weights.js';
 /** @typedef {import('./protocol.js').StepReply} StepReply */
 /** @typedef {import('./protocol.js').Started} Started */
 /** @typedef {import('./protocol.js').RunRequest} RunRequest */
+/** @typedef {import('./protocol.js').Model} Model */
 
 const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
@@ -68,11 +69,12 @@ async function chooseBuild(backend) {
 /** The user's own starting picture, resized for each run that starts from it. @type {ImageBitmap | null} */
 let startImage = null;
 
-/** What the page asked for most recently; `more`: extra steps for the run `id`.
- *  @type {{ backend: import('./protocol.js').BackendChoice, runId: number, run: { request: RunRequest, fromImage: boolean } | null, more: { id: number, steps: number } | null }} */
-const wanted = { backend: 'auto', runId: 0, run: null, more: null };
+/** What the page asked for most recently; `model`: the network of its first run (from `init`, before any run);
+ *  `more`: extra steps for the run `id`.
+ *  @type {{ backend: import('./protocol.js').BackendChoice, model: Model, runId: number, run: { request: RunRequest, fromImage: boolean } | null, more: { id: number, steps: number } | null }} */
+const wanted = { backend: 'auto', model: /** @type {Model} */ ('vgg16'), runId: 0, run: null, more: null };
 /** What the visualizer is doing. */
-const current = { backend: /** @type {string | null} */ (null), runId: 0, running: false, startedAt: 0, step: 0 };
+const current = { backend: /** @type {string | null} */ (null), runId: 0, running: false, startedAt: 0, step: 0, model: /** @type {Model} */ ('vgg16') };
 let driving = false;
 /** Requests that read the visualizer, answered between steps (a step in flight holds it).
  *  @type {({ type: 'export', id: number, what: import('./protocol.js').Export } | { type: 'tile', x: number, y: number })[]} */
@@ -142,46 +144,86 @@ function startPixels(size) {
 /** Lets the event loop take messages (and the OffscreenCanvas commit its frame) between steps. */
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** The weights file, part by part (weights.js), once its manifest is read. @type {Weights | null} */
-let weights = null;
-/** The parts a run is waiting for (0: none): their progress is the page's download bar, not background news. */
-let waitingFor = 0;
-/** Each `bringWeights(count)` under way, by count (the page hears of each once). @type {Map<number, Promise<void>>} */
+/** Each network's weights file, part by part (weights.js), once its manifest entry is read. @type {Map<Model, Weights>} */
+const weightsOf = new Map();
+/** The networks whose header the visualizer has (it takes their parts from then on). @type {Set<Model>} */
+const given = new Set();
+/** The parts a run is waiting for (none: null): their progress is the page's download bar, not background news.
+ *  @type {{ model: Model, count: number } | null} */
+let waiting = null;
+/** Each `bringWeights` under way, by network and count (the page hears of each once). @type {Map<string, Promise<void>>} */
 const bringing = new Map();
 
-/** The parts a run on `layer` needs: the header and the layers up to it. @param {string} layer */
-const partsFor = (layer) => (/** @type {Weights} */ (weights).parts.findIndex((p) => p.name === layer) + 1);
+/** The network a request names (VGG16 when it names none). @param {RunRequest} request @returns {Model} */
+const modelOf = (request) => request.model ?? 'vgg16';
 
-/** Brings the first `count` parts of the weights, telling the page how many of their bytes are in; resolves once
- *  they are in and checked. @param {number} count */
-function bringWeights(count) {
-  const w = /** @type {Weights} */ (weights);
-  const known = bringing.get(count);
+/** `model`'s weights, their manifest entry read on first use. @param {Model} model */
+async function openWeights(model) {
+  let weights = weightsOf.get(model);
+  if (!weights) {
+    weights = await Weights.open(scope.location.href, model);
+    weightsOf.set(model, weights);
+  }
+  return weights;
+}
+
+/** The parts a run on `layer` of `model` needs: the header and the layers up to it. @param {Model} model @param {string} layer */
+const partsFor = (model, layer) => /** @type {Weights} */ (weightsOf.get(model)).parts.findIndex((p) => p.name === layer) + 1;
+
+/** Brings the first `count` parts of `model`'s weights, telling the page how many of their bytes are in; resolves
+ *  once they are in and checked. @param {Model} model @param {number} count */
+function bringWeights(model, count) {
+  const w = /** @type {Weights} */ (weightsOf.get(model));
+  const key = `${model} ${count}`;
+  const known = bringing.get(key);
   if (known) return known;
   const layer = w.parts[count - 1].name;
   const started = performance.now();
+  const background = () => !(waiting && waiting.model === model && waiting.count >= count);
   const arrival = w
     // upTo reports ten times a second and once at the end: each report goes to the page.
     .upTo(count, (loaded, total, source) => {
-      post({ type: 'weights', phase: 'progress', loaded, total, source, layer, background: waitingFor < count });
+      post({ type: 'weights', phase: 'progress', loaded, total, source, model, layer, background: background() });
     })
     .then(({ source, bytes }) => {
-      post({ type: 'weights', phase: 'ready', source, bytes, millis: performance.now() - started, layer, complete: count === w.parts.length });
+      post({ type: 'weights', phase: 'ready', source, bytes, millis: performance.now() - started, model, layer, complete: count === w.parts.length });
     })
-    .finally(() => bringing.delete(count));
-  bringing.set(count, arrival);
+    .finally(() => bringing.delete(key));
+  bringing.set(key, arrival);
   return arrival;
 }
 
-/** The deeper layers, after a first picture: so that a later move of the layer slider finds them in. */
-function bringTheRest() {
-  const all = /** @type {Weights} */ (weights).parts.length;
-  if (!weights?.has(all)) bringWeights(all).catch((e) => console.warn(`filterlens: the deeper layers' weights: ${e.message}`));
+/** `model`'s deeper layers, after a first picture: so that a later move of the layer slider finds them in.
+ *  @param {Model} model */
+function bringTheRest(model) {
+  const weights = /** @type {Weights} */ (weightsOf.get(model));
+  const all = weights.parts.length;
+  if (!weights.has(all)) bringWeights(model, all).catch((e) => console.warn(`filterlens: ${model}'s deeper layers' weights: ${e.message}`));
 }
 
-/** Hands the visualizer the weights that have come in since (between its calls: they must not overlap). */
+/** The deepest layer a run of `request` reads: its layer, or the deepest its expressions name (the core parses
+ *  them; throws the core's refusal of one that does not parse). Needs the program. @param {RunRequest} request */
+const layerOf = (request) => request.layer ?? /** @type {Program} */ (glue).deepestLayer(request);
+
+/** Whether the visualizer has every weight a run of `request` needs. @param {RunRequest} request */
+function weightsIn(request) {
+  const [model, layer] = [modelOf(request), layerOf(request)];
+  return given.has(model) && /** @type {Weights} */ (weightsOf.get(model)).has(partsFor(model, layer));
+}
+
+/** Hands the visualizer the weights that have come in since, each network's header first (between its calls: they
+ *  must not overlap). */
 function feedWeights() {
-  for (const part of weights?.take() ?? []) /** @type {Visualizer} */ (visualizer).addWeights(part);
+  const v = /** @type {Visualizer} */ (visualizer);
+  for (const [model, weights] of weightsOf) {
+    if (!given.has(model)) {
+      const [header] = weights.take(1);
+      if (!header) continue;
+      v.weightsArriving(model, header, weights.fileLength);
+      given.add(model);
+    }
+    for (const part of weights.take()) v.addWeights(model, part);
+  }
 }
 
 /** Resolves when the page next changes what it wants: a wait for weights gives way to it. */
@@ -192,19 +234,23 @@ async function boot() {
   if (!scope.isSecureContext) post({ type: 'insecure' });
   wasmReady = wasmReady.catch(loadProgram); // a retry after a failed program download fetches it again
   try {
-    weights ??= await Weights.open(scope.location.href);
-    // The first run's layers start downloading now, beside the program; the visualizer needs only the header.
-    const first = wanted.run ? partsFor(wanted.run.request.layer) : 1;
-    waitingFor = first;
-    bringWeights(Math.max(first, 1)).catch(() => {}); // its failure is met below, or by the run that waits for it
+    const model = wanted.run ? modelOf(wanted.run.request) : wanted.model;
+    const weights = await openWeights(model);
+    // The first run's layers start downloading now, beside the program; the visualizer needs only the header. (An
+    // expression's layers are known once the program is in, to parse it.)
+    const layer = wanted.run?.request.layer;
+    const first = layer ? partsFor(model, layer) : 1;
+    waiting = { model, count: first };
+    bringWeights(model, Math.max(first, 1)).catch(() => {}); // its failure is met below, or by the run that waits for it
     await Promise.all([weights.upTo(1), wasmReady]);
-    const [header] = weights.take(1);
-    visualizer = new (/** @type {Program} */ (glue).Visualizer)(header, weights.fileLength, /** @type {OffscreenCanvas} */ (canvas));
-    feedWeights(); // whatever else is in already
+    visualizer = new (/** @type {Program} */ (glue).Visualizer)(/** @type {OffscreenCanvas} */ (canvas));
+    feedWeights(); // the header, and whatever else is in already
     await selectBackend();
   } catch (e) {
     visualizer = null;
-    weights = null; // a retry reads the manifest again (the site may have been fixed)
+    // A retry reads the manifest again (the site may have been fixed).
+    weightsOf.clear();
+    given.clear();
     post({ type: 'weights', phase: 'error', message: e instanceof Error ? e.message : String(e) });
     return;
   }
@@ -237,16 +283,34 @@ async function drive() {
         current.runId = -1; // the run, if any, restarts on the new backend
       }
       feedWeights();
-      if (wanted.run && wanted.runId !== current.runId && !weights?.has(partsFor(wanted.run.request.layer))) {
-        // The run's layers are not in yet: wait for them (or for the page to want something else).
-        waitingFor = partsFor(wanted.run.request.layer);
+      let ready = true;
+      if (wanted.run && wanted.runId !== current.runId) {
         try {
-          await Promise.race([bringWeights(waitingFor), pageChanges()]);
+          ready = weightsIn(wanted.run.request);
+        } catch (e) {
+          // An expression the core refuses: the run's error, said as the core says it.
+          current.runId = wanted.runId;
+          current.running = false;
+          wanted.run = null;
+          post({ type: 'error', id: current.runId, message: e instanceof Error ? e.message : String(e) });
+          continue;
+        }
+      }
+      if (wanted.run && !ready) {
+        // The run's network or layers are not in yet: wait for them (or for the page to want something else).
+        const layer = layerOf(wanted.run.request);
+        const model = modelOf(wanted.run.request);
+        const arrival = openWeights(model).then(() => {
+          waiting = { model, count: partsFor(model, layer) };
+          return bringWeights(model, waiting.count);
+        });
+        try {
+          await Promise.race([arrival, pageChanges()]);
         } catch (e) {
           post({ type: 'weights', phase: 'error', message: e instanceof Error ? e.message : String(e) });
           break; // until a retry, or another request
         } finally {
-          waitingFor = 0;
+          waiting = null;
         }
         continue;
       }
@@ -267,6 +331,7 @@ async function drive() {
           current.running = true;
           current.startedAt = performance.now();
           current.step = 0;
+          current.model = modelOf(request);
           post({ type: 'started', id: current.runId, layout });
         } else {
           visualizer.stop();
@@ -304,7 +369,7 @@ async function drive() {
         post({ type: 'backend', info: reply.backendChange }); // it stays on Flex for the rest of the page's life
       }
       post({ type: 'step', id, ...reply, sinceStart: performance.now() - current.startedAt });
-      if (reply.step === 1) bringTheRest();
+      if (reply.step === 1) bringTheRest(current.model);
       if (reply.done) {
         current.running = false;
         if (wanted.runId === id) wanted.run = null;
@@ -357,6 +422,7 @@ scope.onmessage = ({ data: message }) => {
     case 'init':
       canvas = message.canvas;
       wanted.backend = message.backend;
+      wanted.model = message.model;
       initialised({ backend: message.backend, threads: message.threads });
       boot();
       break;

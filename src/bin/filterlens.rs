@@ -6,15 +6,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use filterlens::animation::{Animation, BUDGET_BYTES, FRAMES};
 use filterlens::catalog::catalog;
+use filterlens::expression::interpolation;
 use filterlens::image::{GridLayout, Rgba, picture};
-use filterlens::{Ascent, BackendChoice, Backends, Mode, RunRequest, Target, Vgg16};
+use filterlens::{Ascent, BackendChoice, Backends, Mode, Model, Network, RunRequest, Target};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
 #[command(
     name = "filterlens",
     version,
-    about = "What does a VGG16 filter respond to? Gradient ascent on the input image."
+    about = "What does a filter of VGG16 or AlexNet respond to? Gradient ascent on the input image."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -43,6 +44,13 @@ enum Command {
         /// Filters: a list of numbers and ranges, e.g. "0-5" or "0,3,10-12".
         #[arg(long, default_value = "0-5", value_parser = parse_filters)]
         filters: FilterList,
+        /// Lucid's channel interpolation instead: from the first filter of --layer to the second ("20,33"), across
+        /// --tiles tiles.
+        #[arg(long, value_parser = parse_pair)]
+        interpolate: Option<(usize, usize)>,
+        /// Tiles of an interpolation, or pictures of an --objective expression (different ones with --diversity).
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=64))]
+        tiles: u16,
         /// Tiles per row (default: a near-square grid, at least 3 wide: 6 filters as 3×2, 16 as 4×4).
         #[arg(long)]
         columns: Option<usize>,
@@ -53,7 +61,7 @@ enum Command {
     },
     /// Time the ascent step per backend, layer and image size; writes JSON and a Markdown table.
     Bench(BenchArgs),
-    /// What can be asked for: layers and their channels, modes and their presets, the request's fields and their
+    /// What can be asked for: the networks, their layers and channels, modes and their presets, the request's fields and their
     /// limits, backends (www/catalog.json is this output).
     Catalog {
         /// Print JSON (the default, and for now the only form).
@@ -65,16 +73,21 @@ enum Command {
 /// The CLI's front end for a [`RunRequest`]: each argument is one of its fields.
 #[derive(Args)]
 struct RunArgs {
-    /// Layer, conv1_1 … conv5_3.
-    #[arg(long, default_value = "conv3_2")]
-    layer: String,
+    /// The network: vgg16 or alexnet.
+    #[arg(long, default_value = "vgg16")]
+    model: Network,
+    /// Layer: conv1_1 … conv5_3 for VGG16, conv1 … conv5 for AlexNet (default: conv3_2, conv3).
+    #[arg(long)]
+    layer: Option<String>,
     /// classic: the original pixel ascent (150 steps, 224 px); lucid: FFT + decorrelated colour + transforms + Adam
     /// (512 steps, 128 px).
     #[arg(long, default_value = "classic")]
     mode: Mode,
-    /// What to maximise: channel (mean), neuron (the centre one) or layer (DeepDream: mean of squares).
+    /// What to maximise of the filter: channel (its mean), neuron (the centre one) or layer (DeepDream: mean of
+    /// squares); or an expression across layers, e.g. "conv4_3:20 + 0.5*conv4_3:33 - neuron(conv5_1:7)" (the
+    /// grammar: README), which replaces --layer and --filter(s).
     #[arg(long, default_value = "channel")]
-    objective: Target,
+    objective: String,
     /// Maximise the activation before the layer's ReLU.
     #[arg(long)]
     pre_relu: bool,
@@ -106,12 +119,17 @@ struct RunArgs {
     /// Start from this PNG (centre square, resized) instead of noise: DeepDream-style enhancement.
     #[arg(long)]
     init: Option<PathBuf>,
+    /// Feature accentuation: pull toward the --init picture's own features with this weight (0–100; 0: none), so
+    /// the picture stays recognisably itself while the filter's feature grows in it.
+    #[arg(long, default_value_t = 0, requires = "init")]
+    accentuate: usize,
     /// auto (wgpu where it works, else flex), wgpu, flex or ndarray.
     #[arg(long, default_value = "flex")]
     backend: BackendChoice,
-    /// VGG16 weights (safetensors, f32 or f16); `make weights` prepares them.
-    #[arg(long, default_value = "weights/vgg16.safetensors")]
-    weights: PathBuf,
+    /// The network's weights (safetensors, f32 or f16; default weights/<model>.safetensors, which `make weights`
+    /// prepares).
+    #[arg(long)]
+    weights: Option<PathBuf>,
 }
 
 /// The run as an animation, beside its picture.
@@ -127,20 +145,60 @@ struct AnimationArgs {
     every: Option<u32>,
 }
 
+/// `weights/<model>.safetensors`, where `make weights` puts a network's f32 weights.
+fn default_weights(network: Network) -> PathBuf {
+    PathBuf::from(format!("weights/{network}.safetensors"))
+}
+
+/// What a run's images show: filters of one layer, or an objective expression each.
+enum Images {
+    Filters(Vec<usize>),
+    Expressions(Vec<String>),
+}
+
 impl RunArgs {
-    fn request(&self, filters: &[usize]) -> RunRequest {
+    fn layer(&self) -> &str {
+        self.layer.as_deref().unwrap_or(self.model.default_layer())
+    }
+
+    /// The objective kind, or none where --objective is an expression.
+    fn target(&self) -> Option<Target> {
+        self.objective.parse().ok()
+    }
+
+    fn weights(&self) -> PathBuf {
+        self.weights.clone().unwrap_or_else(|| default_weights(self.model))
+    }
+
+    fn request(&self, images: &Images) -> RunRequest {
+        let request = match images {
+            Images::Filters(filters) => RunRequest {
+                objective: self.target().unwrap_or_default(),
+                ..RunRequest::new(self.mode, self.layer(), filters)
+            },
+            Images::Expressions(expressions) => RunRequest::with_expressions(self.mode, self.model, expressions),
+        };
         RunRequest {
-            objective: self.objective,
+            model: self.model,
             pre_relu: self.pre_relu,
             minimise: self.minimise,
             diversity: self.diversity,
+            accentuate: self.accentuate,
             steps: self.steps,
             size: self.size,
             step_size: self.step_size,
             lr: self.lr,
             jitter: self.jitter,
             seed: self.seed,
-            ..RunRequest::new(self.mode, &self.layer, filters)
+            ..request
+        }
+    }
+
+    /// What `render` shows: the filter, or the --objective expression.
+    fn one(&self, filter: usize) -> Images {
+        match self.target() {
+            Some(_) => Images::Filters(vec![filter]),
+            None => Images::Expressions(vec![self.objective.clone()]),
         }
     }
 }
@@ -163,6 +221,7 @@ struct BenchArgs {
     steps: usize,
     #[arg(long, default_value_t = 2)]
     warmup: usize,
+    /// VGG16's weights: the benchmark times VGG16, the network of docs/BENCHMARKS.md's records.
     #[arg(long, default_value = "weights/vgg16.safetensors")]
     weights: PathBuf,
     #[arg(long, default_value = "bench.json")]
@@ -181,9 +240,18 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Command::Render { run, filter, out, animation } => visualize(&run, &[filter], None, &out, &animation),
-        Command::Grid { run, filters: FilterList(filters), columns, out, animation } => {
-            visualize(&run, &filters, columns, &out, &animation)
+        Command::Render { run, filter, out, animation } => visualize(&run, &run.one(filter), None, &out, &animation),
+        Command::Grid { run, filters: FilterList(filters), interpolate, tiles, columns, out, animation } => {
+            let tiles = tiles as usize;
+            let images = match (interpolate, run.target()) {
+                (Some(_), Some(target)) if target != Target::Channel => {
+                    Err("--interpolate mixes filters' means: it takes no --objective".to_string())
+                }
+                (Some((from, to)), _) => Ok(Images::Expressions(interpolation(run.layer(), from, to, tiles))),
+                (None, Some(_)) => Ok(Images::Filters(filters)),
+                (None, None) => Ok(Images::Expressions(vec![run.objective.clone(); tiles])),
+            };
+            images.and_then(|images| visualize(&run, &images, columns, &out, &animation))
         }
         Command::Bench(args) => bench(&args),
         Command::Catalog { json: _ } => {
@@ -200,12 +268,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The model on the chosen backend; says so on stderr when `auto` or `wgpu` fell back to Flex.
-fn load_model(path: &Path, choice: BackendChoice) -> Result<(Vgg16, filterlens::Backend), String> {
+/// `network` on the chosen backend; says so on stderr when `auto` or `wgpu` fell back to Flex.
+fn load_model(network: Network, path: &Path, choice: BackendChoice) -> Result<(Model, filterlens::Backend), String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("cannot read weights '{}': {e} (run `make weights` to prepare them)", path.display()))?;
-    let (info, model) =
-        pollster::block_on(Backends::new(bytes).select(choice)).map_err(|e| format!("{}: {e}", path.display()))?;
+    let in_file = |e: filterlens::Error| format!("{}: {e}", path.display());
+    let mut backends = Backends::new(network, bytes).map_err(in_file)?;
+    let info = pollster::block_on(backends.select(choice)).map_err(in_file)?;
+    let model = backends.model(network, info.backend).map_err(in_file)?;
     if let Some(fallback) = &info.fallback {
         if choice == BackendChoice::Wgpu {
             return Err(format!("the wgpu backend is unavailable: {fallback}"));
@@ -219,23 +289,25 @@ fn load_model(path: &Path, choice: BackendChoice) -> Result<(Vgg16, filterlens::
 /// as a PNG.
 fn visualize(
     run: &RunArgs,
-    filters: &[usize],
+    images: &Images,
     columns: Option<usize>,
     out: &Path,
     animate: &AnimationArgs,
 ) -> Result<(), String> {
-    let (objective, mut config) = run.request(filters).plan().map_err(|e| e.to_string())?;
+    let (objective, mut config) = run.request(images).plan().map_err(|e| e.to_string())?;
+    let batch = objective.batch();
+    let captions = objective.captions();
     if let Some(path) = &run.init {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
         let picture = Rgba::from_png(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         config.init = Some(picture.to_planar_square(config.size));
     }
     let (steps, size) = (config.steps, config.size);
-    let (model, backend) = load_model(&run.weights, run.backend)?;
+    let (model, backend) = load_model(run.model, &run.weights(), run.backend)?;
     let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
     let layout = match columns {
-        Some(columns) => GridLayout::with_columns(filters.len(), size, columns),
-        None => GridLayout::new(filters.len(), size),
+        Some(columns) => GridLayout::with_columns(batch, size, columns),
+        None => GridLayout::new(batch, size),
     };
     let show = |ascent: &Ascent| -> Result<Rgba, String> {
         let pixels = pollster::block_on(ascent.pixels()).map_err(|e| e.to_string())?;
@@ -251,13 +323,17 @@ fn visualize(
             .expect("valid template")
             .progress_chars("=> "),
     );
-    progress.set_prefix(format!("{} {} on {backend}", run.layer, filter_list(filters)));
+    let shown = match images {
+        Images::Filters(filters) => format!("{} {}", run.layer(), filter_list(filters)),
+        Images::Expressions(expressions) => format!("{} objectives", expressions.len()),
+    };
+    progress.set_prefix(format!("{} {shown} on {backend}", run.model.title()));
     while !ascent.is_done() {
         let report = pollster::block_on(ascent.step()).map_err(|e| e.to_string())?;
         for &i in &report.switched_to_pre_relu {
             progress.println(format!(
-                "{}:{} never fires on the initial noise; maximising its pre-ReLU activation instead",
-                run.layer, filters[i]
+                "{} never fires on the initial noise; maximising its pre-ReLU activation instead",
+                captions[i]
             ));
         }
         let mean = report.activations.iter().sum::<f32>() / report.activations.len() as f32;
@@ -289,6 +365,14 @@ fn filter_list(filters: &[usize]) -> String {
     match filters {
         [one] => format!("filter {one}"),
         _ => format!("{} filters", filters.len()),
+    }
+}
+
+/// "20,33": two filter numbers.
+fn parse_pair(text: &str) -> Result<(usize, usize), String> {
+    match parse_filters(text)?.0.as_slice() {
+        &[from, to] => Ok((from, to)),
+        _ => Err(format!("'{text}' is not two filters (e.g. 20,33)")),
     }
 }
 
@@ -329,7 +413,7 @@ struct BenchCase {
 fn bench(args: &BenchArgs) -> Result<(), String> {
     let mut cases = Vec::new();
     for &choice in &args.backends {
-        let (model, backend) = match load_model(&args.weights, choice) {
+        let (model, backend) = match load_model(Network::Vgg16, &args.weights, choice) {
             Ok(loaded) => loaded,
             Err(message) => {
                 eprintln!("skipping {choice}: {message}");

@@ -15,7 +15,9 @@ use web_time::Instant;
 
 use crate::animation::{Animation, BUDGET_BYTES, FRAMES};
 use crate::image::{GridLayout, Rgba, TileRect};
-use crate::{Activation, Ascent, Backend, BackendChoice, BackendInfo, Backends, Checkpoint, Error, RunRequest, image};
+use crate::{
+    Activation, Ascent, Backend, BackendChoice, BackendInfo, Backends, Checkpoint, Error, Network, RunRequest, image,
+};
 use canvas::Canvas;
 
 /// The threaded build (feature `threads`): `initThreadPool(n)` starts Flex's rayon pool of n Web Workers; the
@@ -56,8 +58,8 @@ pub struct StepReply {
     activations: Vec<f32>,
     /// For each filter, whether it maximises its pre-ReLU activation now.
     pre_relu: Vec<bool>,
-    /// The filters that a zero gradient on the starting image (a dead filter) moved to their pre-ReLU activation,
-    /// on the step where that happened.
+    /// The images (tiles, by index) that a zero gradient on the starting image (a dead filter) moved to their
+    /// pre-ReLU activation, on the step where that happened.
     switched_to_pre_relu: Vec<usize>,
     /// The core's step time, ms.
     millis: f64,
@@ -78,11 +80,12 @@ struct Run {
     checkpoint: Option<Checkpoint>,
 }
 
-/// Gradient ascent for VGG16 filters, painted on a canvas step by step.
+/// Gradient ascent for filters of VGG16 or AlexNet, painted on a canvas step by step.
 ///
-/// JS (see worker.js): `const v = new Visualizer(weightsBytes, offscreen); await v.selectBackend('auto');`
-/// `v.start({ mode: 'classic', layer: 'conv3_2', filters: [0] }, null)`, then `await v.step()` until a reply says
-/// `done`; `v.png()` is the picture as a PNG file. Calls must not overlap (await each one).
+/// JS (see worker.js): `const v = new Visualizer(offscreen); v.weightsArriving('vgg16', header, fileLen);`
+/// `await v.selectBackend('auto'); v.start({ mode: 'classic', model: 'vgg16', layer: 'conv3_2', filters: [0] }, null)`,
+/// then `await v.step()` until a reply says `done`; `v.png()` is the picture as a PNG file. Calls must not overlap
+/// (await each one).
 #[wasm_bindgen]
 pub struct Visualizer {
     backends: Backends,
@@ -99,12 +102,11 @@ pub struct Visualizer {
 
 #[wasm_bindgen]
 impl Visualizer {
-    /// `weights`: the first bytes of the `fileLen`-byte safetensors file, at least its header (validated when a
-    /// backend first loads them); the rest follows through `addWeights`. Paints on `canvas`.
+    /// Paints on `canvas`; each network's weights come through `weightsArriving` and `addWeights`.
     #[wasm_bindgen(constructor)]
-    pub fn new(weights: Vec<u8>, file_len: usize, canvas: OffscreenCanvas) -> Result<Visualizer, JsError> {
+    pub fn new(canvas: OffscreenCanvas) -> Result<Visualizer, JsError> {
         Ok(Visualizer {
-            backends: Backends::arriving(weights, file_len),
+            backends: Backends::default(),
             choice: BackendChoice::Auto,
             backend: None,
             canvas: Canvas::new(canvas)?,
@@ -120,7 +122,7 @@ impl Visualizer {
     pub async fn select_backend(&mut self, choice: String) -> Result<JsValue, JsError> {
         let choice: BackendChoice = choice.parse().map_err(|e: String| JsError::new(&e))?;
         self.run = None;
-        let (info, _) = self.backends.select(choice).await.map_err(js_error)?;
+        let info = self.backends.select(choice).await.map_err(js_error)?;
         self.choice = choice;
         self.backend = Some(info.backend);
         Ok(to_js(&info))
@@ -134,9 +136,8 @@ impl Visualizer {
         let Some(backend) = self.backend else {
             return Err(JsError::new("no backend yet: call selectBackend first"));
         };
-        let model = self.backends.model(backend).map_err(js_error)?;
-        let request: RunRequest = serde_wasm_bindgen::from_value(request)
-            .map_err(|e| JsError::new(&format!("the run request is malformed: {e}")))?;
+        let request = run_request(request)?;
+        let model = self.backends.model(request.model, backend).map_err(js_error)?;
         let (objective, mut config) = request.plan().map_err(js_error)?;
         let size = config.size;
         if let Some(rgba) = init {
@@ -152,7 +153,7 @@ impl Visualizer {
         let init = config.init.clone();
         let every = config.steps.div_ceil(FRAMES);
         let ascent = Ascent::new(&model, objective, config).map_err(js_error)?;
-        let layout = GridLayout::new(request.filters.len(), size);
+        let layout = GridLayout::new(ascent.objective().batch(), size);
         self.canvas.resize(layout.width(), layout.height());
         self.shown = Some((layout, request.filters.clone()));
         self.animation = Some(Animation::new(every, BUDGET_BYTES));
@@ -176,7 +177,8 @@ impl Visualizer {
         if let Err(e) = &outcome
             && self.on_webgpu()
         {
-            let (info, flex) = self.backends.lose_gpu(self.choice, e.to_string()).map_err(js_error)?;
+            let info = self.backends.lose_gpu(self.choice, e.to_string());
+            let flex = self.backends.model(run.request.model, info.backend).map_err(js_error)?;
             let (objective, mut config) = run.request.plan().map_err(js_error)?;
             config.init = run.init.clone();
             run.ascent = match run.checkpoint.take() {
@@ -201,14 +203,13 @@ impl Visualizer {
         if self.on_webgpu() {
             run.checkpoint = Some(run.ascent.checkpoint().await.map_err(js_error)?);
         }
-        let filters = run.ascent.objective().filters();
         let reply = StepReply {
             step,
             steps: run.ascent.config().steps,
             done: run.ascent.is_done(),
             activations: report.activations,
             pre_relu: run.ascent.activations().iter().map(|a| *a == Activation::PreRelu).collect(),
-            switched_to_pre_relu: report.switched_to_pre_relu.iter().map(|&i| filters[i]).collect(),
+            switched_to_pre_relu: report.switched_to_pre_relu,
             millis: report.millis,
             total_millis: started.elapsed().as_secs_f64() * 1e3,
             backend: self.backend.unwrap_or(Backend::Flex),
@@ -224,11 +225,20 @@ impl Visualizer {
         run.ascent.extend(more).map_err(js_error)
     }
 
-    /// The weights file's next bytes, after those given so far (the deeper layers, as they arrive). Runs started
-    /// from now on may use the layers they complete.
+    /// The first bytes of `model`'s `fileLen`-byte safetensors file, at least its header (checked now); the rest
+    /// follows through `addWeights`.
+    #[wasm_bindgen(js_name = weightsArriving)]
+    pub fn weights_arriving(&mut self, model: String, first: Vec<u8>, file_len: usize) -> Result<(), JsError> {
+        let network = network(&model)?;
+        self.backends.arriving(network, first, file_len).map_err(js_error)
+    }
+
+    /// `model`'s weights file's next bytes, after those given so far (the deeper layers, as they arrive). Runs
+    /// started from now on may use the layers they complete.
     #[wasm_bindgen(js_name = addWeights)]
-    pub fn add_weights(&mut self, bytes: Vec<u8>) -> Result<(), JsError> {
-        self.backends.add_weights(&bytes).map_err(js_error)
+    pub fn add_weights(&mut self, model: String, bytes: Vec<u8>) -> Result<(), JsError> {
+        let network = network(&model)?;
+        self.backends.add_weights(network, &bytes).map_err(js_error)
     }
 
     /// Ends the run; the canvas keeps its last picture.
@@ -257,7 +267,7 @@ impl Visualizer {
         if !(x >= 0.0 && y >= 0.0) {
             return None;
         }
-        layout.tile_at(x as usize, y as usize).map(|index| filters[index] as u32)
+        layout.tile_at(x as usize, y as usize).and_then(|index| filters.get(index)).map(|&f| f as u32)
     }
 
     /// Test hook: destroys the page's WebGPU device, as a driver reset would, to exercise the fallback to Flex.
@@ -272,6 +282,23 @@ impl Visualizer {
     fn on_webgpu(&self) -> bool {
         self.backend == Some(Backend::Wgpu)
     }
+}
+
+fn run_request(value: JsValue) -> Result<RunRequest, JsError> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("the run request is malformed: {e}")))
+}
+
+/// The deepest layer a run request reads (its `layer`, or the deepest its expressions name): how far its weights
+/// must have arrived. Rejects with the request's own refusal (an expression that does not parse, say).
+#[wasm_bindgen(js_name = deepestLayer)]
+pub fn deepest_layer(request: JsValue) -> Result<String, JsError> {
+    let request = run_request(request)?;
+    let objective = request.objective().map_err(js_error)?;
+    Ok(request.model.layers()[objective.layer()].name.to_string())
+}
+
+fn network(name: &str) -> Result<Network, JsError> {
+    name.parse().map_err(|e: String| JsError::new(&e))
 }
 
 /// One step and the images after it, read back.

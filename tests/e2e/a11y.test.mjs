@@ -162,7 +162,7 @@ test('the keyboard alone: Tab reaches every control, arrows move layer and filte
   await tabTo(page, 'copy');
   await page.keyboard.press('Enter');
   await page.locator('#notices').getByText(/Link copied|Copy the link/).waitFor();
-  assert.match(await page.evaluate(() => navigator.clipboard.readText()), /#mode=classic&layer=conv1_2&filter=5&/);
+  assert.match(await page.evaluate(() => navigator.clipboard.readText()), /#mode=classic&model=vgg16&layer=conv1_2&filter=5&/);
   await screenshot(page, 'a11y-keyboard');
 });
 

@@ -40,7 +40,7 @@ test('a shared link paints with only its layers\' weights; a deeper layer loads 
   assert.ok(progress.every((e) => e.total === endOf('conv3_2') && e.layer === 'conv3_2'), 'the bar counts what conv3_2 needs');
   assert.ok(progress.some((e) => e.loaded > 0 && e.loaded < e.total), `a report while the download was under way: ${JSON.stringify(progress)}`);
   assert.equal(progress.at(-1)?.loaded, endOf('conv3_2'));
-  assert.match(await page.locator('#weights-text').textContent(), /weights up to conv3_2 2\.3 MB downloaded, SHA-256 checked/);
+  assert.match(await page.locator('#weights-text').textContent(), /VGG16 weights up to conv3_2 2\.3 MB downloaded, SHA-256 checked/);
   await screenshot(page, 'first-visit-first-picture');
 
   // The slider to conv5_3: the rest of the file (already under way in the background), each byte once.
@@ -49,7 +49,7 @@ test('a shared link paints with only its layers\' weights; a deeper layer loads 
   await waitForSteps(page, 1, 300_000);
   assert.equal(weightBytes(server), file.bytes, 'the whole file crossed the link once');
   await page.waitForFunction(() => window.filterlens.events.some((e) => e.type === 'weights' && e.phase === 'ready' && e.complete));
-  assert.match(await page.locator('#weights-text').textContent(), /^weights 29\.4 MB downloaded, SHA-256 checked$/);
+  assert.match(await page.locator('#weights-text').textContent(), /^VGG16 weights 29\.4 MB downloaded, SHA-256 checked$/);
   await page.close();
 
   // A revisit: every part from Cache Storage.

@@ -104,7 +104,7 @@ test('a share link restores the settings and, with the same seed and backend, th
   const link = await page.evaluate(() => navigator.clipboard.readText());
   assert.match(
     link,
-    /#mode=classic&layer=conv2_1&filter=42&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&steps=12&size=64&stepSize=3&jitter=0&seed=1234&backend=flex$/,
+    /#mode=classic&model=vgg16&layer=conv2_1&filter=42&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&accentuate=0&steps=12&size=64&stepSize=3&jitter=0&seed=1234&backend=flex$/,
   );
   assert.match(await page.locator('#notices').textContent(), /Link copied/);
 
@@ -112,8 +112,8 @@ test('a share link restores the settings and, with the same seed and backend, th
   const other = await open(browser, link);
   const restored = await other.evaluate(() => window.filterlens.settings);
   assert.deepEqual(restored, {
-    mode: 'classic', layer: 'conv2_1', filter: 42, grid: 1, objective: 'channel', preRelu: false, minimise: false, diversity: 0, steps: 12, stepSize: 3,
-    lr: 0.05, jitter: 0, size: 64, seed: 1234, backend: 'flex', threads: 0,
+    mode: 'classic', model: 'vgg16', layer: 'conv2_1', filter: 42, grid: 1, objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 12, stepSize: 3,
+    lr: 0.05, jitter: 0, size: 64, seed: 1234, backend: 'flex', threads: 0, towards: -1, expressions: '',
   });
   assert.equal(await other.locator('#layer-name').inputValue(), 'conv2_1');
   assert.equal(await other.locator('#filter-n').inputValue(), '42');
@@ -134,7 +134,7 @@ test('a share link restores the settings and, with the same seed and backend, th
   assert.equal(await other.locator('#filter-n').inputValue(), '7');
   assert.equal(await other.locator('#step-n').inputValue(), '1.5');
   assert.deepEqual(await lastRequest(other), {
-    mode: 'classic', layer: 'conv1_1', filters: [7], objective: 'channel', preRelu: false, minimise: false, diversity: 0, steps: 5, stepSize: 1.5, size: 64, jitter: 0, seed: 5,
+    mode: 'classic', model: 'vgg16', layer: 'conv1_1', filters: [7], objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 5, stepSize: 1.5, size: 64, jitter: 0, seed: 5,
   });
   assert.equal(await other.evaluate(() => window.filterlens.run.fromImage), false);
 });
@@ -188,12 +188,12 @@ test("the page's defaults are the seed's demo (conv3_2 filter 0, 150 steps of 2/
   const browser = await browserFor(t, { webgpu: false });
   const page = await open(browser, `${site.url}dist/`);
   assert.deepEqual(await page.evaluate(() => window.filterlens.settings), {
-    mode: 'classic', layer: 'conv3_2', filter: 0, grid: 1, objective: 'channel', preRelu: false, minimise: false, diversity: 0, steps: 150, stepSize: 2,
-    lr: 0.05, jitter: 0, size: 224, seed: 0, backend: 'auto', threads: 0,
+    mode: 'classic', model: 'vgg16', layer: 'conv3_2', filter: 0, grid: 1, objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 150, stepSize: 2,
+    lr: 0.05, jitter: 0, size: 224, seed: 0, backend: 'auto', threads: 0, towards: -1, expressions: '',
   });
   assert.equal(
     await page.evaluate(() => location.hash),
-    '#mode=classic&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto',
+    '#mode=classic&model=vgg16&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&accentuate=0&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto',
   );
   const steps = await waitForSteps(page, 6, 400_000);
   const picture = await snapshot(page);

@@ -37,7 +37,17 @@ const WORDS = [
 ];
 /** Every value some field takes, so that junk and good values mix. */
 const GOOD = [
-  ...catalog.fields.flatMap((f) => (f.kind === 'choice' ? f.choices : f.kind === 'boolean' ? ['true', 'false'] : [String(f.min), String(f.max)])),
+  ...catalog.fields.flatMap((f) =>
+    f.kind === 'choice'
+      ? f.choices
+      : f.kind === 'boolean'
+        ? ['true', 'false']
+        : f.kind === 'layer'
+          ? catalog.models.flatMap((m) => m.layers.map((l) => l.name))
+          : f.kind === 'expressions'
+            ? ['conv4_3:20 + 0.5*conv4_3:33', 'neuron(conv1:3)']
+            : [String(f.min), String(f.max)],
+  ),
   ...BACKENDS, ...SIZES.map(String), ...GRIDS.map(String), '0', '63', '255', '511', '150', '2', '0.05',
 ];
 const KEYS = [...FIELDS.keys(), 'filter', 'grid', 'backend', 'threads', 'step'];
@@ -101,13 +111,17 @@ function problems(s) {
       out.push(`${f.name}=${v} outside ${f.min}–${f.max}`);
     }
     if (f.kind === 'integer' && !Number.isInteger(v)) out.push(`${f.name}=${v} is not whole`);
+    if (f.kind === 'layer' && !catalog.models.find((m) => m.name === s.model)?.layers.some((l) => l.name === v)) out.push(`${f.name}=${v} for ${s.model}`);
+    if (f.kind === 'expressions' && !(typeof v === 'string' && v === v.trim() && [...v].length <= f.maxChars)) out.push(`${f.name}=${v}`);
   }
-  if (!Number.isInteger(s.filter) || s.filter < 0 || s.filter >= channels(catalog, s.layer)) out.push(`filter=${s.filter} for ${s.layer}`);
+  if (out.length) return out; // the filter's range depends on the network and the layer
+  if (!Number.isInteger(s.filter) || s.filter < 0 || s.filter >= channels(catalog, /** @type {any} */ (s))) out.push(`filter=${s.filter} for ${s.layer}`);
+  if (!Number.isInteger(s.towards) || s.towards < -1 || s.towards >= channels(catalog, /** @type {any} */ (s))) out.push(`towards=${s.towards} for ${s.layer}`);
   if (!GRIDS.includes(s.grid)) out.push(`grid=${s.grid}`);
   if (!SIZES.includes(s.size) || s.size > maxSize(s.grid)) out.push(`size=${s.size} for grid ${s.grid}`);
   if (!BACKENDS.includes(s.backend)) out.push(`backend=${s.backend}`);
   if (!Number.isInteger(s.threads) || s.threads < 0 || s.threads > MAX_THREADS) out.push(`threads=${s.threads}`);
-  const known = new Set([...FIELDS.keys(), 'filter', 'grid', 'backend', 'threads']);
+  const known = new Set([...FIELDS.keys(), 'filter', 'grid', 'towards', 'backend', 'threads']);
   for (const k of Object.keys(s)) if (!known.has(k)) out.push(`unexpected key ${k}`);
   if (Object.getPrototypeOf(s) !== Object.prototype) out.push('a changed prototype');
   return out;
@@ -118,9 +132,10 @@ function took(settings, name, text, q) {
   if (name === 'step') return !q.has('stepSize') && took(settings, 'stepSize', text, q);
   const field = FIELDS.get(name);
   if (field && !appliesTo(field, settings.mode)) return false;
-  if (name === 'backend' || field?.kind === 'choice') return settings[name] === text;
+  if (name === 'backend' || field?.kind === 'choice' || field?.kind === 'layer') return settings[name] === text;
   if (field?.kind === 'boolean') return String(settings[name]) === text;
-  if (field || name === 'filter' || name === 'grid' || name === 'threads') return text.trim() !== '' && Number(text) === settings[name];
+  if (field?.kind === 'expressions') return settings[name] === text.trim();
+  if (field || name === 'filter' || name === 'grid' || name === 'towards' || name === 'threads') return text.trim() !== '' && Number(text) === settings[name];
   return false; // not a setting
 }
 
@@ -192,8 +207,8 @@ test('parseLink: the hand-written worst cases', () => {
     '#step=3&stepSize=4': ['step is the old name of stepSize'],
     '#=5&&&': ['=5 has no name'],
     '#filter=&steps=%20&seed=0x10': ['filter= is not', 'steps=  is not', 'seed=0x10 is not'],
-    '#layer=%E0%A4%A': ['layer=\ufffd%A is not one of'],
-    [`#layer=${'x'.repeat(100_000)}`]: [`layer=${'x'.repeat(40)}… is not one of`],
+    '#layer=%E0%A4%A': ['layer=\ufffd%A is not a layer of VGG16'],
+    [`#layer=${'x'.repeat(100_000)}`]: [`layer=${'x'.repeat(40)}… is not a layer of VGG16`],
   };
   for (const [h, words] of Object.entries(cases)) {
     const { ignored } = check(h);

@@ -46,19 +46,21 @@ async function pagePicture(browser, hash, backend) {
   return png;
 }
 
-/** Each mode, with how far two implementations may be apart: the largest and the mean difference, grey levels. */
+/** Each mode and network, with how far two implementations may be apart: the largest and the mean difference,
+ *  grey levels. Every case is filter 3, 5 steps at 64 px, seed 7. */
 const CASES = [
-  { name: 'classic', hash: 'mode=classic&layer=conv2_1&filter=3&steps=5&size=64&seed=7', args: ['--mode', 'classic'], worst: 2, mean: 0.05 },
-  { name: 'lucid', hash: 'mode=lucid&layer=conv2_1&filter=3&steps=5&size=64&seed=7', args: ['--mode', 'lucid'], worst: 16, mean: 3 },
-];
+  { name: 'classic', mode: 'classic', model: 'vgg16', layer: 'conv2_1', worst: 2, mean: 0.05 },
+  { name: 'lucid', mode: 'lucid', model: 'vgg16', layer: 'conv2_1', worst: 16, mean: 3 },
+  { name: 'AlexNet classic', mode: 'classic', model: 'alexnet', layer: 'conv4', worst: 2, mean: 0.05 },
+].map((c) => ({ ...c, hash: `mode=${c.mode}&model=${c.model}&layer=${c.layer}&filter=3&steps=5&size=64&seed=7` }));
 
 test('the page paints what the CLI paints for the same link (Flex in wasm vs native)', { timeout: 600_000 }, async (t) => {
   assert.ok(existsSync(CLI), `${CLI} is built by cargo test (make test builds it before the browser tests)`);
   const browser = await browserFor(t, { webgpu: false });
-  for (const { name, hash, args, worst: most, mean: average } of CASES) {
+  for (const { name, mode, model, layer, hash, worst: most, mean: average } of CASES) {
     const out = path.join(scratch, `${name}.png`);
-    execFileSync(CLI, ['render', ...args, '--layer', 'conv2_1', '--filter', '3', '--steps', '5', '--size', '64', '--seed', '7',
-      '--weights', 'weights/vgg16-f16.safetensors', '--out', out], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(CLI, ['render', '--mode', mode, '--model', model, '--layer', layer, '--filter', '3', '--steps', '5', '--size', '64', '--seed', '7',
+      '--weights', `weights/${model}-f16.safetensors`, '--out', out], { cwd: ROOT, stdio: 'pipe' });
     const native = decodePng(readFileSync(out));
     const { worst, mean } = difference(await pagePicture(browser, hash, 'flex'), native);
     t.diagnostic(`${name}: page (wasm Flex) vs CLI (native Flex): largest difference ${worst}, mean ${mean.toFixed(3)} grey levels`);
@@ -88,4 +90,16 @@ test('a grid the page exports is the CLI\'s grid, its captions pixel for pixel (
   assert.ok(worst <= 2 && mean < 0.05, `the page's grid is off the CLI's by ${worst} (mean ${mean})`);
   const caption = (png) => png.data.slice(4 * 64 * png.width, 4 * 75 * png.width); // the first row's caption strip
   assert.ok(Buffer.from(caption(page)).equals(Buffer.from(caption(native))), 'the caption strip is the same');
+});
+
+test("an interpolation grid the page exports is the CLI's `grid --interpolate`: the same expressions, tile by tile", { timeout: 600_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: false });
+  const out = path.join(scratch, 'interpolation.png');
+  execFileSync(CLI, ['grid', '--mode', 'classic', '--layer', 'conv2_1', '--interpolate', '3,9', '--tiles', '6', '--steps', '3', '--size', '64',
+    '--seed', '7', '--weights', 'weights/vgg16-f16.safetensors', '--out', out], { cwd: ROOT, stdio: 'pipe' });
+  const native = decodePng(readFileSync(out));
+  const page = await pagePicture(browser, 'mode=classic&layer=conv2_1&filter=3&grid=6&towards=9&steps=3&size=64&seed=7', 'flex');
+  const { worst, mean } = difference(page, native);
+  t.diagnostic(`interpolation: page vs CLI: largest difference ${worst}, mean ${mean.toFixed(3)} grey levels`);
+  assert.ok(worst <= 2 && mean < 0.05, `the page's interpolation is off the CLI's by ${worst} (mean ${mean})`);
 });

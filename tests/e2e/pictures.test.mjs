@@ -79,7 +79,7 @@ test('the mode selector switches to lucid (its steps, size and learning rate) an
   assert.deepEqual([s.mode, s.steps, s.size, s.lr], ['lucid', 256, 128, 0.05], 'lucid takes its own steps and size');
   assert.match(
     await page.evaluate(() => location.hash),
-    /#mode=lucid&layer=conv1_2&filter=1&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&steps=256&size=128&lr=0.05&jitter=8&seed=0&backend=flex$/,
+    /#mode=lucid&model=vgg16&layer=conv1_2&filter=1&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&accentuate=0&steps=256&size=128&lr=0.05&jitter=8&seed=0&backend=flex$/,
   );
   const request = await lastRequest(page);
   assert.deepEqual([request.mode, request.lr, request.stepSize, request.size], ['lucid', 0.05, undefined, 128]);
@@ -192,7 +192,7 @@ test('a grid of 6 filters paints live as captioned tiles, a tile opens as the sa
   await screenshot(page, 'grid-6');
 
   const gridFile = await download(page);
-  assert.equal(gridFile.name, 'filterlens-conv2_1-10-15-classic-seed3-step4.png');
+  assert.equal(gridFile.name, 'filterlens-vgg16-conv2_1-10-15-classic-seed3-step4.png');
   assert.equal(pixelDifference(gridFile.png, grid), 0, 'the PNG is the picture, full resolution, captions included');
 
   // Click the fifth tile (filter 14): the single view opens it, and with the same seed paints the same picture.
@@ -210,7 +210,7 @@ test('a grid of 6 filters paints live as captioned tiles, a tile opens as the sa
   t.diagnostic(`single run vs its grid tile: mean difference ${difference} grey levels`);
   assert.ok(difference < 1, `the single run is the tile (mean difference ${difference})`);
   const singleFile = await download(page);
-  assert.equal(singleFile.name, 'filterlens-conv2_1-14-classic-seed3-step4.png');
+  assert.equal(singleFile.name, 'filterlens-vgg16-conv2_1-14-classic-seed3-step4.png');
   assert.equal(pixelDifference(singleFile.png, single), 0);
 
   // 16 filters at once; bigger grids are held to smaller images.
@@ -266,7 +266,7 @@ test('Download animation: an APNG of the frames as they were painted, in order, 
   const page = await open(browser, `${site.url}dist/#layer=conv1_1&filter=0&grid=6&steps=150&stepSize=2&size=64&seed=2&backend=flex`);
   await waitForDone(page, 300_000);
   const [file] = await Promise.all([page.waitForEvent('download'), page.locator('#download-animation').click()]);
-  assert.equal(file.suggestedFilename(), 'filterlens-conv1_1-0-5-classic-seed2-animation.png');
+  assert.equal(file.suggestedFilename(), 'filterlens-vgg16-conv1_1-0-5-classic-seed2-animation.png');
   const apng = decodeApng(readFileSync(await file.path()));
   const picture = await snapshot(page);
   const steps = [1, ...Array.from({ length: 50 }, (_, i) => 3 * (i + 1))];
@@ -342,4 +342,38 @@ test('diversity: a grid of one filter\'s different pictures, from the link and t
   await page.locator('#grid').selectOption('1');
   await page.waitForFunction(() => window.filterlens.run.request.filters.length === 1);
   assert.ok(await page.locator('#row-diversity').isHidden());
+});
+
+test('accentuate: offered with a picture of your own, sent with it, left out from noise; it keeps the picture nearer itself', { timeout: 600_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#mode=lucid&layer=conv3_1&filter=5&steps=24&size=64&seed=3&accentuate=30&backend=flex`);
+  await waitForSteps(page, 1, 240_000);
+  assert.ok(await page.locator('#row-accentuate').isHidden(), 'nothing to accentuate from noise');
+  assert.equal((await page.evaluate(() => window.filterlens.run))?.request.accentuate, 0, 'from noise the pull is left out');
+  /** The run's last picture, and its RMS distance (grey levels) from the dropped picture's two halves. */
+  const finish = async () => {
+    await waitForDone(page, 240_000);
+    const { data } = await snapshot(page);
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const y = Math.floor(i / 4 / 64);
+      const expected = y < 32 ? [0x30, 0xc0, 0x30] : [0x1a, 0x1a, 0x60];
+      for (let c = 0; c < 3; c++) sum += (data[i + c] - expected[c]) ** 2;
+    }
+    return Math.sqrt(sum / ((data.length / 4) * 3));
+  };
+  let before = await runId(page);
+  await dropHalves(page, 'two.png', '#30c030', '#1a1a60');
+  await nextRun(page, before);
+  assert.ok(await page.locator('#row-accentuate').isVisible());
+  assert.equal((await page.evaluate(() => window.filterlens.run))?.request.accentuate, 30);
+  const accentuated = await finish();
+  before = await runId(page);
+  await page.fill('#accentuate-n', '0');
+  await page.press('#accentuate-n', 'Enter');
+  await nextRun(page, before);
+  const plain = await finish();
+  t.diagnostic(`RMS from the starting picture after 24 steps: accentuate 30 ${accentuated.toFixed(1)}, 0 ${plain.toFixed(1)} grey levels`);
+  assert.ok(accentuated < plain, `accentuated ${accentuated} vs plain ${plain}`);
+  assert.match(await page.evaluate(() => location.hash), /&accentuate=0&/);
 });

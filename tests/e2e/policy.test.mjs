@@ -51,7 +51,7 @@ test('a run on Flex, a grid, a tile, a picture of your own and a PNG: no violati
 
   const download = page.waitForEvent('download');
   await page.locator('#download').click();
-  assert.match((await download).suggestedFilename(), /^filterlens-conv1_1-.*\.png$/);
+  assert.match((await download).suggestedFilename(), /^filterlens-vgg16-conv1_1-.*\.png$/);
 
   const violations = await page.evaluate(() => window.__violations);
   t.diagnostic(`violations: ${violations.length}; console complaints: ${complaints(page).length}`);

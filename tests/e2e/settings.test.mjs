@@ -21,7 +21,7 @@ test('an empty link is the original demo; a link round-trips', () => {
     ['classic', 'conv3_2', 0, 150, 224, 2],
   );
   const link = toLink(catalog, settings);
-  assert.equal(link, '#mode=classic&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto');
+  assert.equal(link, '#mode=classic&model=vgg16&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&accentuate=0&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto');
   assert.deepEqual(parseLink(catalog, link), { settings, ignored: [] });
 });
 
@@ -45,7 +45,7 @@ test("lucid takes its preset (with the page's 256 steps) and its own rate", () =
   const { settings } = parseLink(catalog, '#mode=lucid&layer=conv5_3&filter=100');
   assert.deepEqual([settings.steps, settings.size, settings.lr], [256, 128, 0.05]);
   assert.deepEqual(toRequest(catalog, settings), {
-    mode: 'lucid', layer: 'conv5_3', filters: [100], objective: 'channel', preRelu: false, minimise: false, diversity: 0, steps: 256, size: 128, lr: 0.05, jitter: 8, seed: 0,
+    mode: 'lucid', model: 'vgg16', layer: 'conv5_3', filters: [100], objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 256, size: 128, lr: 0.05, jitter: 8, seed: 0,
   });
   assert.match(toLink(catalog, settings), /&lr=0.05&/);
   assert.doesNotMatch(toLink(catalog, settings), /stepSize/);
@@ -63,4 +63,62 @@ test("an older link's `step` is the step size; grids take consecutive filters wi
   const { settings } = parseLink(catalog, '#layer=conv1_1&filter=62&grid=6&step=1.5&size=64');
   assert.equal(settings.stepSize, 1.5);
   assert.deepEqual(filtersOf(catalog, settings), [58, 59, 60, 61, 62, 63]);
+});
+
+test("a link names the network; its layer is one of that network's, its default layer otherwise", () => {
+  const alexnet = parseLink(catalog, '#model=alexnet&layer=conv5&filter=200');
+  assert.deepEqual(alexnet.ignored, []);
+  assert.deepEqual([alexnet.settings.model, alexnet.settings.layer, alexnet.settings.filter], ['alexnet', 'conv5', 200]);
+  assert.match(toLink(catalog, alexnet.settings), /^#mode=classic&model=alexnet&layer=conv5&filter=200&/);
+  assert.deepEqual([toRequest(catalog, alexnet.settings).model, toRequest(catalog, alexnet.settings).filters], ['alexnet', [200]]);
+  assert.deepEqual(parseLink(catalog, toLink(catalog, alexnet.settings)), alexnet);
+  // Without a layer, or with one of the other network's: the network's own default layer, and a word why.
+  assert.equal(parseLink(catalog, '#model=alexnet').settings.layer, 'conv3');
+  const vggLayer = parseLink(catalog, '#model=alexnet&layer=conv3_2&filter=400');
+  assert.equal(vggLayer.settings.layer, 'conv3');
+  assert.deepEqual(vggLayer.ignored, [
+    'layer=conv3_2 is not a layer of AlexNet (conv1, conv2, conv3, conv4, conv5)',
+    'filter=400 is out of range: conv3 has filters 0–383',
+  ]);
+  // An unknown network: VGG16, and the layer still read against it.
+  const unknown = parseLink(catalog, '#model=resnet50&layer=conv4_3');
+  assert.deepEqual([unknown.settings.model, unknown.settings.layer], ['vgg16', 'conv4_3']);
+  assert.deepEqual(unknown.ignored, ['model=resnet50 is not one of vgg16, alexnet']);
+  // A link written before there was a choice of network is VGG16's.
+  assert.equal(parseLink(catalog, '#layer=conv4_3').settings.model, 'vgg16');
+});
+
+test('an expression replaces the layer, the filter and the objective kind; a grid repeats it', () => {
+  const { settings, ignored } = parseLink(catalog, '#mode=lucid&expressions=conv4_3:20%20%2B%200.5*conv4_3:33&grid=6&diversity=10');
+  assert.deepEqual(ignored, []);
+  assert.equal(settings.expressions, 'conv4_3:20 + 0.5*conv4_3:33');
+  const request = toRequest(catalog, settings);
+  assert.deepEqual(request.expressions, Array(6).fill('conv4_3:20 + 0.5*conv4_3:33'));
+  assert.ok(!('layer' in request) && !('filters' in request) && !('objective' in request), JSON.stringify(request));
+  assert.match(toLink(catalog, settings), /&expressions=conv4_3%3A20\+%2B\+0\.5\*conv4_3%3A33&/);
+  assert.deepEqual(parseLink(catalog, toLink(catalog, settings)), { settings, ignored: [] });
+  // No expression: none in the link, and the classic request.
+  const plain = parseLink(catalog, '#layer=conv4_3&filter=20').settings;
+  assert.doesNotMatch(toLink(catalog, plain), /expressions/);
+  assert.deepEqual([toRequest(catalog, plain).filters, 'expressions' in toRequest(catalog, plain)], [[20], false]);
+  assert.deepEqual(parseLink(catalog, `#expressions=${'x'.repeat(1001)}`).ignored, ['expressions is longer than 1000 characters']);
+});
+
+test("a grid with towards interpolates from the filter to that one, in the core's words", () => {
+  const { settings, ignored } = parseLink(catalog, '#layer=conv4_3&filter=20&grid=6&towards=33');
+  assert.deepEqual(ignored, []);
+  // What src/expression.rs `interpolation("conv4_3", 20, 33, 6)` writes (f32 weights, printed shortest).
+  assert.deepEqual(toRequest(catalog, settings).expressions, [
+    'conv4_3:20',
+    '0.8*conv4_3:20 + 0.2*conv4_3:33',
+    '0.6*conv4_3:20 + 0.4*conv4_3:33',
+    '0.39999998*conv4_3:20 + 0.6*conv4_3:33',
+    '0.19999999*conv4_3:20 + 0.8*conv4_3:33',
+    'conv4_3:33',
+  ]);
+  assert.match(toLink(catalog, settings), /&grid=6&towards=33&/);
+  // With one picture, or with diversity, there is nothing to interpolate: filters as before.
+  assert.deepEqual(toRequest(catalog, { ...settings, grid: 1 }).filters, [20]);
+  assert.deepEqual(toRequest(catalog, { ...settings, diversity: 10 }).filters, Array(6).fill(20));
+  assert.deepEqual(parseLink(catalog, '#layer=conv1_1&towards=70').ignored, ['towards=70 is out of range: conv1_1 has filters 0–63']);
 });

@@ -1,12 +1,12 @@
 //! The seed's gradient ascent on the real weights.
 
 use filterlens::image::{Display, batch_rgba};
-use filterlens::{Activation, Ascent, AscentConfig, Error, Mode, Objective, RunRequest, StepReport};
+use filterlens::{Activation, Ascent, AscentConfig, Error, Mode, Network, Objective, RunRequest, StepReport};
 
 use crate::{flex_model, run_to_end};
 
 fn run(layer: &str, filters: &[usize], config: AscentConfig) -> (Vec<StepReport>, Ascent) {
-    run_to_end(Ascent::new(flex_model(), Objective::channels(layer, filters).unwrap(), config).unwrap())
+    run_to_end(Ascent::new(flex_model(), Objective::channels(Network::Vgg16, layer, filters).unwrap(), config).unwrap())
 }
 
 fn pixels(ascent: &Ascent) -> Vec<f32> {
@@ -77,14 +77,14 @@ fn batched_grid_matches_single_runs() {
 #[test]
 fn bad_requests_are_refused_with_reasons() {
     let model = flex_model();
-    let objective = || Objective::channels("conv1_1", &[0]).unwrap();
+    let objective = || Objective::channels(Network::Vgg16, "conv1_1", &[0]).unwrap();
     let refuse = |config: AscentConfig| Ascent::new(model, objective(), config).err().expect("refused").to_string();
     assert_eq!(refuse(AscentConfig { size: 8, ..Mode::Classic.config() }), "size 8 is out of range (16 to 1024)");
     assert_eq!(refuse(AscentConfig { steps: 0, ..Mode::Classic.config() }), "steps 0 is out of range (1 to 10000)");
-    assert!(matches!(Objective::channels("conv6_1", &[0]), Err(Error::UnknownLayer(_))));
-    let message = Objective::channels("conv1_1", &[64]).unwrap_err().to_string();
+    assert!(matches!(Objective::channels(Network::Vgg16, "conv6_1", &[0]), Err(Error::UnknownLayer { .. })));
+    let message = Objective::channels(Network::Vgg16, "conv1_1", &[64]).unwrap_err().to_string();
     assert_eq!(message, "filter 64 is out of range: conv1_1 has filters 0..=63");
-    assert!(matches!(Objective::channels("conv1_1", &[]), Err(Error::NoFilters)));
+    assert!(matches!(Objective::channels(Network::Vgg16, "conv1_1", &[]), Err(Error::NoFilters)));
 }
 
 /// More steps after the planned ones carry on from the picture: the same as planning them from the start.
@@ -137,7 +137,7 @@ fn gram_similarity(pictures: &[f32], batch: usize, size: usize, layer: &str) -> 
     use burn::tensor::{Tensor, TensorData};
     let model = flex_model();
     let input = Tensor::<4>::from_data(TensorData::new(pictures.to_vec(), [batch, 3, size, size]), &model.device());
-    let features = model.forward(input, filterlens::vgg::layer_index(layer).unwrap(), Activation::PostRelu);
+    let features = model.forward(input, Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
     let [_, c, h, w] = features.dims();
     let values = features.into_data().try_into_vec::<f32>().unwrap();
     let grams: Vec<Vec<f64>> = (0..batch)

@@ -1,17 +1,17 @@
 //! Flex, wgpu (natively: lavapipe where there is no GPU) and ndarray compute the same forward and gradient.
 
 use burn::tensor::{Tensor, TensorData};
-use filterlens::{Activation, Backend, Vgg16, vgg::layer_index};
+use filterlens::{Activation, Backend, Model, Network};
 
 use crate::model;
 
 /// Channel means of conv3_1 and the input gradient of its filter 7, on a 32×32 pattern.
-fn forward_and_gradient(model: &Vgg16) -> (Vec<f32>, Vec<f32>) {
+fn forward_and_gradient(model: &Model) -> (Vec<f32>, Vec<f32>) {
     let size = 32;
     let pattern: Vec<f32> = (0..3 * size * size).map(|k| 0.5 + 0.4 * ((k as f32) * 0.37).sin()).collect();
     let x =
         Tensor::<4>::from_data(TensorData::new(pattern, [1, 3, size, size]), &model.device()).autodiff().require_grad();
-    let features = model.forward(x.clone(), layer_index("conv3_1").unwrap(), Activation::PostRelu);
+    let features = model.forward(x.clone(), Network::Vgg16.layer_index("conv3_1").unwrap(), Activation::PostRelu);
     let means = features.clone().mean_dims(&[2, 3]).without_autodiff().into_data().try_into_vec::<f32>().unwrap();
     let grads = features.narrow(1, 7, 1).mean().backward();
     (means, x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap())
@@ -41,8 +41,9 @@ fn flex_wgpu_and_ndarray_agree() {
 fn auto_prefers_flex_over_a_software_adapter() {
     use filterlens::{BackendChoice, Backends, Fallback};
     let weights = crate::weights_bytes("vgg16-f16.safetensors");
-    let (named, _) = pollster::block_on(Backends::new(weights.clone()).select(BackendChoice::Wgpu)).unwrap();
-    let (auto, _) = pollster::block_on(Backends::new(weights).select(BackendChoice::Auto)).unwrap();
+    let mut backends = Backends::new(Network::Vgg16, weights).unwrap();
+    let named = pollster::block_on(backends.select(BackendChoice::Wgpu)).unwrap();
+    let auto = pollster::block_on(backends.select(BackendChoice::Auto)).unwrap();
     let Some(adapter) = named.adapter.clone() else {
         assert_eq!((auto.backend, &auto.fallback), (Backend::Flex, &named.fallback), "no adapter: both fall back");
         return;

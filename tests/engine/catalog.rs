@@ -29,6 +29,8 @@ fn catalog_fields_are_the_requests_fields() {
         lr: Some(0.1),
         jitter: Some(2),
         seed: 7,
+        // Not a request that plans (expressions replace layer and filters), but every field is present.
+        expressions: vec!["conv1_1:0".into()],
         ..RunRequest::new(Mode::Classic, "conv1_1", &[0])
     };
     let Value::Object(fields) = serde_json::to_value(&full).unwrap() else { panic!("a request is an object") };
@@ -54,7 +56,7 @@ fn presets_and_overrides() {
     .unwrap();
     let (objective, config) = request.plan().unwrap();
     assert_eq!((classic.transforms.jitter, lucid.transforms.jitter, config.transforms.jitter), (0, 8, 0));
-    assert_eq!(objective.filters(), &[3, 4]);
+    assert_eq!(objective.captions(), ["conv2_1:3", "conv2_1:4"]);
     assert_eq!((config.steps, config.size, config.seed), (12, 64, 9));
     assert_eq!(config.optimiser, Optimiser::MaxNormalised { step_size: 3.0 / 255.0 });
 }
@@ -83,13 +85,24 @@ fn bad_requests_name_the_field() {
     assert_eq!(refuse(with("stepSize", json!(0))), "stepSize 0 is out of range (0.01 to 64)");
     assert_eq!(refuse(with("seed", json!(4294967296u64))), "seed 4294967296 is out of range (0 to 4294967295)");
     assert_eq!(refuse(with("size", json!(100000))), "size 100000 is out of range (16 to 1024)");
-    assert_eq!(refuse(with("layer", json!("conv9_9"))), "unknown layer 'conv9_9' (expected one of conv1_1 … conv5_3)");
+    assert_eq!(refuse(with("layer", json!("conv9_9"))), "unknown layer 'conv9_9' (VGG16 has conv1_1 … conv5_3)");
+    let mut alexnet = with("layer", json!("conv3_1"));
+    alexnet["model"] = json!("alexnet");
+    assert_eq!(refuse(alexnet), "unknown layer 'conv3_1' (AlexNet has conv1, conv2, conv3, conv4, conv5)");
+    assert!(
+        refuse(with("model", json!("resnet50"))).contains("unknown variant `resnet50`, expected `vgg16` or `alexnet`")
+    );
     assert_eq!(refuse(with("filters", json!([64]))), "filter 64 is out of range: conv1_1 has filters 0..=63");
     assert!(refuse(with("mode", json!("LUCID"))).contains("unknown variant `LUCID`"));
     assert!(refuse(with("blur", json!(3))).contains("unknown field `blur`"));
     assert_eq!(
         refuse(json!({ "mode": "classic", "layer": "conv1_1", "filters": [0], "size": 16, "jitter": 4 })),
         "the random transforms shrink a 16 px image to 12 px, below the 16 px the model needs: choose a larger size or less jitter"
+    );
+    // AlexNet's 11×11 stride-4 conv and two overlapping pools need 31 px to reach conv5.
+    assert_eq!(
+        refuse(json!({ "mode": "classic", "model": "alexnet", "layer": "conv1", "filters": [0], "size": 30 })),
+        "the random transforms shrink a 30 px image to 30 px, below the 31 px the model needs: choose a larger size or less jitter"
     );
     assert!(matches!(
         RunRequest { filters: vec![], ..RunRequest::new(Mode::Classic, "conv1_1", &[]) }.plan(),

@@ -188,11 +188,61 @@ fn bad_arguments_get_clear_messages() {
     refused(&["render", "--step-size", "inf"], "stepSize inf is out of range");
     refused(&["render", "--size", "16", "--jitter", "4"], "the random transforms shrink a 16 px image to 12 px");
     refused(&["render", "--mode", "LUCID"], "unknown mode 'LUCID' (expected classic, lucid)");
-    refused(&["render", "--objective", "everything"], "unknown objective 'everything'");
     refused(&["grid", "--filters", ""], "'' is not a filter number");
     refused(&["grid", "--filters", "1-"], "'' is not a filter number");
     refused(&["grid", "--filters", "0-99999999999999999999"], "is not a filter number");
     refused(&["grid", "--layer", "conv1_1", "--filters", "60-70"], "filter 64 is out of range");
+    refused(&["render", "--model", "resnet50"], "unknown model 'resnet50' (expected vgg16, alexnet)");
+    refused(
+        &["render", "--objective", "conv4_3:20 + 0.5*conv9_1:3"],
+        "objective 'conv4_3:20 + 0.5*conv9_1:3' at character 18: unknown layer 'conv9_1'",
+    );
+    refused(
+        &["render", "--objective", "everything"],
+        "objective 'everything' at character 1: unknown layer 'everything'",
+    );
+    refused(&["grid", "--interpolate", "20"], "'20' is not two filters (e.g. 20,33)");
+    refused(&["grid", "--interpolate", "20,33", "--objective", "neuron"], "--interpolate mixes filters' means");
+    refused(&["grid", "--interpolate", "20,330", "--layer", "conv1_1"], "conv1_1 has filters 0–63, not 330");
+    refused(
+        &["render", "--model", "alexnet", "--layer", "conv3_1"],
+        "unknown layer 'conv3_1' (AlexNet has conv1, conv2, conv3, conv4, conv5)",
+    );
+    refused(&["render", "--model", "alexnet", "--size", "30"], "below the 31 px the model needs");
+    // One network's weights given for the other: the file is refused, and the message says it may be another's.
+    refused(
+        &["render", "--model", "alexnet", "--weights", "weights/vgg16-f16.safetensors"],
+        "a tensor AlexNet does not use",
+    );
+}
+
+/// `--model alexnet` runs AlexNet with its own weights (found by default) and its own default layer; its grid's
+/// captions name AlexNet's layer.
+#[test]
+fn alexnet_renders_with_its_own_weights_and_layers() {
+    let out = temp_png("alexnet.png");
+    let run = filterlens(&[
+        "grid",
+        "--model",
+        "alexnet",
+        "--filters",
+        "0-2",
+        "--steps",
+        "3",
+        "--size",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let picture = Rgba::from_png(&std::fs::read(&out).unwrap()).unwrap();
+    let layout = GridLayout::new(3, 64);
+    assert_eq!((picture.width, picture.height), (layout.width(), layout.height()));
+    for tile in 0..3 {
+        let (x0, y0) = layout.origin(tile);
+        // The default layer is AlexNet's conv3.
+        assert_eq!(read_caption(&picture, x0, y0 + 64, 64, 11), format!("conv3:{tile}"), "tile {tile}'s caption");
+    }
 }
 
 /// Every option the README names does what it says, through the binary.
@@ -282,4 +332,37 @@ fn every_documented_option_runs() {
     let damaged = temp_png("damaged.safetensors");
     std::fs::write(&damaged, b"\x10\0\0\0\0\0\0\0{not json at all}").unwrap();
     refused(&["render", "--weights", damaged.to_str().unwrap()], "no valid safetensors header");
+}
+
+/// `grid --interpolate`: Lucid's channel interpolation, tile by tile from one filter to the other, each tile
+/// captioned with both filters (read back against the font); `render --objective` takes an expression.
+#[test]
+fn objective_expressions_and_interpolation() {
+    let out = temp_png("interpolation.png");
+    let args = ["grid", "--layer", "conv2_1", "--interpolate", "3,4", "--tiles", "3", "--steps", "2", "--size", "64"];
+    let run = filterlens(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let picture = Rgba::from_png(&std::fs::read(&out).unwrap()).unwrap();
+    let layout = GridLayout::new(3, 64);
+    let captions: Vec<String> = (0..3)
+        .map(|tile| {
+            let (x0, y0) = layout.origin(tile);
+            read_caption(&picture, x0, y0 + 64, 64, 11)
+        })
+        .collect();
+    assert_eq!(captions, ["conv2_1:3", "conv2_1:3+4", "conv2_1:4"]);
+    let expression = temp_png("expression.png");
+    let run = filterlens(&[
+        "render",
+        "--objective",
+        "conv3_1:5 - 0.5*conv2_1:3",
+        "--steps",
+        "2",
+        "--size",
+        "48",
+        "--out",
+        expression.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(png_size(&expression), (48, 48));
 }

@@ -1,16 +1,20 @@
-//! The forward pass and input gradients against values from an independent PyTorch implementation
-//! (`tests/fixtures/vgg16_golden.json`, written by `benches/golden.py`).
+//! The forward pass and input gradients of both networks against values from independent PyTorch implementations
+//! (`tests/fixtures/{vgg16,alexnet}_golden.json`, written by `benches/golden.py` with `benches/torch_vgg.py` and
+//! `benches/torch_alexnet.py`).
 
 use burn::tensor::{Tensor, TensorData};
-use filterlens::{Activation, LAYERS, Vgg16, vgg::layer_index};
+use filterlens::{Activation, Model, Network};
 use serde_json::Value;
 
-use crate::{flex_model, golden_image, model, repo_path};
+use crate::alexnet::alexnet;
+use crate::{flex_model, golden_image, network_model, repo_path};
 
-fn fixture() -> Value {
-    let path = std::env::var("FILTERLENS_GOLDEN")
-        .map(Into::into)
-        .unwrap_or_else(|_| repo_path("tests/fixtures/vgg16_golden.json"));
+/// `network`'s fixture (`FILTERLENS_GOLDEN` replaces VGG16's, to check a regenerated one).
+fn fixture(network: Network) -> Value {
+    let path = match std::env::var("FILTERLENS_GOLDEN") {
+        Ok(path) if network == Network::Vgg16 => path.into(),
+        _ => repo_path(&format!("tests/fixtures/{network}_golden.json")),
+    };
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("valid JSON")
 }
@@ -20,7 +24,7 @@ fn floats(v: &Value) -> Vec<f64> {
 }
 
 /// The fixture's formula-defined input, `[1, 3, 64, 64]`.
-fn golden_input(fixture: &Value, model: &Vgg16) -> Tensor<4> {
+fn golden_input(fixture: &Value, model: &Model) -> Tensor<4> {
     let (h, w) =
         (fixture["input"]["height"].as_u64().unwrap() as usize, fixture["input"]["width"].as_u64().unwrap() as usize);
     assert_eq!(h, w, "a square input");
@@ -31,7 +35,7 @@ fn golden_input(fixture: &Value, model: &Vgg16) -> Tensor<4> {
     Tensor::from_data(TensorData::new(x, [1, 3, h, w]), &model.device())
 }
 
-fn channel_means(model: &Vgg16, input: Tensor<4>, layer: usize, activation: Activation) -> Vec<f64> {
+fn channel_means(model: &Model, input: Tensor<4>, layer: usize, activation: Activation) -> Vec<f64> {
     let features = model.forward(input, layer, activation);
     let channels = features.dims()[1];
     let means = features.mean_dims(&[2, 3]).reshape([channels]);
@@ -39,9 +43,9 @@ fn channel_means(model: &Vgg16, input: Tensor<4>, layer: usize, activation: Acti
 }
 
 /// Largest deviation of the forward means from the fixture, relative to each layer's largest |mean|.
-fn forward_deviation(model: &Vgg16, fixture: &Value) -> f64 {
+fn forward_deviation(model: &Model, fixture: &Value) -> f64 {
     let mut worst: f64 = 0.0;
-    for (layer, spec) in LAYERS.iter().enumerate() {
+    for (layer, spec) in model.network().layers().iter().enumerate() {
         let record = &fixture["layers"][spec.name];
         for (activation, key) in
             [(Activation::PreRelu, "pre_relu_channel_means"), (Activation::PostRelu, "post_relu_channel_means")]
@@ -52,7 +56,8 @@ fn forward_deviation(model: &Vgg16, fixture: &Value) -> f64 {
             let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let deviation = actual.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0, f64::max) / scale;
             worst = worst.max(deviation);
-            // Measured: 4.7e-7 (f32 sums in another order than PyTorch's); a wrong layer or padding is > 1e-2.
+            // Measured: 2.1e-7 (VGG16), 3.7e-7 (AlexNet) (f32 sums in another order than PyTorch's); a wrong layer,
+            // stride or padding is > 1e-2.
             assert!(deviation < 1e-5, "{} {key}: off by {deviation:.2e} of the largest |mean| ({scale})", spec.name);
         }
     }
@@ -60,10 +65,10 @@ fn forward_deviation(model: &Vgg16, fixture: &Value) -> f64 {
 }
 
 /// Largest relative deviation of the four gradient records (loss, L2 norm, probe values).
-fn gradient_deviation(model: &Vgg16, fixture: &Value, tolerance: f64) -> f64 {
+fn gradient_deviation(model: &Model, fixture: &Value, tolerance: f64) -> f64 {
     let mut worst: f64 = 0.0;
     for record in fixture["gradients"].as_array().unwrap() {
-        let layer = layer_index(record["layer"].as_str().unwrap()).unwrap();
+        let layer = model.network().layer_index(record["layer"].as_str().unwrap()).unwrap();
         let filter = record["filter"].as_u64().unwrap() as usize;
         let activation = if record["objective"].as_str().unwrap().contains("pre-relu") {
             Activation::PreRelu
@@ -104,22 +109,29 @@ fn gradient_deviation(model: &Vgg16, fixture: &Value, tolerance: f64) -> f64 {
 
 #[test]
 fn forward_matches_pytorch_on_all_layers() {
-    let worst = forward_deviation(flex_model(), &fixture());
-    println!("f32 weights: forward means within {worst:.2e} of the largest |mean| per layer");
+    for model in [flex_model(), alexnet()] {
+        let worst = forward_deviation(model, &fixture(model.network()));
+        println!("{}, f32 weights: forward means within {worst:.2e} of the largest |mean| per layer", model.network());
+    }
 }
 
 #[test]
 fn input_gradients_match_pytorch() {
-    // Measured: 5.4e-7 relative; the bound leaves room for other thread counts' summation orders.
-    let worst = gradient_deviation(flex_model(), &fixture(), 1e-5);
-    println!("f32 weights: gradients within {worst:.2e} relative");
+    for model in [flex_model(), alexnet()] {
+        // Measured: 5.4e-7 relative (VGG16), 1.2e-6 (AlexNet); the bound leaves room for other thread counts'
+        // summation orders.
+        let worst = gradient_deviation(model, &fixture(model.network()), 1e-5);
+        println!("{}, f32 weights: gradients within {worst:.2e} relative", model.network());
+    }
 }
 
 /// The page uses f16 weights; record how far they drift from PyTorch's f32 results (looser bound).
 #[test]
 fn f16_weights_drift_is_small() {
-    let f16 = model(filterlens::Backend::Flex, "vgg16-f16.safetensors");
-    // Measured: 2.2e-3 relative (the weights rounded to f16); five times that.
-    let worst = gradient_deviation(&f16, &fixture(), 1e-2);
-    println!("f16 weights: gradients within {worst:.2e} relative");
+    for network in Network::ALL {
+        let f16 = network_model(network, filterlens::Backend::Flex, &format!("{network}-f16.safetensors"));
+        // Measured: 2.2e-3 relative (VGG16, the weights rounded to f16), 2.1e-3 (AlexNet); five times that.
+        let worst = gradient_deviation(&f16, &fixture(network), 1e-2);
+        println!("{network}, f16 weights: gradients within {worst:.2e} relative");
+    }
 }

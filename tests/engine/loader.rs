@@ -3,16 +3,15 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::Device;
-use filterlens::{
-    Ascent, AscentConfig, Backend, BackendChoice, Backends, Error, LAYERS, Mode, Objective, WeightsError, weights,
-};
+use filterlens::model::VGG16;
+use filterlens::{Ascent, AscentConfig, Backend, Backends, Error, Mode, Network, Objective, WeightsError, weights};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensors, serialize};
 
 use crate::weights_bytes;
 
 fn load(bytes: &[u8]) -> Result<(), WeightsError> {
-    weights::load(bytes, &Device::flex()).map(|_| ())
+    weights::load(bytes, Network::Vgg16, &Device::flex()).map(|_| ())
 }
 
 /// The real f32 file with its tensors edited: `edit` may remove, add or replace tensors (name -> dtype, shape, bytes).
@@ -31,6 +30,21 @@ fn rewritten(edit: impl FnOnce(&mut BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>
 fn real_files_load() {
     load(&weights_bytes("vgg16.safetensors")).unwrap();
     load(&weights_bytes("vgg16-f16.safetensors")).unwrap();
+    for file in ["alexnet.safetensors", "alexnet-f16.safetensors"] {
+        let model = weights::load(&weights_bytes(file), Network::Alexnet, &Device::flex()).unwrap();
+        assert_eq!((model.network(), model.depth()), (Network::Alexnet, 5));
+    }
+}
+
+/// One network's file given for the other is refused by a tensor the other does not have, and the message asks.
+#[test]
+fn another_networks_file() {
+    let alexnet = weights_bytes("alexnet-f16.safetensors");
+    let error = load(&alexnet).unwrap_err();
+    assert_eq!(error, WeightsError::UnexpectedTensor { network: "VGG16", name: "features.3.bias".into() });
+    assert!(error.to_string().contains("(is it another network's file?)"), "{error}");
+    let vgg = weights::read(&weights_bytes("vgg16-f16.safetensors"), Network::Alexnet).unwrap_err();
+    assert!(matches!(&vgg, WeightsError::UnexpectedTensor { network: "AlexNet", .. }), "{vgg:?}");
 }
 
 #[test]
@@ -74,7 +88,10 @@ fn extra_tensor() {
     let bytes = rewritten(|t| {
         t.insert("classifier.0.bias".into(), (Dtype::F32, vec![2], vec![0; 8]));
     });
-    assert_eq!(load(&bytes), Err(WeightsError::UnexpectedTensor("classifier.0.bias".into())));
+    assert_eq!(
+        load(&bytes),
+        Err(WeightsError::UnexpectedTensor { network: "VGG16", name: "classifier.0.bias".into() })
+    );
 }
 
 #[test]
@@ -176,11 +193,11 @@ fn random_damage_is_refused_or_harmless() {
         if what == "cut" && bytes.len() >= 8 + header_len {
             // The page's way in: a cut after the header is the first bytes of a sound file, and its complete layers
             // load.
-            let header = weights::Header::parse(&bytes).unwrap();
+            let header = weights::Header::parse(&bytes, Network::Vgg16).unwrap();
             let complete = header.layers_within(bytes.len());
             assert!((0..complete).all(|l| header.layer(&bytes, l).is_ok()), "case {case}: a layer of a sound prefix");
         }
-        let outcome = std::panic::catch_unwind(|| weights::read(&bytes).map(|_| ()));
+        let outcome = std::panic::catch_unwind(|| weights::read(&bytes, Network::Vgg16).map(|_| ()));
         let outcome = match outcome {
             Ok(Ok(())) => "loads".to_string(),
             Ok(Err(e)) => format!("{e:?}").split(['(', ' ', '{']).next().unwrap().to_string(),
@@ -214,27 +231,29 @@ fn manifest_parts() -> Vec<(String, usize, usize)> {
 fn weights_arrive_layer_by_layer() {
     let bytes = weights_bytes("vgg16-f16.safetensors");
     let parts = manifest_parts();
-    assert_eq!(parts.len(), 1 + LAYERS.len());
+    assert_eq!(parts.len(), 1 + VGG16.len());
     assert_eq!(parts[0].0, "header");
     assert_eq!(parts.last().unwrap().2, bytes.len());
-    let header = weights::Header::parse(&bytes[..parts[0].2]).unwrap();
+    let header = weights::Header::parse(&bytes[..parts[0].2], Network::Vgg16).unwrap();
     assert_eq!(header.file_len(), bytes.len());
     for (i, (name, start, end)) in parts.iter().enumerate() {
         if i > 0 {
-            assert_eq!(name, LAYERS[i - 1].name);
+            assert_eq!(name, VGG16[i - 1].name);
             assert_eq!(*start, parts[i - 1].2, "the parts tile the file");
         }
         assert_eq!(header.layers_within(*end), i, "after part {name}");
         assert_eq!(header.layers_within(end - 1), i.saturating_sub(1), "one byte short of part {name}");
     }
 
-    let mut backends = Backends::arriving(bytes[..parts[0].2].to_vec(), bytes.len());
+    let vgg = Network::Vgg16;
+    let mut backends = Backends::default();
+    backends.arriving(vgg, bytes[..parts[0].2].to_vec(), bytes.len()).unwrap();
     for (i, (_, start, end)) in parts.iter().enumerate().skip(1) {
-        assert_eq!(backends.model(Backend::Flex).unwrap().depth(), i - 1);
-        backends.add_weights(&bytes[*start..*end]).unwrap();
+        assert_eq!(backends.model(vgg, Backend::Flex).unwrap().depth(), i - 1);
+        backends.add_weights(vgg, &bytes[*start..*end]).unwrap();
     }
-    assert_eq!(backends.model(Backend::Flex).unwrap().depth(), LAYERS.len());
-    let beyond = backends.add_weights(b"x").unwrap_err();
+    assert_eq!(backends.model(vgg, Backend::Flex).unwrap().depth(), VGG16.len());
+    let beyond = backends.add_weights(vgg, b"x").unwrap_err();
     assert!(matches!(beyond, Error::Weights(WeightsError::TrailingBytes { .. })), "{beyond:?}");
 }
 
@@ -245,18 +264,21 @@ fn a_run_on_the_first_layers_equals_the_whole_file() {
     let bytes = weights_bytes("vgg16-f16.safetensors");
     let parts = manifest_parts();
     let conv2_1 = parts.iter().position(|p| p.0 == "conv2_1").unwrap();
-    let mut first = Backends::arriving(bytes[..parts[conv2_1].2].to_vec(), bytes.len());
-    let partial = first.model(Backend::Flex).unwrap();
-    let (_, whole) = pollster::block_on(Backends::new(bytes.clone()).select(BackendChoice::Flex)).unwrap();
+    let mut first = Backends::default();
+    first.arriving(Network::Vgg16, bytes[..parts[conv2_1].2].to_vec(), bytes.len()).unwrap();
+    let partial = first.model(Network::Vgg16, Backend::Flex).unwrap();
+    let whole = Backends::new(Network::Vgg16, bytes.clone()).unwrap().model(Network::Vgg16, Backend::Flex).unwrap();
 
     let config = AscentConfig { steps: 3, size: 32, ..Mode::Classic.config() };
-    let picture = |model: &filterlens::Vgg16| {
-        let ascent = Ascent::new(model, Objective::channels("conv2_1", &[7]).unwrap(), config.clone()).unwrap();
+    let picture = |model: &filterlens::Model| {
+        let ascent =
+            Ascent::new(model, Objective::channels(Network::Vgg16, "conv2_1", &[7]).unwrap(), config.clone()).unwrap();
         pollster::block_on(crate::run_to_end(ascent).1.pixels()).unwrap()
     };
     assert!(picture(&partial) == picture(&whole), "the partial model painted another picture");
 
-    let refused = Ascent::new(&partial, Objective::channels("conv2_2", &[0]).unwrap(), config).err().unwrap();
+    let refused =
+        Ascent::new(&partial, Objective::channels(Network::Vgg16, "conv2_2", &[0]).unwrap(), config).err().unwrap();
     assert!(matches!(refused, Error::LayerNotLoaded { layer: "conv2_2", loaded: 3 }), "{refused:?}");
     assert_eq!(refused.to_string(), "the weights of conv2_2 have not arrived yet (those of the first 3 layers have)");
 }

@@ -2,8 +2,7 @@
 
 use burn::tensor::Tensor;
 use filterlens::image::{Display, batch_rgba};
-use filterlens::vgg::layer_index;
-use filterlens::{Activation, Ascent, AscentConfig, Backend, Mode, Objective, RunRequest, Target};
+use filterlens::{Activation, Ascent, AscentConfig, Backend, Mode, Network, Objective, RunRequest, Target};
 
 use crate::{flex_model, model, run_to_end};
 
@@ -15,7 +14,8 @@ fn run(objective: Objective, config: AscentConfig) -> (Vec<f32>, Ascent) {
 /// Mean post-ReLU activation of `layer:filter` on the run's final image, untransformed: the fair yardstick
 /// for both modes.
 fn channel_mean(ascent: &Ascent, layer: &str, filter: usize) -> f32 {
-    let features = flex_model().forward(ascent.image(), layer_index(layer).unwrap(), Activation::PostRelu);
+    let features =
+        flex_model().forward(ascent.image(), Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
     let mean: Tensor<1> = features.narrow(1, filter, 1).mean();
     mean.into_scalar::<f32>()
 }
@@ -24,7 +24,7 @@ fn channel_mean(ascent: &Ascent, layer: &str, filter: usize) -> f32 {
 #[test]
 fn lucid_beats_classic_on_a_deep_filter() {
     let (layer, filter, steps, size) = ("conv4_3", 20, 48, 128);
-    let objective = || Objective::channels(layer, &[filter]).unwrap();
+    let objective = || Objective::channels(Network::Vgg16, layer, &[filter]).unwrap();
     let (_, classic) = run(objective(), AscentConfig { steps, size, ..Mode::Classic.config() });
     let (_, lucid) = run(objective(), AscentConfig { steps, size, ..Mode::Lucid.config() });
     let (c, l) = (channel_mean(&classic, layer, filter), channel_mean(&lucid, layer, filter));
@@ -35,8 +35,12 @@ fn lucid_beats_classic_on_a_deep_filter() {
 #[test]
 fn lucid_images_stay_in_range_and_reproduce() {
     let config = AscentConfig { steps: 4, size: 48, seed: 5, ..Mode::Lucid.config() };
-    let a = pollster::block_on(run(Objective::channels("conv3_1", &[2]).unwrap(), config.clone()).1.pixels()).unwrap();
-    let b = pollster::block_on(run(Objective::channels("conv3_1", &[2]).unwrap(), config).1.pixels()).unwrap();
+    let a = pollster::block_on(
+        run(Objective::channels(Network::Vgg16, "conv3_1", &[2]).unwrap(), config.clone()).1.pixels(),
+    )
+    .unwrap();
+    let b = pollster::block_on(run(Objective::channels(Network::Vgg16, "conv3_1", &[2]).unwrap(), config).1.pixels())
+        .unwrap();
     assert!(a == b, "the same seed gave different pictures");
     assert!(a.iter().all(|v| (0.0..=1.0).contains(v)), "sigmoid images leave [0, 1]");
 }
@@ -47,7 +51,7 @@ fn lucid_batched_grid_matches_single_runs() {
     let config = AscentConfig { steps: 4, size: 48, seed: 9, ..Mode::Lucid.config() };
     let filters = [0, 1, 2, 3, 4, 5];
     let tiles = |fs: &[usize]| {
-        let ascent = run(Objective::channels("conv2_2", fs).unwrap(), config.clone()).1;
+        let ascent = run(Objective::channels(Network::Vgg16, "conv2_2", fs).unwrap(), config.clone()).1;
         batch_rgba(&pollster::block_on(ascent.pixels()).unwrap(), config.size, Display::Clamp)
     };
     let batch = tiles(&filters);
@@ -61,7 +65,7 @@ fn lucid_batched_grid_matches_single_runs() {
 #[test]
 fn neuron_and_layer_objectives_rise() {
     for target in [Target::Neuron, Target::Layer] {
-        let objective = Objective::new("conv3_1", &[7], target, Activation::PostRelu).unwrap();
+        let objective = Objective::new(Network::Vgg16, "conv3_1", &[7], target, Activation::PostRelu).unwrap();
         let (values, _) = run(objective, AscentConfig { steps: 12, size: 64, ..Mode::Lucid.config() });
         println!("{target:?}: {:.3} -> {:.3}", values[0], values[11]);
         assert!(values[11] > 1.5 * values[0].max(1e-3), "{target:?} did not rise: {values:?}");
@@ -74,12 +78,15 @@ fn own_image_start() {
     let size = 32;
     let picture: Vec<f32> = (0..3 * size * size).map(|i| (i % 97) as f32 / 96.0).collect();
     let config = AscentConfig { steps: 1, size, init: Some(picture.clone()), ..Mode::Classic.config() };
-    let ascent = Ascent::new(flex_model(), Objective::channels("conv2_1", &[4]).unwrap(), config.clone()).unwrap();
+    let ascent =
+        Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv2_1", &[4]).unwrap(), config.clone())
+            .unwrap();
     assert_eq!(pollster::block_on(ascent.pixels()).unwrap(), picture);
-    let (_, moved) = run(Objective::channels("conv2_1", &[4]).unwrap(), config);
+    let (_, moved) = run(Objective::channels(Network::Vgg16, "conv2_1", &[4]).unwrap(), config);
     assert_ne!(pollster::block_on(moved.pixels()).unwrap(), picture);
     let wrong = AscentConfig { init: Some(vec![0.5; 10]), ..Mode::Classic.config() };
-    let error = Ascent::new(flex_model(), Objective::channels("conv2_1", &[4]).unwrap(), wrong).err().unwrap();
+    let error =
+        Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv2_1", &[4]).unwrap(), wrong).err().unwrap();
     assert_eq!(error.to_string(), "the starting image has 10 values, expected 3 × 224 × 224");
 }
 
@@ -136,4 +143,45 @@ fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
     let apart = max_difference(&other, &expected);
     println!("a restarted optimiser ends {apart:.1e} from the uninterrupted run");
     assert!(apart > 5.0 * backends_apart.max(1e-4), "a restarted optimiser ends {apart} from the uninterrupted run");
+}
+
+/// Feature accentuation keeps the picture closer to where it started than a plain run from it, at the same
+/// activation: the plain run's first step that reaches the accentuated run's final activation is further from the
+/// starting picture (RMS over pixels) than the accentuated picture. Without a starting picture it is refused.
+#[test]
+fn accentuation_stays_closer_to_the_start_at_equal_activation() {
+    let size = 64;
+    let start = crate::golden_image(size);
+    let objective = || Objective::channels(Network::Vgg16, "conv3_1", &[5]).unwrap();
+    let config =
+        |accentuate| AscentConfig { steps: 48, size, init: Some(start.clone()), accentuate, ..Mode::Lucid.config() };
+    let distance = |ascent: &Ascent| {
+        let pixels = pollster::block_on(ascent.pixels()).unwrap();
+        (pixels.iter().zip(&start).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>() / pixels.len() as f64).sqrt()
+    };
+    // The plain run, step by step: its activation and its distance from the start after each step.
+    let mut plain = Ascent::new(flex_model(), objective(), config(0.0)).unwrap();
+    let mut trail = Vec::new();
+    while !plain.is_done() {
+        pollster::block_on(plain.step()).unwrap();
+        trail.push((channel_mean(&plain, "conv3_1", 5), distance(&plain)));
+    }
+    let (_, accentuated) = run(objective(), config(10.0));
+    let (reached, apart) = (channel_mean(&accentuated, "conv3_1", 5), distance(&accentuated));
+    let (step, &(plain_value, plain_apart)) =
+        trail.iter().enumerate().find(|(_, (value, _))| *value >= reached).expect("the plain run reaches it");
+    println!(
+        "accentuated: activation {reached:.3} at RMS {apart:.4} from the start; plain: {plain_value:.3} at step {} \
+         at RMS {plain_apart:.4} (its last: {:.3} at {:.4})",
+        step + 1,
+        trail[47].0,
+        trail[47].1
+    );
+    assert!(reached > channel_mean(&Ascent::new(flex_model(), objective(), config(0.0)).unwrap(), "conv3_1", 5));
+    assert!(apart < plain_apart, "accentuated {apart} vs plain {plain_apart} at the same activation");
+    let refused = Ascent::new(flex_model(), objective(), AscentConfig { init: None, ..config(10.0) });
+    assert_eq!(
+        refused.err().unwrap().to_string(),
+        "accentuate pulls toward a starting picture: choose one, or set accentuate to 0"
+    );
 }

@@ -1,6 +1,7 @@
 //! Native integration tests of the core engine on the real VGG16 weights (`make weights` prepares them).
 //! One test binary: linking burn with all its backends is the slow part of building tests.
 
+mod alexnet;
 mod ascent;
 mod backends;
 mod catalog;
@@ -13,7 +14,7 @@ mod reference;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use filterlens::{Ascent, Backend, BackendChoice, Backends, StepReport, Vgg16};
+use filterlens::{Ascent, Backend, BackendChoice, Backends, Model, Network, StepReport};
 
 pub fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -25,17 +26,23 @@ pub fn weights_bytes(file: &str) -> Vec<u8> {
 }
 
 /// The f32 weights on Flex, loaded once for the whole test binary.
-pub fn flex_model() -> &'static Vgg16 {
-    static MODEL: OnceLock<Vgg16> = OnceLock::new();
+pub fn flex_model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| model(Backend::Flex, "vgg16.safetensors"))
 }
 
-/// The weights in `file` on exactly `backend` (no fallback: a wgpu test must run on wgpu).
-pub fn model(backend: Backend, file: &str) -> Vgg16 {
+/// VGG16's weights in `file` on exactly `backend` (no fallback: a wgpu test must run on wgpu).
+pub fn model(backend: Backend, file: &str) -> Model {
+    network_model(Network::Vgg16, backend, file)
+}
+
+/// `network`'s weights in `file` on exactly `backend`.
+pub fn network_model(network: Network, backend: Backend, file: &str) -> Model {
     let choice = backend.to_string().parse::<BackendChoice>().unwrap();
-    let (info, model) = pollster::block_on(Backends::new(weights_bytes(file)).select(choice)).expect("valid weights");
+    let mut backends = Backends::new(network, weights_bytes(file)).expect("valid weights");
+    let info = pollster::block_on(backends.select(choice)).unwrap();
     assert_eq!(info.backend, backend, "{backend} is unavailable: {:?}", info.fallback);
-    model
+    backends.model(network, backend).expect("valid weights")
 }
 
 /// Steps `ascent` until it is done: every step's report, and the ascent (for its pictures).

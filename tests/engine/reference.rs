@@ -3,8 +3,7 @@
 //! on the host, in f64. Rising activations alone would let a wrong objective or a wrong step pass.
 
 use burn::tensor::{Tensor, TensorData};
-use filterlens::vgg::layer_index;
-use filterlens::{Activation, Ascent, AscentConfig, Mode, Objective, Optimiser, Param, Target, Transforms};
+use filterlens::{Activation, Ascent, AscentConfig, Mode, Network, Objective, Optimiser, Param, Target, Transforms};
 
 use crate::{flex_model, golden_image, run_to_end, step_once};
 
@@ -18,7 +17,7 @@ fn tensor(images: &[f32]) -> Tensor<4> {
 
 /// The layer's features for `images`, read back: `(values, [batch, channels, h, w])`.
 fn features(images: &[f32], layer: &str, activation: Activation) -> (Vec<f32>, [usize; 4]) {
-    let f = flex_model().forward(tensor(images), layer_index(layer).unwrap(), activation);
+    let f = flex_model().forward(tensor(images), Network::Vgg16.layer_index(layer).unwrap(), activation);
     let dims = f.dims();
     (f.into_data().try_into_vec::<f32>().unwrap(), dims)
 }
@@ -49,7 +48,7 @@ fn expected_objective(
 /// Gradient of `Σ_i objective_i` (channel means) with respect to the images, by autodiff on the model.
 fn channel_gradient(images: &[f32], layer: &str, filters: &[usize]) -> Vec<f32> {
     let x = tensor(images).autodiff().require_grad();
-    let f = flex_model().forward(x.clone(), layer_index(layer).unwrap(), Activation::PostRelu);
+    let f = flex_model().forward(x.clone(), Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
     let loss = filters
         .iter()
         .enumerate()
@@ -69,6 +68,7 @@ fn start_from(images: &[f32], optimiser: Optimiser, steps: usize) -> AscentConfi
         transforms: Transforms::none(),
         optimiser,
         init: Some(images[..3 * SIZE * SIZE].to_vec()),
+        accentuate: 0.0,
     }
 }
 
@@ -91,7 +91,7 @@ fn reported_objective_is_the_formula() {
         (Target::Neuron, Activation::PostRelu),
         (Target::Layer, Activation::PostRelu),
     ] {
-        let objective = Objective::new("conv3_1", &filters, target, activation).unwrap();
+        let objective = Objective::new(Network::Vgg16, "conv3_1", &filters, target, activation).unwrap();
         let config = start_from(&image, Optimiser::MaxNormalised { step_size: 2.0 / 255.0 }, 1);
         let report = step_once(Ascent::new(flex_model(), objective, config).unwrap()).0;
         // An image whose objective has no gradient on the start (a dead ReLU) reads its pre-ReLU value instead.
@@ -137,7 +137,7 @@ fn classic_step_is_max_normalised_per_image() {
             unnormalised.push(f64::from(x) + f64::from(step_size) * f64::from(gv));
         }
     }
-    let objective = Objective::channels(layer, &filters).unwrap();
+    let objective = Objective::channels(Network::Vgg16, layer, &filters).unwrap();
     let mut config = start_from(&image, Optimiser::MaxNormalised { step_size }, 1);
     config.init = Some(image.clone());
     let (_, ascent) = step_once(Ascent::new(flex_model(), objective, config).unwrap());
@@ -154,7 +154,7 @@ fn adam_steps_follow_the_closed_form() {
     let image = golden_image(SIZE);
     let (layer, filter, lr) = ("conv3_1", 5, 0.01f64);
     let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
-    let objective = Objective::channels(layer, &[filter]).unwrap();
+    let objective = Objective::channels(Network::Vgg16, layer, &[filter]).unwrap();
     let config = start_from(&image, Optimiser::Adam { learning_rate: lr as f32 }, 2);
     let mut ascent = Ascent::new(flex_model(), objective, config).unwrap();
 
@@ -186,13 +186,16 @@ fn grid_mixing_dead_and_live_filters_equals_single_runs() {
     let config = AscentConfig { steps: 3, size: SIZE, seed: 0, ..Mode::Classic.config() };
     let run = |filters: &[usize]| {
         let ascent =
-            Ascent::new(flex_model(), Objective::channels("conv5_3", filters).unwrap(), config.clone()).unwrap();
+            Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv5_3", filters).unwrap(), config.clone())
+                .unwrap();
         let (reports, ascent) = run_to_end(ascent);
         (reports, pollster::block_on(ascent.pixels()).unwrap())
     };
     // A silent filter and a live one on seed 0's noise at 64 px, found on that noise (the picture before step 0).
     let noise = pollster::block_on(
-        Ascent::new(flex_model(), Objective::channels("conv5_3", &[0]).unwrap(), config.clone()).unwrap().pixels(),
+        Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv5_3", &[0]).unwrap(), config.clone())
+            .unwrap()
+            .pixels(),
     )
     .unwrap();
     let (values, [_, channels, h, w]) = features(&noise, "conv5_3", Activation::PostRelu);
@@ -227,7 +230,7 @@ fn grid_mixing_dead_and_live_filters_equals_single_runs() {
 fn classic_step_with_diversity_climbs_objective_minus_weighted_similarity() {
     let (layer, filters, weight, step_size) = ("conv2_1", [3usize, 3], 10_000.0f32, 2.0f32 / 255.0);
     let config = |diversity: f32| {
-        let objective = Objective::channels(layer, &filters).unwrap().with_diversity(diversity);
+        let objective = Objective::channels(Network::Vgg16, layer, &filters).unwrap().with_diversity(diversity);
         let config =
             AscentConfig { init: None, ..start_from(&golden_image(SIZE), Optimiser::MaxNormalised { step_size }, 1) };
         Ascent::new(flex_model(), objective, config).unwrap()
@@ -236,7 +239,7 @@ fn classic_step_with_diversity_climbs_objective_minus_weighted_similarity() {
     let start = pollster::block_on(ascent.pixels()).unwrap();
 
     let x = tensor(&start).autodiff().require_grad();
-    let features = flex_model().forward(x.clone(), layer_index(layer).unwrap(), Activation::PostRelu);
+    let features = flex_model().forward(x.clone(), Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
     let [batch, channels, h, w] = features.dims();
     let values = (0..batch)
         .map(|i| features.clone().narrow(0, i, 1).narrow(1, filters[i], 1).mean())
@@ -271,4 +274,73 @@ fn classic_step_with_diversity_climbs_objective_minus_weighted_similarity() {
     let plain = worst_difference(&pollster::block_on(plain.pixels()).unwrap(), &expected);
     println!("a plain step is {plain:.1e} off it");
     assert!(plain > 1e-3, "the test tells the diversity term's step from a plain one ({plain})");
+}
+
+/// An objective expression across layers and kinds reports, on its starting image, the weighted sum of each
+/// term's formula (written out above), and its gradient is that weighted sum's: each term counts with its weight
+/// and sign, at its own layer.
+#[test]
+fn an_expression_is_the_weighted_sum_of_its_terms() {
+    let image = golden_image(SIZE);
+    let text = "conv3_1:7 + 0.5*conv4_1:9 - 2*neuron(conv2_2:3) + 0.25*layer(conv1_2)";
+    let one = |layer: &str, filter: usize, target| {
+        expected_objective(&image, layer, &[filter], target, Activation::PostRelu)[0]
+    };
+    let expected = one("conv3_1", 7, Target::Channel) + 0.5 * one("conv4_1", 9, Target::Channel)
+        - 2.0 * one("conv2_2", 3, Target::Neuron)
+        + 0.25 * one("conv1_2", 0, Target::Layer);
+    let objective = Objective::expressions(Network::Vgg16, &[text.to_string()], Activation::PostRelu).unwrap();
+    assert_eq!(objective.layer(), Network::Vgg16.layer_index("conv4_1").unwrap(), "the deepest layer");
+    let config = start_from(&image, Optimiser::MaxNormalised { step_size: 2.0 / 255.0 }, 1);
+    let (report, ascent) = step_once(Ascent::new(flex_model(), objective, config).unwrap());
+    assert!(report.switched_to_pre_relu.is_empty(), "every term has a gradient on this image");
+    let off = (f64::from(report.activations[0]) - expected).abs() / expected.abs();
+    println!("{text}: reported {}, expected {expected} ({off:.1e} relative)", report.activations[0]);
+    assert!(off < 1e-5, "reported {}, expected {expected}", report.activations[0]);
+
+    // The step: x + (2/255)·g/max(g), g the gradient of the weighted sum, by autodiff term by term.
+    let x = tensor(&image).autodiff().require_grad();
+    let at =
+        |layer: &str| flex_model().forward(x.clone(), Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
+    let centre = |f: Tensor<4, burn::tensor::Float>| {
+        let [_, _, h, w] = f.dims();
+        f.narrow(2, h / 2, 1).narrow(3, w / 2, 1).mean()
+    };
+    let loss = at("conv3_1").narrow(1, 7, 1).mean() + at("conv4_1").narrow(1, 9, 1).mean() * 0.5
+        - centre(at("conv2_2").narrow(1, 3, 1)) * 2.0
+        + at("conv1_2").square().mean() * 0.25;
+    let grads = loss.backward();
+    let g = x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
+    let peak = g.iter().fold(f32::MIN, |m, &v| m.max(v)) as f64;
+    let stepped: Vec<f64> =
+        image.iter().zip(&g).map(|(&x, &g)| f64::from(x) + 2.0 / 255.0 * f64::from(g) / (peak + 1e-8)).collect();
+    let picture = pollster::block_on(ascent.image().into_data_async()).unwrap().try_into_vec::<f32>().unwrap();
+    let off = worst_difference(&picture, &stepped);
+    println!("the step: {off:.1e} off the formula");
+    assert!(off < 1e-6, "the step is off the formula by {off}");
+}
+
+/// A batch of expressions is each image's own expression: the same as running each alone.
+#[test]
+fn a_batch_of_expressions_equals_each_alone() {
+    let texts = ["conv3_1:7 - conv3_1:8".to_string(), "conv2_1:4 + 0.5*conv3_1:7".to_string()];
+    let config = AscentConfig { steps: 3, size: SIZE, ..Mode::Classic.config() };
+    let run = |texts: &[String]| {
+        let objective = Objective::expressions(Network::Vgg16, texts, Activation::PostRelu).unwrap();
+        let (reports, ascent) = run_to_end(Ascent::new(flex_model(), objective, config.clone()).unwrap());
+        (reports.last().unwrap().activations.clone(), pollster::block_on(ascent.pixels()).unwrap())
+    };
+    let (together, pixels) = run(&texts);
+    for (i, text) in texts.iter().enumerate() {
+        let (alone, alone_pixels) = run(std::slice::from_ref(text));
+        assert!(
+            (together[i] - alone[0]).abs() <= 1e-5 * alone[0].abs().max(1.0),
+            "{text}: {} vs {}",
+            together[i],
+            alone[0]
+        );
+        let n = alone_pixels.len();
+        let off = pixels[i * n..(i + 1) * n].iter().zip(&alone_pixels).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(off < 1e-5, "{text}: the batch's picture is {off} off the single run's");
+    }
 }

@@ -98,11 +98,14 @@ fn names<T: std::fmt::Display>(values: impl IntoIterator<Item = T>) -> Vec<Strin
 }
 
 pub fn catalog() -> Catalog {
-    let integer = |limit: limits::Limit<usize>| FieldKind::Integer {
+    let within = |limit: limits::Limit<usize>, default| FieldKind::Integer {
         min: limit.min as u64,
         max: limit.max as u64,
-        default: None,
+        default,
     };
+    let integer = |limit| within(limit, None);
+    // A term's weight: 0 (none) by default.
+    let weight = |limit| within(limit, Some(0));
     let field = |name, kind| Field { name, kind, modes: None };
     Catalog {
         models: Network::ALL
@@ -125,22 +128,8 @@ pub fn catalog() -> Catalog {
             field("expressions", FieldKind::Expressions { max_chars: expression::MAX_CHARS }),
             field("preRelu", FieldKind::Boolean { default: false }),
             field("minimise", FieldKind::Boolean { default: false }),
-            field(
-                "diversity",
-                FieldKind::Integer {
-                    min: limits::DIVERSITY.min as u64,
-                    max: limits::DIVERSITY.max as u64,
-                    default: Some(0),
-                },
-            ),
-            field(
-                "accentuate",
-                FieldKind::Integer {
-                    min: limits::ACCENTUATE.min as u64,
-                    max: limits::ACCENTUATE.max as u64,
-                    default: Some(0),
-                },
-            ),
+            field("diversity", weight(limits::DIVERSITY)),
+            field("accentuate", weight(limits::ACCENTUATE)),
             field("steps", integer(limits::STEPS)),
             field("size", integer(limits::SIZE)),
             Field {

@@ -294,9 +294,9 @@ impl Ascent {
         let image = self.to_image.apply(params.clone());
         let batch = self.objective.batch();
         // Accentuating, the starting picture goes through the same transform as the images, behind them in the
-        // batch: its features are the pull's target for this step's view.
+        // batch (once: every image sees the same view): its features are the pull's target for this step's view.
         let input = match &self.start {
-            Some(start) => Tensor::cat(vec![image, start.clone().repeat_dim(0, batch)], 0),
+            Some(start) => Tensor::cat(vec![image, start.clone()], 0),
             None => image,
         };
         let input = self.config.transforms.apply(input, &mut self.rng);
@@ -304,7 +304,7 @@ impl Ascent {
         let target = self.start.as_ref().map(|_| {
             let deepest = features.last().expect("a layer").clone();
             features = features.iter().map(|f| f.clone().narrow(0, 0, batch)).collect();
-            relu(deepest.narrow(0, batch, batch)).detach()
+            relu(deepest.narrow(0, batch, 1)).detach()
         });
         let values = self.objective.evaluate(&features, &self.selection);
         // The reports keep the objective's own value: a minimised one is seen to fall.
@@ -312,8 +312,9 @@ impl Ascent {
         // Both compare the images at the deepest layer they read.
         let deepest = features.pop().expect("a layer");
         if let Some(target) = target {
-            // The squared distance to the starting picture's features, relative to their energy: scale-free.
-            let energy = target.clone().square().mean_dims(&[1, 2, 3]).reshape([batch]).clamp_min(1e-10);
+            // The squared distance to the starting picture's features (broadcast over the batch), relative to their
+            // energy: scale-free.
+            let energy = target.clone().square().mean().clamp_min(1e-10);
             let distance = (relu(deepest.clone()) - target).square().mean_dims(&[1, 2, 3]).reshape([batch]);
             climbed = climbed - (distance / energy).sum() * self.config.accentuate;
         }

@@ -157,12 +157,17 @@ const bringing = new Map();
 /** The network a request names (VGG16 when it names none). @param {RunRequest} request @returns {Model} */
 const modelOf = (request) => request.model ?? 'vgg16';
 
+/** Each network's manifest read, under way or done: a second ask while the first is under way waits for the same
+ *  one (two `Weights` of one network would hand the visualizer its parts twice). @type {Map<Model, Promise<Weights>>} */
+const opening = new Map();
+
 /** `model`'s weights, their manifest entry read on first use. @param {Model} model */
-async function openWeights(model) {
-  let weights = weightsOf.get(model);
+function openWeights(model) {
+  let weights = opening.get(model);
   if (!weights) {
-    weights = await Weights.open(scope.location.href, model);
-    weightsOf.set(model, weights);
+    weights = Weights.open(scope.location.href, model).then((w) => (weightsOf.set(model, w), w));
+    weights.catch(() => opening.delete(model)); // a failed read is tried again next time
+    opening.set(model, weights);
   }
   return weights;
 }
@@ -250,6 +255,7 @@ async function boot() {
     visualizer = null;
     // A retry reads the manifest again (the site may have been fixed).
     weightsOf.clear();
+    opening.clear();
     given.clear();
     post({ type: 'weights', phase: 'error', message: e instanceof Error ? e.message : String(e) });
     return;

@@ -73,6 +73,7 @@ test("an AlexNet link fetches AlexNet's weights only; its controls follow AlexNe
   const back = await controls(page);
   assert.deepEqual([back.model, back.layer, back.slider, back.filterMax], ['alexnet', 'conv1', 0, 63]);
   assert.match(back.hash, /^#mode=classic&model=alexnet&layer=conv1&filter=63&/);
-  assert.deepEqual(weightsAsked(asked), [], 'AlexNet\'s weights were already in');
+  // (VGG16's deeper layers may still be arriving in the background, after its first picture.)
+  assert.deepEqual(weightsAsked(asked).filter((f) => f.startsWith('alexnet')), [], 'AlexNet\'s weights were already in');
   assert.deepEqual(page.logs.filter((l) => l.startsWith('pageerror') || l.startsWith('error')), []);
 });

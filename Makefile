@@ -7,7 +7,7 @@ VENV ?= $(HOME)/.cache/filterlens/venv
 NIGHTLY = nightly-2026-05-19
 PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0
 
-.PHONY: serve test lint weights bench bench-torch golden lucent-fixture fuzz mutants
+.PHONY: serve test lint weights bench bench-torch golden lucent-fixture maco-fixture fuzz mutants
 
 include web.mk
 
@@ -55,6 +55,11 @@ golden: weights $(TORCH_VENV)/bin/python
 lucent-fixture: $(TORCH_VENV)/bin/python
 	$(TORCH_VENV)/bin/python -m pip install --quiet --no-deps torch-lucent==0.1.8
 	$(TORCH_VENV)/bin/python benches/lucent_fixture.py
+
+# Regenerates tests/fixtures/maco.json: xplique's MACO image parameterisation and spectrum resizing, in PyTorch
+# (src/param.rs and src/spectrum.rs compare).
+maco-fixture: $(TORCH_VENV)/bin/python
+	$(TORCH_VENV)/bin/python benches/maco_fixture.py
 
 # The weights loader under libFuzzer for FUZZ_SECONDS (NIGHTLY; cargo-fuzz),
 # the corpus seeded with the real file and damaged copies; its own build folder (another toolchain and flags).

@@ -3,7 +3,7 @@
 #
 #   make pkg        wasm32 build (profile wasm-release) -> wasm-bindgen (--target web) -> wasm-opt: pkg/
 #   make pkg-threads  the same with Flex on a pool of Web Workers (nightly, atomics): pkg-threads/
-#   make dist       one self-contained static folder, dist/: www/, pkg/, pkg-threads/, weights (f16 + manifest)
+#   make dist       one self-contained static folder, dist/: www/, pkg/, pkg-threads/, weights (f16, the ImageNet spectrum, the manifest)
 #   make serve-web  dist/ on http://127.0.0.1:8000, cross-origin isolated (so the threaded build runs)
 #   make typecheck  tsc --noEmit over the page, the worker (against pkg/'s generated types) and the browser tests
 #   make e2e        the browser tests (tests/e2e/, node --test + playwright-core + Chromium) against dist/
@@ -93,7 +93,7 @@ dist: pkg pkg-threads weights $(WWW_FILES)
 	cp $(WWW_FILES) dist.tmp/
 	cp pkg/filterlens.js pkg/filterlens_bg.wasm pkg/filterlens_bg.wasm.br dist.tmp/pkg/
 	cp -r pkg-threads dist.tmp/pkg-threads && rm -f dist.tmp/pkg-threads/*.d.ts dist.tmp/pkg-threads/package.json
-	cp weights/vgg16-f16.safetensors weights/alexnet-f16.safetensors weights/manifest.json dist.tmp/weights/
+	cp weights/vgg16-f16.safetensors weights/alexnet-f16.safetensors weights/imagenet-spectrum.npy weights/manifest.json dist.tmp/weights/
 	rm -rf dist && mv dist.tmp dist
 	@echo "dist/ is ready: any static server works, at any path (e.g. make serve-web)"
 

@@ -2,11 +2,16 @@
 //!
 //! Classic mode is the original program exactly: pixels start as `(128 + U[0,1)) / 255`, no transforms, and each
 //! step is `image += step_size / (max(grad) + 1e-8) * grad` with `max` over each image. Lucid mode optimises an FFT
-//! spectrum with decorrelated colour, under random transforms, with Adam.
+//! spectrum with decorrelated colour, under random transforms, with Adam. MACO mode optimises the spectrum's phase
+//! under ImageNet's fixed magnitude, on many random crops with noise, with NAdam.
+//!
+//! Every step also adds |∂objective/∂image| to each image's transparency map (MACO's): where the picture matters to
+//! the filter.
 
 use burn::tensor::{Tensor, TensorData, activation::relu};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
+use std::sync::Arc;
 use web_time::Instant;
 
 use crate::Error;
@@ -16,6 +21,7 @@ use crate::model::{Activation, Model, Network};
 use crate::objective::{Objective, Selection};
 use crate::param::{Param, ParamsToImage};
 use crate::request::limits;
+use crate::spectrum::Spectrum;
 use crate::transform::Transforms;
 
 /// How the parameters move along their gradient (upwards: the objective is maximised).
@@ -25,6 +31,9 @@ pub enum Optimiser {
     MaxNormalised { step_size: f32 },
     /// Adam with β = (0.9, 0.999), ε = 1e-8 and bias-corrected moments.
     Adam { learning_rate: f32 },
+    /// NAdam as Keras has it (xplique's optimiser for MACO): Adam's moments with Nesterov momentum, β = (0.9,
+    /// 0.999), ε = 1e-7, and the momentum schedule μ_t = β₁ (1 − ½ · 0.96^(0.004 t)).
+    Nadam { learning_rate: f32 },
 }
 
 /// Everything the loop needs besides the model and the objective. [`crate::RunRequest`] makes one from a mode's
@@ -46,6 +55,9 @@ pub struct AscentConfig {
     /// at the objective's deepest layer (0: none; needs `init`), so that the picture stays recognisably itself
     /// while the filter's feature grows in it.
     pub accentuate: f32,
+    /// ImageNet's magnitude spectrum, which [`Param::Phase`] holds fixed (not part of a request: the front end
+    /// loads it, as it does the weights).
+    pub spectrum: Option<Arc<Spectrum>>,
 }
 
 impl AscentConfig {
@@ -63,6 +75,9 @@ impl AscentConfig {
             && init.len() != 3 * self.size * self.size
         {
             return Err(Error::InitSize { values: init.len(), size: self.size });
+        }
+        if self.init.is_some() && (self.param == Param::Phase || self.transforms.crops.is_some()) {
+            return Err(Error::MacoFromPicture);
         }
 
         Ok(())
@@ -92,6 +107,10 @@ pub struct Ascent {
     to_image: ParamsToImage,
     params: Tensor<4>,
     adam: Option<AdamMoments>,
+    /// The objective of each view the transforms make of the images (with MACO's crops, each image's repeated).
+    viewed: Objective,
+    /// Σ |∂objective/∂image| over the steps taken, `[batch, 3, size, size]`.
+    transparency: Tensor<4>,
     /// Draws the random transforms.
     rng: Pcg64,
     activations: Vec<Activation>,
@@ -101,7 +120,7 @@ pub struct Ascent {
     start: Option<Tensor<4>>,
 }
 
-/// Adam's running moments, shaped like the parameters.
+/// Adam's (and NAdam's) running moments, shaped like the parameters.
 struct AdamMoments {
     first: Tensor<4>,
     second: Tensor<4>,
@@ -112,6 +131,7 @@ struct AdamMoments {
 pub struct Checkpoint {
     params: Vec<f32>,
     adam: Option<(Vec<f32>, Vec<f32>)>,
+    transparency: Vec<f32>,
     rng: Pcg64,
     activations: Vec<Activation>,
     steps_taken: usize,
@@ -140,9 +160,9 @@ impl Ascent {
         }
         let device = model.device();
         let batch = objective.batch();
-        let to_image = ParamsToImage::new(config.param, config.size, &device);
+        let to_image = ParamsToImage::new(config.param, config.size, config.spectrum.as_deref(), &device)?;
         let values = match &config.init {
-            Some(image) => to_image.params_for(image).repeat(batch),
+            Some(image) => to_image.params_for(image)?.repeat(batch),
             None => to_image.initial(&start_seeds(objective.images(), config.seed)),
         };
         let params = Tensor::from_data(TensorData::new(values, to_image.shape(batch)), &device);
@@ -153,9 +173,11 @@ impl Ascent {
             _ => None,
         };
         let activations = vec![objective.activation(); batch];
-        let selection = objective.selection(&activations, &device);
+        let viewed = objective.per_view(config.transforms.views());
+        let selection = select(&viewed, &activations, &device);
         // The transforms draw from their own stream, so the initial noise does not depend on them.
         let rng = Pcg64::seed_from_u64(config.seed ^ 0x7472_616e_7366_6f72);
+        let transparency = Tensor::zeros([batch, 3, config.size, config.size], &device);
         Ok(Self {
             model: model.clone(),
             objective,
@@ -163,6 +185,8 @@ impl Ascent {
             to_image,
             params,
             adam: None,
+            viewed,
+            transparency,
             rng,
             activations,
             selection,
@@ -210,8 +234,14 @@ impl Ascent {
     pub fn display(&self) -> Display {
         match self.config.param {
             Param::Pixels => Display::MinMax,
-            Param::Fft => Display::Clamp,
+            Param::Fft | Param::Phase => Display::Clamp,
         }
+    }
+
+    /// Each image's transparency map read back, planar `[batch][3][size][size]`: Σ |∂objective/∂image| over the
+    /// steps taken (MACO's; [`crate::image::transparent`] makes it the picture's alpha).
+    pub async fn transparency(&self) -> Result<Vec<f32>, Error> {
+        read_floats(self.transparency.clone()).await
     }
 
     /// The current images read back to the host, planar `[batch][3][size][size]`.
@@ -230,6 +260,7 @@ impl Ascent {
         Ok(Checkpoint {
             params: read_floats(self.params.clone()).await?,
             adam,
+            transparency: read_floats(self.transparency.clone()).await?,
             rng: self.rng.clone(),
             activations: self.activations.clone(),
             steps_taken: self.steps_taken,
@@ -251,8 +282,11 @@ impl Ascent {
         ascent.params = tensor(checkpoint.params);
         ascent.adam =
             checkpoint.adam.map(|(first, second)| AdamMoments { first: tensor(first), second: tensor(second) });
+        let [batch, _, size, _] = ascent.transparency.dims();
+        ascent.transparency =
+            Tensor::from_data(TensorData::new(checkpoint.transparency, [batch, 3, size, size]), &device);
         ascent.rng = checkpoint.rng;
-        ascent.selection = ascent.objective.selection(&checkpoint.activations, &device);
+        ascent.selection = select(&ascent.viewed, &checkpoint.activations, &device);
         ascent.activations = checkpoint.activations;
         ascent.steps_taken = checkpoint.steps_taken;
         Ok(ascent)
@@ -261,7 +295,7 @@ impl Ascent {
     /// One ascent step for every image of the batch.
     pub async fn step(&mut self) -> Result<StepReport, Error> {
         let start = Instant::now();
-        let (mut grad, mut values) = self.gradient();
+        let (mut grad, mut image_grad, mut values) = self.gradient();
         let mut switched = Vec::new();
         if self.steps_taken == 0 {
             let peaks = read_floats(grad.clone().abs().max_dims(&[1, 2, 3])).await?;
@@ -270,10 +304,11 @@ impl Ascent {
                 for &i in &switched {
                     self.activations[i] = Activation::PreRelu;
                 }
-                self.selection = self.objective.selection(&self.activations, &self.model.device());
-                (grad, values) = self.gradient();
+                self.selection = select(&self.viewed, &self.activations, &self.model.device());
+                (grad, image_grad, values) = self.gradient();
             }
         }
+        self.transparency = self.transparency.clone() + image_grad.abs();
         self.update(grad);
         let activations = read_floats(values).await?;
         let report = StepReport {
@@ -287,30 +322,40 @@ impl Ascent {
     }
 
     /// Gradient of the summed objective with respect to the parameters (images do not interact, so each image
-    /// gets the gradient of its own objective), and the objective per image. Every image of a batch sees the
-    /// same random transform, so a grid tile follows the same path as a single run with the same seed.
-    fn gradient(&mut self) -> (Tensor<4>, Tensor<1>) {
-        let params = self.params.clone().autodiff().require_grad();
-        let image = self.to_image.apply(params.clone());
+    /// gets the gradient of its own objective) and to the images, and the objective per image (the mean over its
+    /// views). Every image of a batch sees the same random transform, so a grid tile follows the same path as a
+    /// single run with the same seed.
+    fn gradient(&mut self) -> (Tensor<4>, Tensor<4>, Tensor<1>) {
+        // The images are the leaf the network's gradient stops at; the parameterisation's chain rule follows.
+        let image = self.to_image.apply(self.params.clone()).autodiff().require_grad();
         let batch = self.objective.batch();
+        let views = self.config.transforms.views();
         // Accentuating, the starting picture goes through the same transform as the images, behind them in the
         // batch (once: every image sees the same view): its features are the pull's target for this step's view.
         let input = match &self.start {
-            Some(start) => Tensor::cat(vec![image, start.clone()], 0),
-            None => image,
+            Some(start) => Tensor::cat(vec![image.clone(), start.clone()], 0),
+            None => image.clone(),
         };
-        let input = self.config.transforms.apply(input, &mut self.rng);
+        let progress = self.steps_taken as f64 / self.config.steps.saturating_sub(1).max(1) as f64;
+        let input = self.config.transforms.apply(input, progress.min(1.0), &mut self.rng);
         let mut features = self.model.pre_relu(input, &self.selection.layers());
         let target = self.start.as_ref().map(|_| {
             let deepest = features.last().expect("a layer").clone();
             features = features.iter().map(|f| f.clone().narrow(0, 0, batch)).collect();
             relu(deepest.narrow(0, batch, 1)).detach()
         });
-        let values = self.objective.evaluate(&features, &self.selection);
+        let per_view = self.viewed.evaluate(&features, &self.selection);
+        let values = if views == 1 { per_view } else { per_view.reshape([batch, views]).mean_dim(1).reshape([batch]) };
         // The reports keep the objective's own value: a minimised one is seen to fall.
         let mut climbed = if self.objective.minimises() { -values.clone().sum() } else { values.clone().sum() };
-        // Both compare the images at the deepest layer they read.
+        // Both compare the images at the deepest layer they read (an image's views side by side).
         let deepest = features.pop().expect("a layer");
+        let deepest = match deepest.dims() {
+            [_, channels, h, w] if views > 1 => {
+                deepest.reshape([batch, views, channels, h, w]).swap_dims(1, 2).reshape([batch, channels, views * h, w])
+            }
+            _ => deepest,
+        };
         if let Some(target) = target {
             // The squared distance to the starting picture's features (broadcast over the batch), relative to their
             // energy: scale-free.
@@ -322,8 +367,9 @@ impl Ascent {
             climbed = climbed - crate::objective::similarity(deepest) * self.objective.diversity();
         }
         let grads = climbed.backward();
-        let grad = params.grad(&grads).expect("the parameters require a gradient");
-        (grad, values.without_autodiff())
+        let image_grad = image.grad(&grads).expect("the images require a gradient");
+        let grad = self.to_image.pull_back(self.params.clone(), image_grad.clone());
+        (grad, image_grad, values.without_autodiff())
     }
 
     fn update(&mut self, grad: Tensor<4>) {
@@ -335,22 +381,47 @@ impl Ascent {
             }
             Optimiser::Adam { learning_rate } => {
                 let (beta1, beta2, epsilon) = (0.9f32, 0.999f32, 1e-8f32);
-                let squared = grad.clone().square();
-                let moments = match self.adam.take() {
-                    Some(m) => AdamMoments {
-                        first: m.first * beta1 + grad * (1.0 - beta1),
-                        second: m.second * beta2 + squared * (1.0 - beta2),
-                    },
-                    None => AdamMoments { first: grad * (1.0 - beta1), second: squared * (1.0 - beta2) },
-                };
+                let moments = self.moments(grad, beta1, beta2);
                 let t = (self.steps_taken + 1) as i32;
                 let first = moments.first.clone() / (1.0 - beta1.powi(t));
                 let second = moments.second.clone() / (1.0 - beta2.powi(t));
                 self.adam = Some(moments);
                 params + first / (second.sqrt() + epsilon) * learning_rate
             }
+            Optimiser::Nadam { learning_rate } => {
+                let (beta1, beta2, epsilon) = (0.9f64, 0.999f64, 1e-7f32);
+                let moments = self.moments(grad.clone(), beta1 as f32, beta2 as f32);
+                let t = self.steps_taken + 1;
+                let momentum = |t: usize| beta1 * (1.0 - 0.5 * 0.96f64.powf(0.004 * t as f64));
+                let product: f64 = (1..=t).map(momentum).product();
+                let (now, next) = (momentum(t), momentum(t + 1));
+                let first = moments.first.clone() * (next / (1.0 - product * next)) as f32
+                    + grad * ((1.0 - now) / (1.0 - product)) as f32;
+                let second = moments.second.clone() / (1.0 - beta2.powi(t as i32)) as f32;
+                self.adam = Some(moments);
+                params + first / (second.sqrt() + epsilon) * learning_rate
+            }
         };
     }
+
+    /// Adam's moments after this step's gradient: m ← β₁ m + (1 − β₁) g, v ← β₂ v + (1 − β₂) g² (from zero).
+    fn moments(&mut self, grad: Tensor<4>, beta1: f32, beta2: f32) -> AdamMoments {
+        let squared = grad.clone().square();
+        match self.adam.take() {
+            Some(m) => AdamMoments {
+                first: m.first * beta1 + grad * (1.0 - beta1),
+                second: m.second * beta2 + squared * (1.0 - beta2),
+            },
+            None => AdamMoments { first: grad * (1.0 - beta1), second: squared * (1.0 - beta2) },
+        }
+    }
+}
+
+/// The selection for `viewed` (the objective per view) with each image's activation given to its views.
+fn select(viewed: &Objective, activations: &[Activation], device: &burn::tensor::Device) -> Selection {
+    let views = viewed.batch() / activations.len();
+    let per_view: Vec<Activation> = activations.iter().flat_map(|&a| std::iter::repeat_n(a, views)).collect();
+    viewed.selection(&per_view, device)
 }
 
 /// Each image's starting seed: the k-th image of the same objective starts from `seed + k`. Repeats of a filter

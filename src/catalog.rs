@@ -140,9 +140,10 @@ pub fn catalog() -> Catalog {
             Field {
                 name: "lr",
                 kind: FieldKind::Number { min: limits::LEARNING_RATE.min, max: limits::LEARNING_RATE.max },
-                modes: Some(vec![Mode::Lucid]),
+                modes: Some(vec![Mode::Lucid, Mode::Maco]),
             },
-            field("jitter", integer(limits::JITTER)),
+            Field { name: "jitter", kind: integer(limits::JITTER), modes: Some(vec![Mode::Classic, Mode::Lucid]) },
+            Field { name: "crops", kind: integer(limits::CROPS), modes: Some(vec![Mode::Maco]) },
             field("seed", FieldKind::Integer { min: limits::SEED.min, max: limits::SEED.max, default: Some(0) }),
         ],
         backends: Backend::ALL.to_vec(),

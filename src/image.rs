@@ -169,6 +169,27 @@ pub fn picture(planar: &[f32], display: Display, captions: &[String], layout: &G
     picture
 }
 
+/// MACO's transparency view (xplique's `plot_maco`): each tile's image gets an alpha channel from its transparency
+/// map `[batch][3][size][size]` (Σ |∂objective/∂image|): the mean over colours, capped at its 80th percentile (at its
+/// largest value where most of the map is 0, early in a run), over the cap. What the filter does not look at fades
+/// out; captions and gaps stay opaque, and so does a map of zeros.
+pub fn transparent(picture: &mut Rgba, transparency: &[f32], layout: &GridLayout) {
+    let size = layout.tile;
+    let plane = size * size;
+    for (index, map) in transparency.chunks_exact(3 * plane).enumerate() {
+        let mean: Vec<f32> = (0..plane).map(|p| (map[p] + map[plane + p] + map[2 * plane + p]) / 3.0).collect();
+        let mut sorted = mean.clone();
+        sorted.sort_by(f32::total_cmp);
+        let p80 = sorted[((plane - 1) as f64 * 0.8).round() as usize];
+        let cap = if p80 > 0.0 { p80 } else { sorted[plane - 1] };
+        let (x0, y0) = layout.origin(index);
+        for (p, value) in mean.iter().enumerate() {
+            let alpha = if cap > 0.0 { value.min(cap) / cap } else { 1.0 };
+            picture.pixels[4 * ((y0 + p / size) * picture.width + x0 + p % size) + 3] = (alpha * 255.0).round() as u8;
+        }
+    }
+}
+
 pub const GLYPH_WIDTH: usize = 4;
 pub const GLYPH_HEIGHT: usize = 7;
 /// Every character the font has.
@@ -299,6 +320,27 @@ mod tests {
         // 2×1 image: R = [1, 3], G = [2, 2], B = [5, 1]; min 1 -> 0, max 5 -> 255.
         let rgba = min_max_rgba(&[1.0, 3.0, 2.0, 2.0, 5.0, 1.0], 2, 1);
         assert_eq!(rgba, vec![0, 64, 255, 255, 128, 64, 0, 255]);
+    }
+
+    /// Alpha from the transparency map: the colours' mean over its 80th percentile, capped at 1; the largest
+    /// value stands in where most of the map is 0; a map of zeros leaves the picture opaque.
+    #[test]
+    fn transparency_becomes_alpha() {
+        let layout = GridLayout::new(1, 10);
+        let alpha = |map: &[f32]| {
+            let planar: Vec<f32> = [map, map, map].concat();
+            let mut picture = Rgba { width: 10, height: 10, pixels: vec![200; 400] };
+            transparent(&mut picture, &planar, &layout);
+            picture.pixels.chunks_exact(4).map(|p| p[3]).collect::<Vec<u8>>()
+        };
+        let ramp: Vec<f32> = (0..100).map(|i| i as f32).collect();
+        let ramped = alpha(&ramp);
+        assert_eq!((ramped[0], ramped[40], ramped[79], ramped[99]), (0, 129, 255, 255), "80th percentile: 79");
+        let mut sparse = vec![0.0f32; 100];
+        sparse[3] = 2.0;
+        sparse[7] = 1.0;
+        assert_eq!((alpha(&sparse)[3], alpha(&sparse)[7], alpha(&sparse)[0]), (255, 128, 0));
+        assert!(alpha(&[0.0; 100]).iter().all(|&a| a == 255));
     }
 
     #[test]

@@ -10,9 +10,12 @@
 //! - [`weights`]: safetensors bytes to a model, with validation;
 //! - [`objective`]: what to maximise (a channel's mean, a neuron, a whole layer), per image of a batch;
 //! - [`expression`]: objectives as weighted sums across layers, `conv4_3:20 + 0.5*conv4_3:33 - conv5_1:7`;
-//! - [`param`]: how the image is parameterised (pixels, or Lucid's FFT spectrum with decorrelated colour);
-//! - [`transform`]: random pad, jitter, scale and rotation before each forward pass;
-//! - [`ascent`]: the optimisation loop (classic's max-normalised step, or Adam), per-step metrics, checkpoints;
+//! - [`param`]: how the image is parameterised (pixels, Lucid's FFT spectrum with decorrelated colour, or MACO's
+//!   phase under a fixed magnitude);
+//! - [`spectrum`]: ImageNet's average Fourier magnitude, which MACO's phase parameterisation holds fixed;
+//! - [`transform`]: random pad, jitter, scale and rotation before each forward pass, or MACO's crops and noise;
+//! - [`ascent`]: the optimisation loop (classic's max-normalised step, Adam or NAdam), per-step metrics, the
+//!   transparency map, checkpoints;
 //! - [`image`]: tensor to RGBA8, PNG, captioned grids;
 //! - [`animation`]: the ascent as an animated PNG, a captioned frame every k steps;
 //!
@@ -31,6 +34,7 @@ pub mod model;
 pub mod objective;
 pub mod param;
 pub mod request;
+pub mod spectrum;
 pub mod transform;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
@@ -42,6 +46,7 @@ pub use model::{Activation, LayerSpec, Model, Network};
 pub use objective::{Objective, Target};
 pub use param::Param;
 pub use request::{Mode, RunRequest};
+pub use spectrum::Spectrum;
 pub use transform::Transforms;
 pub use weights::WeightsError;
 
@@ -58,8 +63,20 @@ pub enum Error {
         "the random transforms shrink a {size} px image to {smallest} px, below the {min} px the model needs: choose a larger size or less jitter"
     )]
     TransformedTooSmall { size: usize, smallest: usize, min: usize },
-    #[error("{field} does not apply to {mode} mode (classic takes stepSize, lucid takes lr)")]
-    RateForOtherMode { field: &'static str, mode: Mode },
+    #[error(
+        "{field} does not apply to {mode} mode (classic takes stepSize, lucid takes lr and jitter, maco takes lr and crops)"
+    )]
+    FieldForOtherMode { field: &'static str, mode: Mode },
+    #[error(
+        "maco mode starts from noise (its phase cannot hold a picture with another spectrum): choose classic or lucid to start from a picture"
+    )]
+    MacoFromPicture,
+    #[error(
+        "maco mode needs ImageNet's magnitude spectrum (weights/imagenet-spectrum.npy, which `make weights` prepares)"
+    )]
+    NoSpectrum,
+    #[error("the ImageNet spectrum file is unusable: {0}")]
+    Spectrum(String),
     #[error("accentuate pulls toward a starting picture: choose one, or set accentuate to 0")]
     AccentuateWithoutPicture,
     #[error("the starting image has {values} values, expected 3 × {size} × {size}")]

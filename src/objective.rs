@@ -88,6 +88,13 @@ impl Objective {
         Self { diversity: weight, ..self }
     }
 
+    /// The objective of a batch whose images each became `views` views (MACO's crops), an image's views together:
+    /// each image's expression `views` times in a row.
+    pub(crate) fn per_view(&self, views: usize) -> Self {
+        let images = self.images.iter().flat_map(|e| std::iter::repeat_n(e.clone(), views)).collect();
+        Self { images, ..self.clone() }
+    }
+
     /// The diversity term's weight (0: none).
     pub fn diversity(&self) -> f32 {
         self.diversity

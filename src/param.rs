@@ -4,6 +4,9 @@
 //! - [`Param::Fft`]: Lucid's spectrum parameterisation. The optimiser moves a half-spectrum per colour channel,
 //!   scaled by 1/frequency so that low frequencies move first; an inverse real FFT gives a decorrelated-colour
 //!   image, the ImageNet colour-correlation matrix mixes it into RGB and a sigmoid keeps it in (0, 1).
+//! - [`Param::Phase`]: MACO's (Fel et al. 2023, xplique's `maco_image_parametrization`). The optimiser moves only
+//!   the phase of the half-spectrum; its magnitude is ImageNet's average ([`Spectrum`]), fixed. The phase is
+//!   standardised, the inverse real FFT's image standardised, then coloured and squashed as Lucid's.
 //!
 //! The inverse FFT is written as matrix products with cosine and sine tables, so every backend (WebGPU included)
 //! differentiates it with the ops it already has.
@@ -11,6 +14,10 @@
 use burn::tensor::{Device, Tensor, TensorData, activation::sigmoid};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
+
+use crate::Error;
+use crate::spectrum::Spectrum;
+use crate::transform::standard_normal;
 
 /// Square root of ImageNet's colour-correlation matrix (from Lucid), columns scaled so the largest has norm 1.
 pub const COLOR_CORRELATION_SVD_SQRT: [[f32; 3]; 3] = [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]];
@@ -24,6 +31,7 @@ const SPECTRUM_SD: f64 = 0.01;
 pub enum Param {
     Pixels,
     Fft,
+    Phase,
 }
 
 /// The colour matrix applied to the decorrelated image: `rgb = M · t`.
@@ -69,8 +77,6 @@ struct DftTables {
     /// a conjugate pair.
     cols_cos: Tensor<3>,
     cols_sin: Tensor<3>,
-    /// `[1, 1, h, w/2+1]`, the 1/f prior divided by Lucid's magic constant.
-    scale: Tensor<4>,
 }
 
 impl DftTables {
@@ -83,35 +89,66 @@ impl DftTables {
         let tau = std::f64::consts::TAU;
         let (sh, sw) = ((h as f64).sqrt(), (w as f64).sqrt());
         let weight = |kx: usize| if kx == 0 || (w.is_multiple_of(2) && kx == w / 2) { 1.0 } else { 2.0 };
-        let scale: Vec<f32> = spectrum_scale(h, w).into_iter().map(|s| (s / MAGIC) as f32).collect();
         Self {
             rows_cos: table(h, h, &|y, ky| (tau * (ky * y) as f64 / h as f64).cos() / sh),
             rows_sin: table(h, h, &|y, ky| (tau * (ky * y) as f64 / h as f64).sin() / sh),
             cols_cos: table(wf, w, &|kx, x| weight(kx) * (tau * (kx * x) as f64 / w as f64).cos() / sw),
             cols_sin: table(wf, w, &|kx, x| weight(kx) * (tau * (kx * x) as f64 / w as f64).sin() / sw),
-            scale: Tensor::from_data(TensorData::new(scale, [1, 1, h, wf]), device),
         }
     }
+
+    /// The real images `[batch * 3, h, w]` of half-spectra given as real and imaginary parts `[batch * 3, h, w/2+1]`.
+    fn inverse(&self, re: Tensor<3>, im: Tensor<3>) -> Tensor<3> {
+        // Inverse DFT along y (complex), then the inverse real DFT along x keeps the real part.
+        let y_re = self.rows_cos.clone().matmul(re.clone()) - self.rows_sin.clone().matmul(im.clone());
+        let y_im = self.rows_cos.clone().matmul(im) + self.rows_sin.clone().matmul(re);
+        y_re.matmul(self.cols_cos.clone()) - y_im.matmul(self.cols_sin.clone())
+    }
+}
+
+/// What turns parameters into an image.
+enum Basis {
+    Pixels,
+    /// `scale`: `[1, 1, h, w/2+1]`, the 1/f prior divided by Lucid's magic constant.
+    Fft {
+        tables: DftTables,
+        scale: Tensor<4>,
+    },
+    /// `magnitude`: `[1, 3, h, w/2+1]`, ImageNet's, fixed.
+    Phase {
+        tables: DftTables,
+        magnitude: Tensor<4>,
+    },
 }
 
 /// A parameterisation bound to an image size and device: maps parameters to images.
 pub(crate) struct ParamsToImage {
     param: Param,
     size: usize,
-    tables: Option<DftTables>,
+    basis: Basis,
     color: Tensor<3>,
 }
 
 impl ParamsToImage {
-    pub fn new(param: Param, size: usize, device: &Device) -> Self {
+    /// `spectrum`: the fixed magnitude, which [`Param::Phase`] needs (and the others ignore).
+    pub fn new(param: Param, size: usize, spectrum: Option<&Spectrum>, device: &Device) -> Result<Self, Error> {
         let m = color_matrix();
         let color: Vec<f32> = m.iter().flatten().map(|&v| v as f32).collect();
-        Self {
-            param,
-            size,
-            tables: (param == Param::Fft).then(|| DftTables::new(size, size, device)),
-            color: Tensor::from_data(TensorData::new(color, [1, 3, 3]), device),
-        }
+        let wf = size / 2 + 1;
+        let basis = match param {
+            Param::Pixels => Basis::Pixels,
+            Param::Fft => {
+                let scale: Vec<f32> = spectrum_scale(size, size).into_iter().map(|s| (s / MAGIC) as f32).collect();
+                let scale = Tensor::from_data(TensorData::new(scale, [1, 1, size, wf]), device);
+                Basis::Fft { tables: DftTables::new(size, size, device), scale }
+            }
+            Param::Phase => {
+                let magnitude = spectrum.ok_or(Error::NoSpectrum)?.resized(size);
+                let magnitude = Tensor::from_data(TensorData::new(magnitude, [1, 3, size, wf]), device);
+                Basis::Phase { tables: DftTables::new(size, size, device), magnitude }
+            }
+        };
+        Ok(Self { param, size, basis, color: Tensor::from_data(TensorData::new(color, [1, 3, 3]), device) })
     }
 
     /// The parameter tensor's shape for `batch` images.
@@ -120,27 +157,46 @@ impl ParamsToImage {
             Param::Pixels => [batch, 3, self.size, self.size],
             // Real parts in channels 0..3, imaginary parts in 3..6.
             Param::Fft => [batch, 6, self.size, self.size / 2 + 1],
+            Param::Phase => [batch, 3, self.size, self.size / 2 + 1],
         }
     }
 
     /// Images `[batch, 3, size, size]` from parameters.
     pub fn apply(&self, params: Tensor<4>) -> Tensor<4> {
-        let Some(t) = &self.tables else { return params };
         let [batch, _, h, wf] = params.dims();
         let w = self.size;
-        let scaled = params * t.scale.clone();
-        let re = scaled.clone().narrow(1, 0, 3).reshape([batch * 3, h, wf]);
-        let im = scaled.narrow(1, 3, 3).reshape([batch * 3, h, wf]);
-        // Inverse DFT along y (complex), then the inverse real DFT along x keeps the real part.
-        let y_re = t.rows_cos.clone().matmul(re.clone()) - t.rows_sin.clone().matmul(im.clone());
-        let y_im = t.rows_cos.clone().matmul(im) + t.rows_sin.clone().matmul(re);
-        let decorrelated = y_re.matmul(t.cols_cos.clone()) - y_im.matmul(t.cols_sin.clone());
-        let rgb = self.color.clone().matmul(decorrelated.reshape([batch, 3, h * w]));
+        let decorrelated = match &self.basis {
+            Basis::Pixels => return params,
+            Basis::Fft { tables, scale } => {
+                let scaled = params * scale.clone();
+                let re = scaled.clone().narrow(1, 0, 3).reshape([batch * 3, h, wf]);
+                let im = scaled.narrow(1, 3, 3).reshape([batch * 3, h, wf]);
+                tables.inverse(re, im).reshape([batch, 3, h * w])
+            }
+            Basis::Phase { tables, magnitude } => {
+                let phase = standardised(params.reshape([batch, 3 * h * wf])).reshape([batch, 3, h, wf]);
+                let re = (phase.clone().cos() * magnitude.clone()).reshape([batch * 3, h, wf]);
+                let im = (phase.sin() * magnitude.clone()).reshape([batch * 3, h, wf]);
+                standardised(tables.inverse(re, im).reshape([batch, 3 * h * w])).reshape([batch, 3, h * w])
+            }
+        };
+        let rgb = self.color.clone().matmul(decorrelated);
         sigmoid(rgb.reshape([batch, 3, h, w]))
     }
 
+    /// The gradient with respect to the parameters, from the gradient `image_grad` with respect to the images
+    /// [`Self::apply`] made of `params` (the chain rule through the parameterisation alone).
+    pub fn pull_back(&self, params: Tensor<4>, image_grad: Tensor<4>) -> Tensor<4> {
+        if let Basis::Pixels = self.basis {
+            return image_grad;
+        }
+        let params = params.autodiff().require_grad();
+        let grads = (self.apply(params.clone()) * image_grad.autodiff()).sum().backward();
+        params.grad(&grads).expect("the parameters require a gradient")
+    }
+
     /// Initial parameters, one image per seed: classic's `(128 + U[0,1)) / 255` noise for pixels, Lucid's
-    /// N(0, 0.01²) spectrum for FFT.
+    /// N(0, 0.01²) spectrum for FFT, MACO's N(0, 1) phase.
     pub fn initial(&self, seeds: &[u64]) -> Vec<f32> {
         let [_, c, h, w] = self.shape(1);
         seeds
@@ -150,26 +206,30 @@ impl ParamsToImage {
                 let one: Vec<f32> = match self.param {
                     Param::Pixels => (0..c * h * w).map(|_| (128.0 + rng.random::<f32>()) / 255.0).collect(),
                     Param::Fft => (0..c * h * w).map(|_| (standard_normal(&mut rng) * SPECTRUM_SD) as f32).collect(),
+                    Param::Phase => (0..c * h * w).map(|_| standard_normal(&mut rng) as f32).collect(),
                 };
                 one
             })
             .collect()
     }
 
-    /// Parameters that render to `image` (planar `[3][size][size]` in [0, 1]), for starting from a picture.
-    pub fn params_for(&self, image: &[f32]) -> Vec<f32> {
+    /// Parameters that render to `image` (planar `[3][size][size]` in [0, 1]), for starting from a picture; none
+    /// for MACO's phase, under which a picture with another spectrum has no exact parameters.
+    pub fn params_for(&self, image: &[f32]) -> Result<Vec<f32>, Error> {
         match self.param {
-            Param::Pixels => image.to_vec(),
-            Param::Fft => spectrum_of(image, self.size),
+            Param::Pixels => Ok(image.to_vec()),
+            Param::Fft => Ok(spectrum_of(image, self.size)),
+            Param::Phase => Err(Error::MacoFromPicture),
         }
     }
 }
 
-/// Box–Muller: one N(0, 1) sample.
-fn standard_normal(rng: &mut Pcg64) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+/// Each row `[batch, n]` less its mean, over its standard deviation (population) + 1e-5: xplique standardises the
+/// phase, then the image, so that neither the phase's nor the spectrum's scale matters.
+fn standardised(rows: Tensor<2>) -> Tensor<2> {
+    let centred = rows.clone() - rows.mean_dim(1);
+    let deviation = centred.clone().square().mean_dim(1).sqrt();
+    centred / (deviation + 1e-5)
 }
 
 /// The FFT parameters whose rendering is `image`: undo the sigmoid (clamped away from 0 and 1), the colour mixing,
@@ -239,8 +299,38 @@ fn invert3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// tests/fixtures/maco.json (benches/maco_fixture.py).
+    pub(crate) fn maco_fixture() -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/maco.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// xplique's MACO image of a phase under a magnitude, transcribed into PyTorch (tests/fixtures/maco.json,
+    /// benches/maco_fixture.py: torch.fft.irfft2 and xplique's own colour matrix): the same phase gives the same
+    /// picture here, for even and odd sizes.
+    #[test]
+    fn phase_images_match_xpliques_parameterisation() {
+        let fixture = maco_fixture();
+        let device = Device::flex();
+        for case in fixture["cases"].as_array().unwrap() {
+            let size = case["size"].as_u64().unwrap() as usize;
+            let floats = |key: &str| -> Vec<f32> {
+                case[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+            };
+            let (magnitude, phase, expected) = (floats("magnitude"), floats("phase"), floats("image"));
+            // The case's magnitude is already at the image's size: resampling leaves it as it is.
+            let spectrum = Spectrum::from_npy(&crate::spectrum::npy([3, size, size / 2 + 1], &magnitude)).unwrap();
+            let to_image = ParamsToImage::new(Param::Phase, size, Some(&spectrum), &device).unwrap();
+            let tensor = Tensor::<4>::from_data(TensorData::new(phase, to_image.shape(1)), &device);
+            let image = to_image.apply(tensor).into_data().try_into_vec::<f32>().unwrap();
+            let worst = image.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            println!("size {size}: within {worst:.1e} of xplique's picture");
+            assert!(worst < 1e-5, "size {size}: off xplique's picture by {worst}");
+        }
+    }
 
     #[test]
     fn color_matrix_is_lucids_normalised_svd_sqrt() {
@@ -269,11 +359,11 @@ mod tests {
     fn fft_parameterisation_round_trips() {
         let device = Device::flex();
         for size in [16, 15] {
-            let to_image = ParamsToImage::new(Param::Fft, size, &device);
+            let to_image = ParamsToImage::new(Param::Fft, size, None, &device).unwrap();
             let image: Vec<f32> = (0..3 * size * size)
                 .map(|i| 0.5 + 0.4 * ((i as f32) * 0.731).sin() * ((i % size) as f32 * 0.2).cos())
                 .collect();
-            let params = to_image.params_for(&image);
+            let params = to_image.params_for(&image).unwrap();
             let tensor = Tensor::<4>::from_data(TensorData::new(params, to_image.shape(1)), &device);
             let back = to_image.apply(tensor).into_data().try_into_vec::<f32>().unwrap();
             let worst = image.iter().zip(&back).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
@@ -296,7 +386,7 @@ mod tests {
             };
             let (spectrum, expected) = (floats("spectrum"), floats("image"));
             let lucent_bins = case["spectrum_shape"][3].as_u64().unwrap() as usize;
-            let to_image = ParamsToImage::new(Param::Fft, size, &device);
+            let to_image = ParamsToImage::new(Param::Fft, size, None, &device).unwrap();
             let [_, _, h, bins] = to_image.shape(1);
             let mut params = vec![0.0f32; 6 * h * bins];
             for c in 0..3 {
@@ -318,7 +408,7 @@ mod tests {
     #[test]
     fn fft_initial_images_are_near_grey() {
         let device = Device::flex();
-        let to_image = ParamsToImage::new(Param::Fft, 32, &device);
+        let to_image = ParamsToImage::new(Param::Fft, 32, None, &device).unwrap();
         let params = Tensor::<4>::from_data(TensorData::new(to_image.initial(&[1, 1]), to_image.shape(2)), &device);
         let image = to_image.apply(params).into_data().try_into_vec::<f32>().unwrap();
         assert_eq!(image.len(), 2 * 3 * 32 * 32);

@@ -10,35 +10,65 @@ use crate::ascent::{AscentConfig, Optimiser};
 use crate::model::{Activation, Network};
 use crate::objective::{Objective, Target};
 use crate::param::Param;
-use crate::transform::Transforms;
+use crate::transform::{Crops, Transforms};
 
-/// The two presets: the original plain ascent on pixels, and Lucid's recipe.
+/// The three presets: the original plain ascent on pixels, Lucid's recipe, and MACO's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Classic,
     Lucid,
+    Maco,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 2] = [Mode::Classic, Mode::Lucid];
+    pub const ALL: [Mode; 3] = [Mode::Classic, Mode::Lucid, Mode::Maco];
 
     /// The mode's settings before a request's overrides.
     pub fn preset(self) -> Preset {
         match self {
             // The original demo: 150 max-normalised steps of 2/255 on a 224 px image of pixels, untransformed.
-            Mode::Classic => Preset { steps: 150, size: 224, jitter: 0, rate: Rate::StepSize(2.0) },
+            Mode::Classic => {
+                Preset { steps: 150, size: 224, jitter: 0, crops: None, crop_side: None, rate: Rate::StepSize(2.0) }
+            }
             // Lucid's defaults: 512 Adam steps at 0.05 on a 128 px FFT image under the standard transforms.
-            Mode::Lucid => Preset { steps: 512, size: 128, jitter: 8, rate: Rate::LearningRate(0.05) },
+            Mode::Lucid => Preset {
+                steps: 512,
+                size: 128,
+                jitter: 8,
+                crops: None,
+                crop_side: None,
+                rate: Rate::LearningRate(0.05),
+            },
+            // xplique's MACO: 256 NAdam steps at 1.0 on the phase; a 256 px picture seen through 8 crops a step
+            // (xplique takes 32 of a 512 px one: a fourth of the work per step, for a CPU in a browser).
+            Mode::Maco => Preset {
+                steps: 256,
+                size: 256,
+                jitter: 0,
+                crops: Some(8),
+                crop_side: Some(128),
+                rate: Rate::LearningRate(1.0),
+            },
+        }
+    }
+
+    /// The optimiser this mode moves its parameters with, at `rate`.
+    pub fn optimiser(self, rate: Rate) -> Optimiser {
+        match (self, rate) {
+            (_, Rate::StepSize(levels)) => Optimiser::MaxNormalised { step_size: levels / 255.0 },
+            (Mode::Maco, Rate::LearningRate(learning_rate)) => Optimiser::Nadam { learning_rate },
+            (_, Rate::LearningRate(learning_rate)) => Optimiser::Adam { learning_rate },
         }
     }
 
     /// The loop's configuration for this mode's preset, seed 0, starting from noise.
     pub fn config(self) -> AscentConfig {
         let preset = self.preset();
-        let (param, transforms) = match self {
-            Mode::Classic => (Param::Pixels, Transforms::none()),
-            Mode::Lucid => (Param::Fft, Transforms::standard()),
+        let (param, transforms) = match (self, preset.crops, preset.crop_side) {
+            (Mode::Maco, Some(count), Some(side)) => (Param::Phase, Transforms::maco(Crops { count, side })),
+            (Mode::Lucid, ..) => (Param::Fft, Transforms::standard()),
+            _ => (Param::Pixels, Transforms::none()),
         };
         let transforms = Transforms { jitter: preset.jitter, ..transforms };
         AscentConfig {
@@ -47,9 +77,10 @@ impl Mode {
             seed: 0,
             param,
             transforms,
-            optimiser: preset.rate.optimiser(),
+            optimiser: self.optimiser(preset.rate),
             init: None,
             accentuate: 0.0,
+            spectrum: None,
         }
     }
 }
@@ -62,12 +93,18 @@ pub struct Preset {
     pub size: usize,
     /// The random shift before the transforms' scaling and rotation, pixels (Lucid's `jitter(8)`).
     pub jitter: usize,
+    /// MACO's crops per step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crops: Option<usize>,
+    /// The side MACO's crops are resized to, pixels: the network's input, `crops` times a step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crop_side: Option<usize>,
     #[serde(flatten)]
     pub rate: Rate,
 }
 
 /// How far a step goes, in the unit of the mode's optimiser: classic's step size in grey levels (1/255 of the
-/// [0, 1] range), or Adam's learning rate.
+/// [0, 1] range), or Adam's (NAdam's) learning rate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Rate {
@@ -76,17 +113,9 @@ pub enum Rate {
     LearningRate(f32),
 }
 
-impl Rate {
-    pub fn optimiser(self) -> Optimiser {
-        match self {
-            Rate::StepSize(levels) => Optimiser::MaxNormalised { step_size: levels / 255.0 },
-            Rate::LearningRate(learning_rate) => Optimiser::Adam { learning_rate },
-        }
-    }
-}
-
 /// A visualization, as the link and the CLI say it. Optional fields take the mode's preset; a field that does
-/// not belong to the mode (`lr` in classic mode, `stepSize` in lucid mode) is refused, never silently mapped.
+/// not belong to the mode (`lr` in classic mode, `stepSize` in lucid mode, `jitter` in maco mode, `crops` outside
+/// it) is refused, never silently mapped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunRequest {
@@ -131,12 +160,15 @@ pub struct RunRequest {
     /// Classic mode's step size in grey levels (2 means 2/255).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_size: Option<f32>,
-    /// Lucid mode's Adam learning rate.
+    /// Lucid mode's Adam learning rate, maco mode's NAdam one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr: Option<f32>,
     /// Random shift of the image before each step, pixels (0 in classic mode, 8 in lucid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter: Option<usize>,
+    /// Maco mode's random crops per step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crops: Option<usize>,
     /// Seeds the starting noise and the random transforms.
     #[serde(default)]
     pub seed: u64,
@@ -171,6 +203,7 @@ impl RunRequest {
             step_size: None,
             lr: None,
             jitter: None,
+            crops: None,
             seed: 0,
         }
     }
@@ -197,20 +230,24 @@ impl RunRequest {
         config.steps = self.steps.unwrap_or(preset.steps);
         config.size = self.size.unwrap_or(preset.size);
         config.seed = limits::SEED.check(self.seed)?;
-        config.transforms.jitter = limits::JITTER.check(self.jitter.unwrap_or(preset.jitter))?;
         config.accentuate = limits::ACCENTUATE.check(self.accentuate)? as f32;
         let foreign = match self.mode {
-            Mode::Classic => self.lr.map(|_| "lr"),
-            Mode::Lucid => self.step_size.map(|_| "stepSize"),
+            Mode::Classic => [self.lr.map(|_| "lr"), self.crops.map(|_| "crops")],
+            Mode::Lucid => [self.step_size.map(|_| "stepSize"), self.crops.map(|_| "crops")],
+            Mode::Maco => [self.step_size.map(|_| "stepSize"), self.jitter.map(|_| "jitter")],
         };
-        if let Some(field) = foreign {
-            return Err(Error::RateForOtherMode { field, mode: self.mode });
+        if let Some(field) = foreign.into_iter().flatten().next() {
+            return Err(Error::FieldForOtherMode { field, mode: self.mode });
+        }
+        config.transforms.jitter = limits::JITTER.check(self.jitter.unwrap_or(preset.jitter))?;
+        if let Some(crops) = &mut config.transforms.crops {
+            crops.count = limits::CROPS.check(self.crops.unwrap_or(crops.count))?;
         }
         let rate = match preset.rate {
             Rate::StepSize(levels) => Rate::StepSize(limits::STEP_SIZE.check(self.step_size.unwrap_or(levels))?),
             Rate::LearningRate(lr) => Rate::LearningRate(limits::LEARNING_RATE.check(self.lr.unwrap_or(lr))?),
         };
-        config.optimiser = rate.optimiser();
+        config.optimiser = self.mode.optimiser(rate);
         config.validate(self.model)?;
         Ok(config)
     }
@@ -263,6 +300,8 @@ pub mod limits {
     /// Pixels (and the transformed image must still reach the network's deepest layer: see
     /// `AscentConfig::validate`).
     pub const JITTER: Limit<usize> = Limit { field: "jitter", min: 0, max: 32 };
+    /// Maco mode's crops per step: each is a forward and backward pass of the network.
+    pub const CROPS: Limit<usize> = Limit { field: "crops", min: 1, max: 64 };
     /// Seeds are 32-bit, so that every one is exact in a link (JavaScript numbers) and on the command line.
     pub const SEED: Limit<u64> = Limit { field: "seed", min: 0, max: u32::MAX as u64 };
 }

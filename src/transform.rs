@@ -1,6 +1,7 @@
 //! Transformation robustness: small random pads, shifts, scales and rotations applied to the image before each
 //! forward pass, so the optimiser cannot win with pixel-exact high-frequency patterns (Lucid's
-//! `standard_transforms`). Random choices come from the run's seeded RNG, so a seed still reproduces a picture.
+//! `standard_transforms`); or MACO's many random crops with added noise ([`Crops`]). Random choices come from the
+//! run's seeded RNG, so a seed still reproduces a picture.
 
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -19,12 +20,46 @@ pub struct Transforms {
     pub angles: Vec<f32>,
     /// Random crop after scaling and rotating.
     pub jitter_after: usize,
+    /// MACO's crops, last: each image becomes this many views.
+    pub crops: Option<Crops>,
+}
+
+/// MACO's transforms (xplique's `maco_optimisation_step`): `count` square crops per step, each resized to `side`
+/// pixels, then noise. Crop sides are drawn around a mean that shrinks linearly over the run from half the image to
+/// a twentieth (N(mean, 0.05), clipped to 0.05…1 of the side), centres around the image's (N(0.5, 0.15) each way);
+/// what falls outside the image is mid grey. The noise is N(0, σ) plus U(−σ/2, σ/2) per value, σ = [`Crops::NOISE`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crops {
+    pub count: usize,
+    pub side: usize,
+}
+
+impl Crops {
+    /// xplique's 0.08 on its model's (−1, 1) input range: 0.04 on this one's [0, 1].
+    pub const NOISE: f32 = 0.04;
+    /// The mean crop side, as a fraction of the image's, at the start and at the end of the run.
+    pub const BOX: (f64, f64) = (0.5, 0.05);
+
+    /// The mean crop side at `progress` (0 at the first step, 1 at the last).
+    pub fn mean_box(progress: f64) -> f64 {
+        Self::BOX.0 + (Self::BOX.1 - Self::BOX.0) * progress
+    }
 }
 
 impl Transforms {
     /// No transforms: the classic plain ascent.
     pub fn none() -> Self {
-        Self { pad: 0, jitter: 0, scales: Vec::new(), angles: Vec::new(), jitter_after: 0 }
+        Self { pad: 0, jitter: 0, scales: Vec::new(), angles: Vec::new(), jitter_after: 0, crops: None }
+    }
+
+    /// MACO's: only its crops (see [`Crops`]).
+    pub fn maco(crops: Crops) -> Self {
+        Self { crops: Some(crops), ..Self::none() }
+    }
+
+    /// Views per image: the crops, or the image itself.
+    pub fn views(&self) -> usize {
+        self.crops.map_or(1, |c| c.count)
     }
 
     /// Lucid's standard transforms: pad 12, jitter 8, scale 0.9–1.1, rotate −10°…10° (0° six times as likely),
@@ -38,18 +73,23 @@ impl Transforms {
             scales: (0..11).map(|i| 1.0 + (i as f32 - 5.0) / 50.0).collect(),
             angles,
             jitter_after: 4,
+            crops: None,
         }
     }
 
     /// The smallest side the transformed image of a `size`-pixel image can have.
     pub fn smallest_output(&self, size: usize) -> usize {
+        if let Some(crops) = self.crops {
+            return crops.side;
+        }
         let scale = self.scales.iter().copied().fold(1.0f32, f32::min);
         let scaled = ((size + 2 * self.pad).saturating_sub(self.jitter) as f32 * scale).floor() as usize;
         scaled.saturating_sub(self.jitter_after)
     }
 
-    /// The transformed images; their size may differ from the input's.
-    pub(crate) fn apply(&self, image: Tensor<4>, rng: &mut Pcg64) -> Tensor<4> {
+    /// The transformed images; their size may differ from the input's. With crops, `[batch * views, …]`: each
+    /// image's views together. `progress`: how far the run is, 0 at its first step, 1 at its last.
+    pub(crate) fn apply(&self, image: Tensor<4>, progress: f64, rng: &mut Pcg64) -> Tensor<4> {
         let mut x = image;
         if self.pad > 0 {
             let p = self.pad;
@@ -61,8 +101,108 @@ impl Transforms {
         if scale != 1.0 || angle != 0.0 {
             x = scale_rotate(x, scale, angle);
         }
-        jitter(x, self.jitter_after, rng)
+        x = jitter(x, self.jitter_after, rng);
+        match self.crops {
+            Some(crops) => crop(x, crops, progress, rng),
+            None => x,
+        }
     }
+}
+
+/// MACO's crops of every image (the same boxes and noise for each, so a grid's tile follows its single run).
+fn crop(x: Tensor<4>, crops: Crops, progress: f64, rng: &mut Pcg64) -> Tensor<4> {
+    let [batch, channels, _, _] = x.dims();
+    let Crops { count, side } = crops;
+    let mean = Crops::mean_box(progress);
+    let boxes: Vec<CropBox> = (0..count)
+        .map(|_| {
+            let (cy, cx) = (0.5 + 0.15 * standard_normal(rng), 0.5 + 0.15 * standard_normal(rng));
+            let extent = (mean + 0.05 * standard_normal(rng)).clamp(0.05, 1.0);
+            CropBox { top: cy - extent / 2.0, left: cx - extent / 2.0, extent }
+        })
+        .collect();
+    let noise: Vec<f32> = (0..count * channels * side * side)
+        .map(|_| {
+            let sigma = Crops::NOISE as f64;
+            (sigma * standard_normal(rng) + sigma * (rng.random::<f64>() - 0.5)) as f32
+        })
+        .collect();
+    let noise = Tensor::<5>::from_data(TensorData::new(noise, [1, count, channels, side, side]), &x.device());
+    (crop_and_resize(x, &boxes, side) + noise).reshape([batch * count, channels, side, side])
+}
+
+/// TensorFlow's `crop_and_resize` of every image with every box: `[batch, boxes, channels, side, side]`, bilinear,
+/// mid grey outside the image.
+fn crop_and_resize(x: Tensor<4>, boxes: &[CropBox], side: usize) -> Tensor<5> {
+    let [batch, channels, h, w] = x.dims();
+    let count = boxes.len();
+    let n = count * side * side;
+    let (mut indices, mut weights, mut outside) = (vec![0i64; 4 * n], vec![0f32; 4 * n], vec![0f32; n]);
+    for (k, b) in boxes.iter().enumerate() {
+        let (ys, xs) = (b.samples(b.top, h, side), b.samples(b.left, w, side));
+        for (i, &y) in ys.iter().enumerate() {
+            for (j, &x) in xs.iter().enumerate() {
+                let p = (k * side + i) * side + j;
+                let (Some((y0, y1, fy)), Some((x0, x1, fx))) = (y, x) else {
+                    outside[p] = 0.5;
+                    continue;
+                };
+                let corners = [
+                    (y0 * w + x0, (1.0 - fx) * (1.0 - fy)),
+                    (y0 * w + x1, fx * (1.0 - fy)),
+                    (y1 * w + x0, (1.0 - fx) * fy),
+                    (y1 * w + x1, fx * fy),
+                ];
+                for (c, (index, weight)) in corners.into_iter().enumerate() {
+                    indices[c * n + p] = index as i64;
+                    weights[c * n + p] = weight as f32;
+                }
+            }
+        }
+    }
+    let device = x.device();
+    let indices =
+        Tensor::<2, Int>::from_data(TensorData::new(indices, [1, 4 * n]), &device).expand([batch * channels, 4 * n]);
+    let weights = Tensor::<3>::from_data(TensorData::new(weights, [1, 4, n]), &device);
+    let outside = Tensor::<3>::from_data(TensorData::new(outside, [1, 1, n]), &device);
+    let flat = x.reshape([batch * channels, h * w]);
+    let sampled = (flat.gather(1, indices).reshape([batch * channels, 4, n]) * weights).sum_dim(1) + outside;
+    sampled.reshape([batch, channels, count, side, side]).swap_dims(1, 2)
+}
+
+/// A square crop in fractions of the image's sides (TensorFlow's `crop_and_resize` box, `[top, left]` and the
+/// side's length).
+struct CropBox {
+    top: f64,
+    left: f64,
+    extent: f64,
+}
+
+impl CropBox {
+    /// Along one axis of `length` pixels, where each of the `side` samples falls: `crop_and_resize`'s
+    /// `start·(length − 1) + i·extent·(length − 1)/(side − 1)` (the box's edges on the first and last pixel
+    /// centres), as the two pixels it lies between and the weight of the second; `None` outside the image.
+    fn samples(&self, start: f64, length: usize, side: usize) -> Vec<Option<(usize, usize, f64)>> {
+        let last = (length - 1) as f64;
+        let stride = if side > 1 { self.extent * last / (side - 1) as f64 } else { 0.0 };
+        let first = if side > 1 { start * last } else { (start + self.extent / 2.0) * last };
+        (0..side)
+            .map(|i| {
+                let at = first + i as f64 * stride;
+                (0.0..=last).contains(&at).then(|| {
+                    let floor = at.floor();
+                    (floor as usize, at.ceil() as usize, at - floor)
+                })
+            })
+            .collect()
+    }
+}
+
+/// Box–Muller: one N(0, 1) sample.
+pub(crate) fn standard_normal(rng: &mut Pcg64) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 fn pick(choices: &[f32], rng: &mut Pcg64) -> Option<f32> {
@@ -136,7 +276,7 @@ mod tests {
     fn transformed(seed: u64) -> Vec<f32> {
         let mut rng = Pcg64::seed_from_u64(seed);
         let t = Transforms::standard();
-        (0..3).flat_map(|_| t.apply(image(40), &mut rng).into_data().try_into_vec::<f32>().unwrap()).collect()
+        (0..3).flat_map(|_| t.apply(image(40), 0.0, &mut rng).into_data().try_into_vec::<f32>().unwrap()).collect()
     }
 
     #[test]
@@ -149,13 +289,13 @@ mod tests {
     fn shapes_follow_pad_jitter_and_scale() {
         let mut rng = Pcg64::seed_from_u64(0);
         for _ in 0..20 {
-            let [b, c, h, w] = Transforms::standard().apply(image(40), &mut rng).dims();
+            let [b, c, h, w] = Transforms::standard().apply(image(40), 0.0, &mut rng).dims();
             assert_eq!((b, c), (2, 3));
             assert_eq!(h, w);
             // 40 + 2·12 − 8 = 56 px, scaled by 0.9…1.1 (floored), then 4 px of jitter.
             assert!((46..=57).contains(&h), "height {h}");
         }
-        assert_eq!(Transforms::none().apply(image(40), &mut rng).dims(), [2, 3, 40, 40]);
+        assert_eq!(Transforms::none().apply(image(40), 0.0, &mut rng).dims(), [2, 3, 40, 40]);
     }
 
     #[test]
@@ -167,5 +307,37 @@ mod tests {
         let turned = scale_rotate(x.clone(), 1.0, 90.0).into_data().try_into_vec::<f32>().unwrap();
         let original = x.into_data().try_into_vec::<f32>().unwrap();
         assert!((turned[0] - original[72]).abs() < 1e-4, "{} vs {}", turned[0], original[72]);
+    }
+
+    /// `crop_and_resize` as TensorFlow defines it, worked by hand on a 5×5 ramp (value 10·row + column): the whole
+    /// image at its own size is itself; a box over rows and columns 1…3 sampled 5 times steps half a pixel; a box
+    /// half outside is mid grey there.
+    #[test]
+    fn crops_sample_as_tensorflows_crop_and_resize() {
+        let ramp: Vec<f32> = (0..25).map(|i| (10 * (i / 5) + i % 5) as f32).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(ramp.clone(), [1, 1, 5, 5]), &Device::flex());
+        let sample =
+            |b: CropBox, side| crop_and_resize(x.clone(), &[b], side).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(sample(CropBox { top: 0.0, left: 0.0, extent: 1.0 }, 5), ramp);
+        let inner = sample(CropBox { top: 0.25, left: 0.25, extent: 0.5 }, 5);
+        assert_eq!(&inner[..5], &[11.0, 11.5, 12.0, 12.5, 13.0]);
+        assert_eq!(inner[5], 16.0, "row 1.5, column 1: halfway between 11 and 21");
+        let outside = sample(CropBox { top: -0.5, left: 0.0, extent: 1.0 }, 3);
+        assert_eq!(&outside[..3], &[0.5; 3], "row −2 lies outside: mid grey");
+        assert_eq!(&outside[3..], &[0.0, 2.0, 4.0, 20.0, 22.0, 24.0], "rows 0 and 2, columns 0, 2 and 4");
+    }
+
+    /// MACO's crops: `count` views of each image at `side` pixels, every image of a batch cropped alike.
+    #[test]
+    fn maco_crops_make_views_alike_across_the_batch() {
+        let t = Transforms::maco(Crops { count: 3, side: 20 });
+        assert_eq!((t.views(), t.smallest_output(40)), (3, 20));
+        let same: Vec<f32> = (0..3 * 40 * 40).map(|i| (i as f32 * 0.37).sin()).collect();
+        let batch = Tensor::<4>::from_data(TensorData::new(same.repeat(2), [2, 3, 40, 40]), &Device::flex());
+        let views = t.apply(batch, 0.5, &mut Pcg64::seed_from_u64(1));
+        assert_eq!(views.dims(), [6, 3, 20, 20]);
+        let values = views.into_data().try_into_vec::<f32>().unwrap();
+        let (first, second) = values.split_at(3 * 3 * 20 * 20);
+        assert_eq!(first, second, "both images got the same boxes and noise");
     }
 }

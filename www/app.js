@@ -163,6 +163,7 @@ function showSettings() {
   for (const option of select('size').options) option.disabled = Number(option.value) > maxSize(settings.grid);
   for (const option of select('grid').options) option.text = showLabel(Number(option.value));
   $('view').classList.toggle('grid', settings.grid > 1);
+  $('frame').classList.toggle('transparent', settings.transparency);
 }
 
 /** A setting changed: keep the controls and the link in step and restart the run shortly (drags coalesce). */
@@ -214,6 +215,10 @@ for (const control of controls) {
       // Another network: its own first layer, the filter kept where the layer has it (changed() clamps it).
       settings.layer = modelOf(catalog, settings.model).defaultLayer;
       showLayers();
+    }
+    if (name === 'transparency') {
+      changed({ restart: false });
+      return post({ type: 'transparency', on: settings.transparency });
     }
     if (name === 'backend') {
       changed({ restart: false });
@@ -317,7 +322,7 @@ function startWorker({ crashed }) {
   worker.onerror = (e) => workerCrashed(e.message || 'an error the worker did not catch');
   const offscreen = canvas.transferControlToOffscreen();
   const threads = threadsFor(settings, navigator.hardwareConcurrency || 1);
-  post({ type: 'init', canvas: offscreen, backend: settings.backend, threads, model: settings.model }, [offscreen]);
+  post({ type: 'init', canvas: offscreen, backend: settings.backend, threads, model: settings.model, transparency: settings.transparency }, [offscreen]);
 }
 
 /** Moves the computation to `settings.backend`; the run starts again there. */
@@ -419,16 +424,19 @@ function run() {
   clearTimeout(restartTimer);
   runId += 1;
   const request = toRequest(catalog, settings);
+  // MACO's phase cannot hold a picture with another spectrum: maco mode starts from noise, the picture kept.
+  const fromImage = startImage !== null && request.mode !== 'maco';
   // Accentuation pulls toward a starting picture: from noise there is none (the link keeps the setting).
-  if (!startImage) request.accentuate = 0;
+  if (!fromImage) request.accentuate = 0;
   current = {
-    id: runId, request, fromImage: startImage !== null, requestedAt: performance.now(), firstStepAt: null,
+    id: runId, request, fromImage, requestedAt: performance.now(), firstStepAt: null,
     firstStepSinceStart: null, layout: null, last: null, activations: [], recentMillis: [],
   };
   metrics.runs.push(current);
   if (metrics.runs.length > RUNS_KEPT) metrics.runs.shift();
   clearNotes('run');
   hideError(); // a picture, export or run error belongs to what came before
+  if (startImage && !fromImage) note('maco mode starts from noise (its phase keeps ImageNet\'s spectrum, which your picture does not have); your picture is kept for classic and lucid.', 'info', 'run');
   stopping = false;
   $('continue').hidden = true;
   $('plot-caption').textContent =
@@ -656,14 +664,16 @@ function forwardCost(model, layer, size) {
 }
 
 /** The work of one step of `request`: its images, through the layers, at the size the transforms make (lucid
- *  pads by 12 px and crops 8 to 12). @param {RunRequest} request */
+ *  pads by 12 px and crops 8 to 12; maco sees `crops` crops of its preset's side). @param {RunRequest} request */
 function stepCost(request) {
   const size = request.size ?? 128;
-  const transformed = request.mode === 'lucid' ? size + 16 : size;
+  const { cropSide } = preset(catalog, request.mode);
+  const views = request.crops ?? 1;
+  const transformed = request.mode === 'lucid' ? size + 16 : cropSide ?? size;
   const model = request.model ?? 'vgg16';
   // An expression's deepest layer is the core's to find: the network's last layer bounds it.
   const layer = request.layer ?? /** @type {import('./protocol.js').LayerSpec} */ (modelOf(catalog, model).layers.at(-1)).name;
-  return picturesOf(request) * forwardCost(model, layer, transformed);
+  return picturesOf(request) * views * forwardCost(model, layer, transformed);
 }
 
 /** Steps' work per millisecond, per backend: measured on this page, or a starting guess for Flex (the demo,

@@ -6,7 +6,7 @@
 
 // ---------------------------------------------------------------- the catalog (src/catalog.rs)
 
-/** @typedef {'classic' | 'lucid'} Mode */
+/** @typedef {'classic' | 'lucid' | 'maco'} Mode */
 /** @typedef {'vgg16' | 'alexnet'} Model */
 /** @typedef {'wgpu' | 'flex' | 'ndarray'} Backend */
 /** @typedef {'auto' | Backend} BackendChoice */
@@ -47,8 +47,9 @@
  */
 
 /**
- * A mode's defaults: steps, size, jitter, and its rate (`stepSize` in grey levels for classic, `lr` for lucid).
- * @typedef {{ steps: number, size: number, jitter: number, stepSize?: number, lr?: number }} Preset
+ * A mode's defaults: steps, size, jitter, its rate (`stepSize` in grey levels for classic, `lr` for lucid and
+ * maco), and maco's crops per step and the side they are resized to.
+ * @typedef {{ steps: number, size: number, jitter: number, stepSize?: number, lr?: number, crops?: number, cropSide?: number }} Preset
  */
 
 /**
@@ -79,8 +80,9 @@
  * @property {number} [steps]
  * @property {number} [size]
  * @property {number} [stepSize]   classic only, grey levels (2 means 2/255)
- * @property {number} [lr]         lucid only
- * @property {number} [jitter]     random shift before each step, pixels
+ * @property {number} [lr]         lucid and maco only
+ * @property {number} [jitter]     random shift before each step, pixels (classic and lucid)
+ * @property {number} [crops]      maco only: random crops per step
  * @property {number} [seed]
  */
 
@@ -124,7 +126,8 @@
 
 /**
  * @typedef {(
- *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number, model: Model }
+ *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number, model: Model, transparency: boolean }
+ *   | { type: 'transparency', on: boolean }
  *   | { type: 'backend', backend: BackendChoice }
  *   | { type: 'run', id: number, request: RunRequest, fromImage: boolean }
  *   | { type: 'stop', id: number }

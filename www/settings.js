@@ -10,23 +10,24 @@
 /**
  * The request's fields (the catalog's), keyed by name, and the page's own: `filter` (the first filter shown),
  * `grid` (how many consecutive filters), `towards` (a grid interpolating from `filter` to this one; -1: none),
- * `backend` and `threads`. `expressions` holds one objective expression ('' for none), which the request repeats
+ * `transparency` (each picture shown with its transparency map as alpha), `backend` and `threads`. `expressions` holds one objective expression ('' for none), which the request repeats
  * for each picture.
  * @typedef {Record<string, string | number | boolean> & { mode: import('./protocol.js').Mode,
  *   model: import('./protocol.js').Model, layer: string,
  *   filter: number, grid: number, towards: number, expressions: string, backend: import('./protocol.js').BackendChoice,
- *   threads: number, steps: number, size: number }} Settings
+ *   threads: number, transparency: boolean, steps: number, size: number }} Settings
  */
 
 // The page's overrides of the catalog, by name:
-/** Image sizes offered (the core takes 16–1024; these three cover the page's grids and the CPU's pace). */
-export const SIZES = [64, 128, 224];
+/** Image sizes offered (the core takes 16–1024; these cover the page's grids, the CPU's pace and maco's 256). */
+export const SIZES = [64, 128, 224, 256];
 /** How many filters a picture shows: one, or a grid of that many consecutive filters optimised as one batch. */
 export const GRIDS = [1, 6, 16, 64];
 /** Pixels per step (tiles × size²) a grid may ask of the browser's memory: 6 tiles at 224 px, 16 at 128, 64 at 64. */
 export const MAX_GRID_PIXELS = 6 * 224 * 224;
-/** Lucid's 512 steps take many minutes on a CPU; the page runs the lower end of Lucid's usual 256–512. */
-export const PRESET_OVERRIDES = { lucid: { steps: 256 } };
+/** Lucid's 512 steps take many minutes on a CPU; the page runs the lower end of Lucid's usual 256–512. MACO's 8
+ *  crops a step make each step several passes: the page takes 4 (a link may ask for more). */
+export const PRESET_OVERRIDES = { lucid: { steps: 256 }, maco: { crops: 4 } };
 /** Flex's threads where the page is cross-origin isolated (the threaded build): a link may ask for 1–MAX_THREADS
  *  (for benchmarks); 0, the default and not written into links (it is the visitor's machine, not the picture), takes
  *  the machine's cores up to DEFAULT_THREADS_CAP (beyond that VGG16's convolutions gain little, and each thread
@@ -38,7 +39,7 @@ export const threadsFor = (s, cores) => s.threads || Math.max(1, Math.min(cores,
 /** Names older links used: `step` was the classic step size (in grey levels then as now). */
 const LEGACY_NAMES = { step: 'stepSize' };
 /** The original demo: conv3_2, filter 0, classic mode's preset. */
-const PAGE_DEFAULTS = { filter: 0, grid: 1, towards: -1, backend: 'auto', threads: 0 };
+const PAGE_DEFAULTS = { filter: 0, grid: 1, towards: -1, transparency: false, backend: 'auto', threads: 0 };
 
 /** The largest offered image size a grid of `grid` tiles may use. */
 export const maxSize = (grid) => Math.max(...SIZES.filter((size) => grid * size * size <= MAX_GRID_PIXELS));
@@ -186,7 +187,7 @@ export function parseLink(catalog, hash) {
   /** @type {string[]} */
   const ignored = [];
   const fields = new Map(catalog.fields.map((f) => [f.name, f]));
-  const known = new Set(['filter', 'grid', 'towards', 'backend', 'threads', ...fields.keys(), ...Object.keys(LEGACY_NAMES)]);
+  const known = new Set(['filter', 'grid', 'towards', 'transparency', 'backend', 'threads', ...fields.keys(), ...Object.keys(LEGACY_NAMES)]);
   // A setting given more than once: the first counts (URLSearchParams.get), the others are named.
   for (const key of new Set(q.keys())) {
     const values = q.getAll(key);
@@ -221,6 +222,11 @@ export function parseLink(catalog, hash) {
     const threads = numberIn(text);
     if (Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS) s.threads = threads;
     else ignored.push(`threads=${shorten(text)} is not a whole number from 1 to ${MAX_THREADS}`);
+  }
+  if (q.has('transparency')) {
+    const text = /** @type {string} */ (q.get('transparency'));
+    if (text === '1' || text === '0') s.transparency = text === '1';
+    else ignored.push(`transparency=${shorten(text)} is not 1 (shown) or 0`);
   }
   let sizeRead = false;
   for (const field of catalog.fields) {
@@ -285,6 +291,7 @@ export function toLink(catalog, s) {
     if (field.name === 'expressions' && !s.expressions) continue;
     if (!first.includes(field.name) && appliesTo(field, s.mode)) q.set(field.name, String(s[field.name]));
   }
+  if (s.transparency) q.set('transparency', '1');
   q.set('backend', s.backend);
   if (s.threads) q.set('threads', String(s.threads));
   return `#${q}`;

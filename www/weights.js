@@ -13,6 +13,8 @@
 
 /** The page's weights file of a network. @param {string} model */
 export const weightsFile = (model) => `${model}-f16.safetensors`;
+/** MACO's ImageNet magnitude spectrum (a .npy file), fetched and checked as the weights files are. */
+export const SPECTRUM_FILE = 'imagenet-spectrum.npy';
 const CACHE_NAME = 'filterlens-weights';
 
 export class WeightsError extends Error {
@@ -167,7 +169,7 @@ function deferred() {
 }
 
 /**
- * The weights file, part by part. `Weights.open(base)` reads the manifest; `upTo(count, onProgress)` brings the
+ * A file of the weights folder, part by part. `Weights.open(base, file)` reads the manifest; `upTo(count, onProgress)` brings the
  * first `count` parts (the header and count − 1 layers), from Cache Storage or the network; `take()` hands out the
  * checked parts in file order, each once.
  */
@@ -189,10 +191,10 @@ export class Weights {
     this.taken = 0;
   }
 
-  /** The manifest's description of `model`'s file, and Cache Storage (older copies removed). `base`: the URL the
-   *  `weights/` folder is relative to. @param {string | URL} base @param {string} model */
-  static async open(base, model) {
-    const file = weightsFile(model);
+  /** The manifest's description of `file` (a network's weights, `weightsFile(model)`, or SPECTRUM_FILE), and Cache
+   *  Storage (older copies removed). `base`: the URL the `weights/` folder is relative to.
+   *  @param {string | URL} base @param {string} file */
+  static async open(base, file) {
     const { entry, files } = await manifestEntry(base, file);
     const url = new URL(`weights/${file}`, base);
     const cache = self.caches ? await self.caches.open(CACHE_NAME).catch(() => null) : null;

@@ -10,7 +10,7 @@
 // WebGPU adapter or only a software one. A backend that needs the other build asks the page for a new worker
 // (`other-build`).
 
-import { Weights } from './weights.js';
+import { SPECTRUM_FILE, Weights, weightsFile } from './weights.js';
 
 /** @typedef {import('./protocol.js').ToWorker} ToWorker */
 /** @typedef {import('./protocol.js').FromWorker} FromWorker */
@@ -70,11 +70,11 @@ async function chooseBuild(backend) {
 let startImage = null;
 
 /** What the page asked for most recently; `model`: the network of its first run (from `init`, before any run);
- *  `more`: extra steps for the run `id`.
- *  @type {{ backend: import('./protocol.js').BackendChoice, model: Model, runId: number, run: { request: RunRequest, fromImage: boolean } | null, more: { id: number, steps: number } | null }} */
-const wanted = { backend: 'auto', model: /** @type {Model} */ ('vgg16'), runId: 0, run: null, more: null };
+ *  `more`: extra steps for the run `id`; `transparency`: pictures shown with their transparency map as alpha.
+ *  @type {{ backend: import('./protocol.js').BackendChoice, model: Model, runId: number, run: { request: RunRequest, fromImage: boolean } | null, more: { id: number, steps: number } | null, transparency: boolean }} */
+const wanted = { backend: 'auto', model: /** @type {Model} */ ('vgg16'), runId: 0, run: null, more: null, transparency: false };
 /** What the visualizer is doing. */
-const current = { backend: /** @type {string | null} */ (null), runId: 0, running: false, startedAt: 0, step: 0, model: /** @type {Model} */ ('vgg16') };
+const current = { backend: /** @type {string | null} */ (null), runId: 0, running: false, startedAt: 0, step: 0, model: /** @type {Model} */ ('vgg16'), transparency: false };
 let driving = false;
 /** Requests that read the visualizer, answered between steps (a step in flight holds it).
  *  @type {({ type: 'export', id: number, what: import('./protocol.js').Export } | { type: 'tile', x: number, y: number })[]} */
@@ -165,7 +165,7 @@ const opening = new Map();
 function openWeights(model) {
   let weights = opening.get(model);
   if (!weights) {
-    weights = Weights.open(scope.location.href, model).then((w) => (weightsOf.set(model, w), w));
+    weights = Weights.open(scope.location.href, weightsFile(model)).then((w) => (weightsOf.set(model, w), w));
     weights.catch(() => opening.delete(model)); // a failed read is tried again next time
     opening.set(model, weights);
   }
@@ -210,10 +210,27 @@ function bringTheRest(model) {
  *  them; throws the core's refusal of one that does not parse). Needs the program. @param {RunRequest} request */
 const layerOf = (request) => request.layer ?? /** @type {Program} */ (glue).deepestLayer(request);
 
-/** Whether the visualizer has every weight a run of `request` needs. @param {RunRequest} request */
+/** MACO's ImageNet spectrum, fetched on the first maco run (whose wait it is part of): `arrival` while it comes,
+ *  `ready` once its parts are in and checked, `given` once the visualizer has it.
+ *  @type {{ arrival: Promise<void> | null, ready: Weights | null, given: boolean }} */
+const spectrum = { arrival: null, ready: null, given: false };
+
+/** Brings the spectrum's parts; resolves once they are in and checked. */
+function bringSpectrum() {
+  spectrum.arrival ??= Weights.open(scope.location.href, SPECTRUM_FILE).then(async (file) => {
+    await file.upTo(file.parts.length);
+    spectrum.ready = file;
+  });
+  spectrum.arrival.catch(() => (spectrum.arrival = null)); // a failed fetch is tried again by the next maco run
+  return spectrum.arrival;
+}
+
+/** Whether the visualizer has every weight a run of `request` needs (and, in maco mode, the spectrum).
+ *  @param {RunRequest} request */
 function weightsIn(request) {
   const [model, layer] = [modelOf(request), layerOf(request)];
-  return given.has(model) && /** @type {Weights} */ (weightsOf.get(model)).has(partsFor(model, layer));
+  const spectrumIn = request.mode !== 'maco' || spectrum.given;
+  return spectrumIn && given.has(model) && /** @type {Weights} */ (weightsOf.get(model)).has(partsFor(model, layer));
 }
 
 /** Hands the visualizer the weights that have come in since, each network's header first (between its calls: they
@@ -228,6 +245,13 @@ function feedWeights() {
       given.add(model);
     }
     for (const part of weights.take()) v.addWeights(model, part);
+  }
+  if (spectrum.ready && !spectrum.given) {
+    const parts = spectrum.ready.take();
+    const npy = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (npy.set(p, at), at + p.length), 0);
+    v.setSpectrum(npy);
+    spectrum.given = true;
   }
 }
 
@@ -306,10 +330,13 @@ async function drive() {
         // The run's network or layers are not in yet: wait for them (or for the page to want something else).
         const layer = layerOf(wanted.run.request);
         const model = modelOf(wanted.run.request);
-        const arrival = openWeights(model).then(() => {
-          waiting = { model, count: partsFor(model, layer) };
-          return bringWeights(model, waiting.count);
-        });
+        const arrival = Promise.all([
+          openWeights(model).then(() => {
+            waiting = { model, count: partsFor(model, layer) };
+            return bringWeights(model, waiting.count);
+          }),
+          wanted.run.request.mode === 'maco' ? bringSpectrum() : null,
+        ]);
         try {
           await Promise.race([arrival, pageChanges()]);
         } catch (e) {
@@ -353,6 +380,10 @@ async function drive() {
           post({ type: 'error', id: current.runId, message: e instanceof Error ? e.message : String(e) });
         }
         wanted.more = null;
+      }
+      if (wanted.transparency !== current.transparency) {
+        current.transparency = wanted.transparency;
+        await visualizer.showTransparency(current.transparency); // repaints the picture on the canvas
       }
       if (!current.running) break;
 
@@ -429,6 +460,7 @@ scope.onmessage = ({ data: message }) => {
       canvas = message.canvas;
       wanted.backend = message.backend;
       wanted.model = message.model;
+      wanted.transparency = message.transparency;
       initialised({ backend: message.backend, threads: message.threads });
       boot();
       break;
@@ -451,6 +483,10 @@ scope.onmessage = ({ data: message }) => {
       wanted.runId = message.id;
       wanted.run = null;
       wake();
+      drive();
+      break;
+    case 'transparency':
+      wanted.transparency = message.on;
       drive();
       break;
     case 'continue':

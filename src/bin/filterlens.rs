@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use filterlens::animation::{Animation, BUDGET_BYTES, FRAMES};
 use filterlens::catalog::catalog;
 use filterlens::expression::interpolation;
-use filterlens::image::{GridLayout, Rgba, picture};
-use filterlens::{Ascent, BackendChoice, Backends, Mode, Model, Network, RunRequest, Target};
+use filterlens::image::{GridLayout, Rgba, picture, transparent};
+use filterlens::{Ascent, BackendChoice, Backends, Mode, Model, Network, RunRequest, Spectrum, Target};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
@@ -80,7 +80,8 @@ struct RunArgs {
     #[arg(long)]
     layer: Option<String>,
     /// classic: the original pixel ascent (150 steps, 224 px); lucid: FFT + decorrelated colour + transforms + Adam
-    /// (512 steps, 128 px).
+    /// (512 steps, 128 px); maco: the phase under ImageNet's fixed spectrum, random crops + noise, NAdam (256 steps,
+    /// 256 px, 8 crops).
     #[arg(long, default_value = "classic")]
     mode: Mode,
     /// What to maximise of the filter: channel (its mean), neuron (the centre one) or layer (DeepDream: mean of
@@ -108,9 +109,20 @@ struct RunArgs {
     /// Classic mode's max-normalised step, in grey levels: 2 (the default) means 2/255.
     #[arg(long)]
     step_size: Option<f32>,
-    /// Adam's learning rate in lucid mode (default 0.05).
+    /// Adam's learning rate in lucid mode (default 0.05), NAdam's in maco mode (default 1).
     #[arg(long)]
     lr: Option<f32>,
+    /// Random crops per step in maco mode (default 8), each a pass through the network.
+    #[arg(long)]
+    crops: Option<usize>,
+    /// Also write the picture with its transparency map as alpha here (MACO's view: what the filter does not look
+    /// at fades out).
+    #[arg(long)]
+    transparency: Option<PathBuf>,
+    /// ImageNet's magnitude spectrum for maco mode (default weights/imagenet-spectrum.npy, which `make weights`
+    /// prepares).
+    #[arg(long, default_value = "weights/imagenet-spectrum.npy")]
+    spectrum: PathBuf,
     /// Random shift of the image before each step, pixels (default: the mode's, 0 classic, 8 lucid).
     #[arg(long)]
     jitter: Option<usize>,
@@ -189,6 +201,7 @@ impl RunArgs {
             step_size: self.step_size,
             lr: self.lr,
             jitter: self.jitter,
+            crops: self.crops,
             seed: self.seed,
             ..request
         }
@@ -302,6 +315,14 @@ fn visualize(
         let picture = Rgba::from_png(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         config.init = Some(picture.to_planar_square(config.size));
     }
+    if run.mode == Mode::Maco {
+        let path = &run.spectrum;
+        let bytes = std::fs::read(path).map_err(|e| {
+            format!("cannot read the spectrum '{}': {e} (run `make weights` to prepare it)", path.display())
+        })?;
+        let spectrum = Spectrum::from_npy(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        config.spectrum = Some(std::sync::Arc::new(spectrum));
+    }
     let (steps, size) = (config.steps, config.size);
     let (model, backend) = load_model(run.model, &run.weights(), run.backend)?;
     let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
@@ -353,6 +374,12 @@ fn visualize(
     };
     write(out, picture.to_png())?;
     println!("wrote {} ({}x{})", out.display(), picture.width, picture.height);
+    if let Some(path) = &run.transparency {
+        let mut faded = picture;
+        transparent(&mut faded, &pollster::block_on(ascent.transparency()).map_err(|e| e.to_string())?, &layout);
+        write(path, faded.to_png())?;
+        println!("wrote {} (its transparency as alpha)", path.display());
+    }
     if let (Some(path), Some(animation)) = (&animate.animate, &animation) {
         write(path, animation.to_apng().expect("the last step is always a frame"))?;
         let frames = animation.frames().len();

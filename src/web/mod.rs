@@ -16,9 +16,11 @@ use web_time::Instant;
 use crate::animation::{Animation, BUDGET_BYTES, FRAMES};
 use crate::image::{GridLayout, Rgba, TileRect};
 use crate::{
-    Activation, Ascent, Backend, BackendChoice, BackendInfo, Backends, Checkpoint, Error, Network, RunRequest, image,
+    Activation, Ascent, Backend, BackendChoice, BackendInfo, Backends, Checkpoint, Error, Network, RunRequest,
+    Spectrum, image,
 };
 use canvas::Canvas;
+use std::sync::Arc;
 
 /// The threaded build (feature `threads`): `initThreadPool(n)` starts Flex's rayon pool of n Web Workers; the
 /// compute worker awaits it once, before the first step.
@@ -98,6 +100,10 @@ pub struct Visualizer {
     /// The frames of that picture's run so far (kept after the run stops): `Download animation`.
     animation: Option<Animation>,
     run: Option<Run>,
+    /// ImageNet's magnitude spectrum, for maco mode (`setSpectrum`).
+    spectrum: Option<Arc<Spectrum>>,
+    /// Whether the picture shows its transparency map as alpha (`showTransparency`).
+    transparency: bool,
 }
 
 #[wasm_bindgen]
@@ -113,7 +119,30 @@ impl Visualizer {
             shown: None,
             animation: None,
             run: None,
+            spectrum: None,
+            transparency: false,
         })
+    }
+
+    /// ImageNet's magnitude spectrum (the `.npy` file's bytes, checked now), which maco mode's runs need.
+    #[wasm_bindgen(js_name = setSpectrum)]
+    pub fn set_spectrum(&mut self, npy: Vec<u8>) -> Result<(), JsError> {
+        self.spectrum = Some(Arc::new(Spectrum::from_npy(&npy).map_err(js_error)?));
+        Ok(())
+    }
+
+    /// Shows each image with its transparency map as alpha (MACO's view), or not; repaints the current run's
+    /// picture (a finished one too) at once.
+    #[wasm_bindgen(js_name = showTransparency)]
+    pub async fn show_transparency(&mut self, on: bool) -> Result<(), JsError> {
+        self.transparency = on;
+        let Some(run) = &self.run else { return Ok(()) };
+        if run.ascent.steps_taken() == 0 {
+            return Ok(());
+        }
+        let pixels = run.ascent.pixels().await.map_err(js_error)?;
+        let picture = self.picture(run, &pixels).await.map_err(js_error)?;
+        self.canvas.paint(picture)
     }
 
     /// Moves to a backend (`auto`, `wgpu`, `flex` or `ndarray`), loading the model there; stops the current run.
@@ -150,6 +179,7 @@ impl Visualizer {
             }
             config.init = Some(Rgba { width: size, height: size, pixels: rgba }.to_planar_square(size));
         }
+        config.spectrum = self.spectrum.clone();
         let init = config.init.clone();
         let every = config.steps.div_ceil(FRAMES);
         let ascent = Ascent::new(&model, objective, config).map_err(js_error)?;
@@ -181,6 +211,7 @@ impl Visualizer {
             let flex = self.backends.model(run.request.model, info.backend).map_err(js_error)?;
             let (objective, mut config) = run.request.plan().map_err(js_error)?;
             config.init = run.init.clone();
+            config.spectrum = self.spectrum.clone();
             run.ascent = match run.checkpoint.take() {
                 Some(checkpoint) => Ascent::resume(&flex, objective, config, checkpoint),
                 None => Ascent::new(&flex, objective, config),
@@ -191,14 +222,14 @@ impl Visualizer {
             outcome = advance(&mut run.ascent).await;
         }
         let (report, pixels) = outcome.map_err(js_error)?;
-        let captions = run.ascent.objective().captions();
-        let picture = image::picture(&pixels, run.ascent.display(), &captions, &run.layout);
         let step = report.step + 1;
         if let Some(animation) = &mut self.animation
             && animation.wants(step, run.ascent.is_done())
         {
-            animation.record(step, &picture);
+            let captions = run.ascent.objective().captions();
+            animation.record(step, &image::picture(&pixels, run.ascent.display(), &captions, &run.layout));
         }
+        let picture = self.picture(&run, &pixels).await.map_err(js_error)?;
         self.canvas.paint(picture)?;
         if self.on_webgpu() {
             run.checkpoint = Some(run.ascent.checkpoint().await.map_err(js_error)?);
@@ -281,6 +312,16 @@ impl Visualizer {
 impl Visualizer {
     fn on_webgpu(&self) -> bool {
         self.backend == Some(Backend::Wgpu)
+    }
+
+    /// What the canvas shows of `run`'s images `pixels`: the picture, with their transparency as alpha when asked.
+    async fn picture(&self, run: &Run, pixels: &[f32]) -> Result<Rgba, Error> {
+        let captions = run.ascent.objective().captions();
+        let mut picture = image::picture(pixels, run.ascent.display(), &captions, &run.layout);
+        if self.transparency {
+            image::transparent(&mut picture, &run.ascent.transparency().await?, &run.layout);
+        }
+        Ok(picture)
     }
 }
 

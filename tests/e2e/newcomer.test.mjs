@@ -96,6 +96,11 @@ test('examples are one click away, the page says what a filter is, and a run say
   assert.match(await page.locator('#status').textContent(), /256 steps take about [\d.]+ (s|min|h) on this backend/);
   await page.getByRole('link', { name: 'a grid of conv4_3' }).click();
   await page.waitForFunction(() => window.filterlens.run.request.filters.length === 6);
+  await page.getByRole('link', { name: 'where a filter looks: maco (conv4_3)' }).click();
+  await page.waitForFunction(() => window.filterlens.run.request.mode === 'maco');
+  const m = await page.evaluate(() => window.filterlens.settings);
+  assert.deepEqual([m.layer, m.filter, m.size, m.steps, m.crops, m.transparency], ['conv4_3', 20, 256, 128, 4, true]);
+  assert.ok(await page.locator('#transparency').isChecked());
   await screenshot(page, 'newcomer-examples');
 });
 

@@ -51,9 +51,26 @@ test("lucid takes its preset (with the page's 256 steps) and its own rate", () =
   assert.doesNotMatch(toLink(catalog, settings), /stepSize/);
 });
 
+test("maco takes its preset (with the page's 4 crops), its own rate and crops, and no jitter; transparency is the page's", () => {
+  const { settings, ignored } = parseLink(catalog, '#mode=maco&layer=conv4_3&filter=20&jitter=4');
+  assert.deepEqual([settings.steps, settings.size, settings.lr, settings.crops], [256, 256, 1, 4]);
+  assert.deepEqual(ignored, ['jitter does not apply to maco mode']);
+  assert.deepEqual(toRequest(catalog, settings), {
+    mode: 'maco', model: 'vgg16', layer: 'conv4_3', filters: [20], objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 256, size: 256, lr: 1, crops: 4, seed: 0,
+  });
+  const link = toLink(catalog, settings);
+  assert.match(link, /&lr=1&crops=4&seed=0&backend=auto$/);
+  assert.doesNotMatch(link, /jitter|stepSize|transparency/);
+  const shown = parseLink(catalog, `${link}&transparency=1`);
+  assert.deepEqual([shown.settings.transparency, shown.ignored], [true, []]);
+  assert.match(toLink(catalog, shown.settings), /&transparency=1&backend=auto$/);
+  assert.ok(!('transparency' in toRequest(catalog, shown.settings)), 'a view, not part of the run request');
+  assert.deepEqual(parseLink(catalog, '#mode=lucid&crops=8&transparency=on').ignored, ['transparency=on is not 1 (shown) or 0', 'crops does not apply to lucid mode']);
+});
+
 test('unusable fields fall back to their defaults, one by one, and are named', () => {
   const { settings, ignored } = parseLink(catalog, '#layer=conv9_9&filter=-3&size=100000&mode=LUCID&lr=1e9&steps=abc&grid=5&backend=cuda&blur=3');
-  assert.deepEqual([settings.mode, settings.layer, settings.filter, settings.size, settings.steps, settings.grid, settings.backend], ['classic', 'conv3_2', 0, 224, 150, 1, 'auto']);
+  assert.deepEqual([settings.mode, settings.layer, settings.filter, settings.size, settings.steps, settings.grid, settings.backend], ['classic', 'conv3_2', 0, 256, 150, 1, 'auto']);
   for (const word of ['mode=LUCID', 'layer=conv9_9', 'filter=-3', 'size=', 'lr does not apply', 'steps=abc', 'grid=5', 'backend=cuda', 'blur']) {
     assert.ok(ignored.some((i) => i.includes(word)), `${word} in ${JSON.stringify(ignored)}`);
   }

@@ -28,6 +28,7 @@ fn catalog_fields_are_the_requests_fields() {
         step_size: Some(1.0),
         lr: Some(0.1),
         jitter: Some(2),
+        crops: Some(4),
         seed: 7,
         // Not a request that plans (expressions replace layer and filters), but every field is present.
         expressions: vec!["conv1_1:0".into()],
@@ -77,7 +78,7 @@ fn bad_requests_name_the_field() {
     };
     assert_eq!(
         refuse(with("lr", json!(0.1))),
-        "lr does not apply to classic mode (classic takes stepSize, lucid takes lr)"
+        "lr does not apply to classic mode (classic takes stepSize, lucid takes lr and jitter, maco takes lr and crops)"
     );
     let mut lucid = with("stepSize", json!(2));
     lucid["mode"] = json!("lucid");

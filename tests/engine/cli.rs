@@ -187,7 +187,7 @@ fn bad_arguments_get_clear_messages() {
     refused(&["render", "--step-size", "NaN"], "stepSize NaN is out of range");
     refused(&["render", "--step-size", "inf"], "stepSize inf is out of range");
     refused(&["render", "--size", "16", "--jitter", "4"], "the random transforms shrink a 16 px image to 12 px");
-    refused(&["render", "--mode", "LUCID"], "unknown mode 'LUCID' (expected classic, lucid)");
+    refused(&["render", "--mode", "LUCID"], "unknown mode 'LUCID' (expected classic, lucid, maco)");
     refused(&["grid", "--filters", ""], "'' is not a filter number");
     refused(&["grid", "--filters", "1-"], "'' is not a filter number");
     refused(&["grid", "--filters", "0-99999999999999999999"], "is not a filter number");
@@ -259,6 +259,29 @@ fn every_documented_option_runs() {
     ok(&["render", "--mode", "lucid", "--layer", "conv2_1", "--steps", "2", "--size", "32", "--out", &lucid]);
     let picture = Rgba::from_png(&std::fs::read(&lucid).unwrap()).unwrap();
     assert!(picture.pixels.chunks_exact(4).all(|p| p[0] > 40 && p[0] < 215), "a faint lucid start, not min-max");
+    // Maco mode: its crops and rate, and --transparency's second picture, whose alpha is the transparency map (some
+    // pixels fade, the most looked-at are opaque); the plain picture is opaque. Without the spectrum it says so.
+    let (maco, faded) = (path("maco.png"), path("maco-transparency.png"));
+    let maco_args = ["render", "--mode", "maco", "--layer", "conv2_1", "--steps", "3", "--size", "48", "--crops", "2"];
+    ok(&[&maco_args[..], &["--lr", "0.5", "--out", &maco, "--transparency", &faded]].concat());
+    // The png crate's own reading (Rgba::from_png takes pictures to start from, and drops alpha).
+    let alpha = |file: &str| -> Vec<u8> {
+        let mut reader =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(file).unwrap())).read_info().unwrap();
+        let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut buffer).unwrap();
+        assert_eq!(frame.color_type, png::ColorType::Rgba);
+        buffer[..frame.buffer_size()].chunks_exact(4).map(|p| p[3]).collect()
+    };
+    assert!(alpha(&maco).iter().all(|&a| a == 255));
+    let faded = alpha(&faded);
+    let fading = faded.iter().filter(|&&a| a < 128).count();
+    let opaque = faded.iter().filter(|&&a| a == 255).count();
+    println!("maco --transparency, 3 steps: {fading} of {} pixels below half opacity, {opaque} opaque", faded.len());
+    assert!(opaque > 0 && fading > 48 * 48 / 10, "too little fades: {fading} below half, {opaque} opaque");
+    let missing = filterlens(&[&maco_args[..], &["--spectrum", "/nonexistent.npy", "--out", &maco]].concat());
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the spectrum '/nonexistent.npy'"));
     // --init: starting from a picture, one small classic step keeps it recognisable (half black, half white).
     let start = path("start.png");
     let half: Vec<u8> =

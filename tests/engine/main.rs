@@ -9,6 +9,7 @@ mod cli;
 mod golden;
 mod loader;
 mod lucid;
+mod maco;
 mod reference;
 
 use std::path::PathBuf;

@@ -69,6 +69,7 @@ fn start_from(images: &[f32], optimiser: Optimiser, steps: usize) -> AscentConfi
         optimiser,
         init: Some(images[..3 * SIZE * SIZE].to_vec()),
         accentuate: 0.0,
+        spectrum: None,
     }
 }
 
@@ -177,6 +178,76 @@ fn adam_steps_follow_the_closed_form() {
         // Where g is tiny, g/√g² is ill-conditioned in f32; the tolerance is far below a step (lr = 0.01).
         assert!(off < 1e-4, "Adam step {t} is off the closed form by {off}");
     }
+}
+
+/// Two NAdam steps (maco mode's optimiser) against Keras's closed form: β = (0.9, 0.999), ε = 1e-7, the momentum
+/// schedule μ_t = β₁ (1 − ½ · 0.96^(0.004 t)) with its running product, Nesterov's look-ahead on the first moment.
+#[test]
+fn nadam_steps_follow_kerass_closed_form() {
+    let image = golden_image(SIZE);
+    let (layer, filter, lr) = ("conv3_1", 5, 0.01f64);
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-7f64);
+    let momentum = |t: i32| b1 * (1.0 - 0.5 * 0.96f64.powf(0.004 * f64::from(t)));
+    let objective = Objective::channels(Network::Vgg16, layer, &[filter]).unwrap();
+    let config = start_from(&image, Optimiser::Nadam { learning_rate: lr as f32 }, 2);
+    let mut ascent = Ascent::new(flex_model(), objective.clone(), config).unwrap();
+    let adam = start_from(&image, Optimiser::Adam { learning_rate: lr as f32 }, 1);
+    let (_, adam) = step_once(Ascent::new(flex_model(), objective, adam).unwrap());
+    let adam = pollster::block_on(adam.pixels()).unwrap();
+
+    let mut x: Vec<f64> = image.iter().map(|&v| f64::from(v)).collect();
+    let (mut m, mut v, mut product) = (vec![0.0; x.len()], vec![0.0; x.len()], 1.0);
+    for t in 1..=2 {
+        // The gradient at the ascent's own picture, which is within 1e-7 of x: a max-pool's near-tie can route a
+        // gradient elsewhere on so small a difference.
+        let current = pollster::block_on(ascent.pixels()).unwrap();
+        let g = channel_gradient(&current, layer, &[filter]);
+        let (now, next) = (momentum(t), momentum(t + 1));
+        product *= now;
+        for k in 0..x.len() {
+            let gk = f64::from(g[k]);
+            m[k] = b1 * m[k] + (1.0 - b1) * gk;
+            v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
+            let m_hat = next * m[k] / (1.0 - product * next) + (1.0 - now) * gk / (1.0 - product);
+            let v_hat = v[k] / (1.0 - b2.powi(t));
+            x[k] += lr * m_hat / (v_hat.sqrt() + eps);
+        }
+        pollster::block_on(ascent.step()).unwrap();
+        let after = pollster::block_on(ascent.pixels()).unwrap();
+        let off = worst_difference(&after, &x);
+        println!("NAdam step {t}: within {off:.1e} of the closed form");
+        assert!(off < 1e-4, "NAdam step {t} is off the closed form by {off}");
+        if t == 1 {
+            let from_adam = worst_difference(&adam, &x);
+            println!("Adam's first step is {from_adam:.1e} from NAdam's");
+            assert!(from_adam > 3e-4, "the test tells NAdam from Adam (their first steps differ by about 0.056 lr)");
+        }
+    }
+}
+
+/// The transparency map (MACO's) is Σ |∂objective/∂image| over the steps taken: after two classic steps,
+/// |g(x₀)| + |g(x₁)|, with each gradient computed here by autodiff on the model.
+#[test]
+fn transparency_sums_the_gradients_magnitudes() {
+    let image = golden_image(SIZE);
+    let (layer, filter) = ("conv3_1", 5);
+    let objective = Objective::channels(Network::Vgg16, layer, &[filter]).unwrap();
+    let config = start_from(&image, Optimiser::MaxNormalised { step_size: 2.0 / 255.0 }, 2);
+    let mut ascent = Ascent::new(flex_model(), objective, config).unwrap();
+    let (mut expected, mut x) = (vec![0.0f64; image.len()], image.clone());
+    for _ in 0..2 {
+        let g = channel_gradient(&x, layer, &[filter]);
+        for (e, gk) in expected.iter_mut().zip(&g) {
+            *e += f64::from(gk.abs());
+        }
+        pollster::block_on(ascent.step()).unwrap();
+        x = pollster::block_on(ascent.pixels()).unwrap();
+    }
+    let transparency = pollster::block_on(ascent.transparency()).unwrap();
+    let scale = expected.iter().copied().fold(0.0, f64::max);
+    let off = worst_difference(&transparency, &expected) / scale;
+    println!("transparency after 2 steps: within {off:.1e} of |g(x0)| + |g(x1)| (relative to its largest)");
+    assert!(off < 1e-5, "the transparency map is off the summed gradients by {off}");
 }
 
 /// A conv5_3 grid mixing filters that are silent on the starting noise (maximised before the ReLU) with live

@@ -5,7 +5,7 @@
         --cases conv1_2:5 conv3_1:5 conv4_3:20 conv5_3:100 --out docs/quality/classic-lucid-maco-lucent.png
 
 reads `{dir}/{column}-{layer}-{filter}.png` for each cell and shows it at --tile pixels (a larger picture, such as
-maco's 256 px, is shown downsampled). Needs Pillow (the PyTorch venv of benches/README.md, plus `pip install pillow`).
+maco's 256 px, is shown downsampled; one with alpha, over white). Needs Pillow (the PyTorch venv of benches/README.md, plus `pip install pillow`).
 """
 import argparse
 from pathlib import Path
@@ -32,7 +32,9 @@ def main():
         y = top + r * (tile + gap)
         draw.text((4, y + tile // 2), case, fill="black", anchor="lm")
         for c, column in enumerate(args.columns):
-            picture = Image.open(args.dir / f"{column}-{layer}-{filter_}.png").convert("RGB")
+            picture = Image.open(args.dir / f"{column}-{layer}-{filter_}.png").convert("RGBA")
+            # A picture with a transparency map as alpha shows over white, as xplique plots it.
+            picture = Image.alpha_composite(Image.new("RGBA", picture.size, "white"), picture).convert("RGB")
             if picture.size != (tile, tile):
                 picture = picture.resize((tile, tile), Image.LANCZOS)
             sheet.paste(picture, (label + c * (tile + gap), y))

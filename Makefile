@@ -56,10 +56,19 @@ lucent-fixture: $(TORCH_VENV)/bin/python
 	$(TORCH_VENV)/bin/python -m pip install --quiet --no-deps torch-lucent==0.1.8
 	$(TORCH_VENV)/bin/python benches/lucent_fixture.py
 
-# Regenerates tests/fixtures/maco.json: xplique's MACO image parameterisation and spectrum resizing, in PyTorch
-# (src/param.rs and src/spectrum.rs compare).
-maco-fixture: $(TORCH_VENV)/bin/python
-	$(TORCH_VENV)/bin/python benches/maco_fixture.py
+# Regenerates tests/fixtures/maco.json with xplique itself: its resized ImageNet spectrum and its MACO pictures
+# (src/param.rs and tests/engine/maco.rs compare). A TensorFlow venv (~1 GB) with what xplique's imports need;
+# xplique 2.0.2 declares TensorFlow <= 2.20, and 2.21 (CPU) is what made the committed fixture.
+XPLIQUE_VENV ?= $(HOME)/.cache/filterlens/xplique-venv
+XPLIQUE_PACKAGES = tensorflow-cpu==2.21.0 tensorflow-probability==0.25.0 tf_keras==2.21.0 numpy==2.4.6 Deprecated==1.3.1 \
+	einops==0.8.2 matplotlib==3.11.2 scipy==1.17.1 opencv-python-headless==5.0.0.93 scikit-image==0.26.0 scikit-learn==1.9.1
+$(XPLIQUE_VENV)/bin/python:
+	python3 -m venv $(XPLIQUE_VENV)
+	$(XPLIQUE_VENV)/bin/python -m pip install --quiet $(XPLIQUE_PACKAGES)
+	$(XPLIQUE_VENV)/bin/python -m pip install --quiet --no-deps xplique==2.0.2
+
+maco-fixture: weights $(XPLIQUE_VENV)/bin/python
+	$(XPLIQUE_VENV)/bin/python benches/maco_fixture.py
 
 # The weights loader under libFuzzer for FUZZ_SECONDS (NIGHTLY; cargo-fuzz),
 # the corpus seeded with the real file and damaged copies; its own build folder (another toolchain and flags).

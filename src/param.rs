@@ -299,23 +299,26 @@ fn invert3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// tests/fixtures/maco.json (benches/maco_fixture.py).
-    pub(crate) fn maco_fixture() -> serde_json::Value {
+    fn maco_fixture() -> serde_json::Value {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/maco.json");
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
-    /// xplique's MACO image of a phase under a magnitude, transcribed into PyTorch (tests/fixtures/maco.json,
-    /// benches/maco_fixture.py: torch.fft.irfft2 and xplique's own colour matrix): the same phase gives the same
-    /// picture here, for even and odd sizes.
+    /// xplique's own MACO pictures (tests/fixtures/maco.json, benches/maco_fixture.py: its
+    /// `maco_image_parametrization` in TensorFlow): the same phase under the same magnitude gives the same picture
+    /// here. Even sizes only: for odd ones xplique's inverse FFT makes a picture a pixel narrower than asked.
     #[test]
     fn phase_images_match_xpliques_parameterisation() {
         let fixture = maco_fixture();
         let device = Device::flex();
-        for case in fixture["cases"].as_array().unwrap() {
+        let cases = fixture["cases"].as_array().unwrap().iter().filter(|case| !case["image"].is_null());
+        let mut compared = 0;
+        for case in cases {
+            compared += 1;
             let size = case["size"].as_u64().unwrap() as usize;
             let floats = |key: &str| -> Vec<f32> {
                 case[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
@@ -328,8 +331,9 @@ pub(crate) mod tests {
             let image = to_image.apply(tensor).into_data().try_into_vec::<f32>().unwrap();
             let worst = image.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             println!("size {size}: within {worst:.1e} of xplique's picture");
-            assert!(worst < 1e-5, "size {size}: off xplique's picture by {worst}");
+            assert!(worst < 2e-6, "size {size}: off xplique's picture by {worst}");
         }
+        assert_eq!(compared, 3);
     }
 
     #[test]
@@ -379,7 +383,10 @@ pub(crate) mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lucent_fft.json");
         let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let device = Device::flex();
-        for case in fixture["cases"].as_array().unwrap() {
+        let cases = fixture["cases"].as_array().unwrap().iter().filter(|case| !case["image"].is_null());
+        let mut compared = 0;
+        for case in cases {
+            compared += 1;
             let size = case["size"].as_u64().unwrap() as usize;
             let floats = |key: &str| -> Vec<f32> {
                 case[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()

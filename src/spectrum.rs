@@ -195,23 +195,4 @@ mod tests {
         let spectrum = Spectrum::from_npy(&npy([3, 6, 4], &values)).unwrap();
         assert_eq!(spectrum.resized(6), values, "size 6 has 6 rows and 4 bins: nothing to resample");
     }
-
-    /// PyTorch's `interpolate(mode="bilinear", align_corners=False)` (tf.image.resize's filter) resized the same
-    /// spectrum to each case's size (tests/fixtures/maco.json, benches/maco_fixture.py): up, down and odd sizes.
-    #[test]
-    fn resampling_matches_pytorchs_bilinear() {
-        let fixture = crate::param::tests::maco_fixture();
-        let floats = |v: &serde_json::Value| -> Vec<f32> {
-            v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
-        };
-        let shape = &fixture["spectrum_shape"];
-        let dims = [0, 1, 2].map(|i| shape[i].as_u64().unwrap() as usize);
-        let spectrum = Spectrum::from_npy(&npy(dims, &floats(&fixture["spectrum"]))).unwrap();
-        for case in fixture["cases"].as_array().unwrap() {
-            let size = case["size"].as_u64().unwrap() as usize;
-            let expected = floats(&case["magnitude"]);
-            let worst = spectrum.resized(size).iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-            assert!(worst < 1e-5, "size {size}: off PyTorch's resampling by {worst}");
-        }
-    }
 }

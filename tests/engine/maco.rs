@@ -24,6 +24,23 @@ fn spectrum() -> Arc<Spectrum> {
         .clone()
 }
 
+/// xplique's own `init_maco_buffer` resized the same spectrum to each case's size with `tf.image.resize`
+/// (tests/fixtures/maco.json, benches/maco_fixture.py): within 8.1e-7 of its largest value (float32 rounding).
+#[test]
+fn resampling_matches_xpliques() {
+    let path = repo_path("tests/fixtures/maco.json");
+    let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    for case in fixture["cases"].as_array().unwrap() {
+        let size = case["size"].as_u64().unwrap() as usize;
+        let expected: Vec<f64> = case["magnitude"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let resized = spectrum().resized(size);
+        let largest = expected.iter().copied().fold(0.0, f64::max);
+        let worst = resized.iter().zip(&expected).map(|(&a, b)| (f64::from(a) - b).abs()).fold(0.0, f64::max) / largest;
+        println!("size {size}: within {worst:.1e} of xplique's resized spectrum (relative to its largest value)");
+        assert!(worst < 3e-6, "size {size}: off xplique's resized spectrum by {worst}");
+    }
+}
+
 /// Maco mode's preset at a test's scale: `size` px, `count` crops of `side` px.
 fn config(steps: usize, size: usize, count: usize, side: usize) -> AscentConfig {
     AscentConfig {

@@ -7,7 +7,7 @@ VENV ?= $(HOME)/.cache/filterlens/venv
 NIGHTLY = nightly-2026-05-19
 PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0
 
-.PHONY: serve test lint weights bench bench-torch golden lucent-fixture maco-fixture fuzz mutants
+.PHONY: serve test lint weights bench bench-torch golden lucent-fixture tensorflow-fixtures fuzz mutants
 
 include web.mk
 
@@ -56,9 +56,10 @@ lucent-fixture: $(TORCH_VENV)/bin/python
 	$(TORCH_VENV)/bin/python -m pip install --quiet --no-deps torch-lucent==0.1.8
 	$(TORCH_VENV)/bin/python benches/lucent_fixture.py
 
-# Regenerates tests/fixtures/maco.json with xplique itself: its resized ImageNet spectrum and its MACO pictures
-# (src/param.rs and tests/engine/maco.rs compare). A TensorFlow venv (~1 GB) with what xplique's imports need;
-# xplique 2.0.2 declares TensorFlow <= 2.20, and 2.21 (CPU) is what made the committed fixture.
+# Regenerates tests/fixtures/maco.json with xplique itself (its resized ImageNet spectrum and its MACO pictures:
+# src/param.rs and tests/engine/maco.rs compare) and tests/fixtures/transforms.json with TensorFlow's image ops (the
+# transforms' resampling and MACO's crops: src/transform.rs compares). A TensorFlow venv (~1 GB) with what
+# xplique's imports need; xplique 2.0.2 declares TensorFlow <= 2.20, and 2.21 (CPU) made the committed fixtures.
 XPLIQUE_VENV ?= $(HOME)/.cache/filterlens/xplique-venv
 XPLIQUE_PACKAGES = tensorflow-cpu==2.21.0 tensorflow-probability==0.25.0 tf_keras==2.21.0 numpy==2.4.6 Deprecated==1.3.1 \
 	einops==0.8.2 matplotlib==3.11.2 scipy==1.17.1 opencv-python-headless==5.0.0.93 scikit-image==0.26.0 scikit-learn==1.9.1
@@ -67,8 +68,9 @@ $(XPLIQUE_VENV)/bin/python:
 	$(XPLIQUE_VENV)/bin/python -m pip install --quiet $(XPLIQUE_PACKAGES)
 	$(XPLIQUE_VENV)/bin/python -m pip install --quiet --no-deps xplique==2.0.2
 
-maco-fixture: weights $(XPLIQUE_VENV)/bin/python
+tensorflow-fixtures: weights $(XPLIQUE_VENV)/bin/python
 	$(XPLIQUE_VENV)/bin/python benches/maco_fixture.py
+	$(XPLIQUE_VENV)/bin/python benches/transform_fixture.py
 
 # The weights loader under libFuzzer for FUZZ_SECONDS (NIGHTLY; cargo-fuzz),
 # the corpus seeded with the real file and damaged copies; its own build folder (another toolchain and flags).

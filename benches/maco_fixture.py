@@ -11,7 +11,7 @@ Pictures are written for even sizes only: xplique's `tf.signal.irfft2d(buffer)` 
 half-spectrum as 2·(bins − 1), so for an odd size it makes a picture one pixel narrower than asked (7 × 6 for 7);
 filterlens keeps the asked width (an inverse real FFT of that length, as `torch.fft.irfft2(s=...)` and lucent do).
 
-    make maco-fixture     (a venv with TensorFlow and xplique's imports, ~1 GB: see the Makefile)
+    make tensorflow-fixtures     (a venv with TensorFlow and xplique's imports, ~1 GB: see the Makefile)
 """
 import json
 from pathlib import Path

@@ -118,7 +118,9 @@ fn crop(x: Tensor<4>, crops: Crops, progress: f64, rng: &mut Pcg64) -> Tensor<4>
         .map(|_| {
             let (cy, cx) = (0.5 + 0.15 * standard_normal(rng), 0.5 + 0.15 * standard_normal(rng));
             let extent = (mean + 0.05 * standard_normal(rng)).clamp(0.05, 1.0);
-            CropBox { top: cy - extent / 2.0, left: cx - extent / 2.0, extent }
+            // xplique's box: [cy − e/2, cx − e/2, cy + e/2, cx + e/2], in float32 as TensorFlow takes it.
+            let [cy, cx, half] = [cy as f32, cx as f32, extent as f32 * 0.5];
+            CropBox([cy - half, cx - half, cy + half, cx + half])
         })
         .collect();
     let noise: Vec<f32> = (0..count * channels * side * side)
@@ -139,7 +141,7 @@ fn crop_and_resize(x: Tensor<4>, boxes: &[CropBox], side: usize) -> Tensor<5> {
     let n = count * side * side;
     let (mut indices, mut weights, mut outside) = (vec![0i64; 4 * n], vec![0f32; 4 * n], vec![0f32; n]);
     for (k, b) in boxes.iter().enumerate() {
-        let (ys, xs) = (b.samples(b.top, h, side), b.samples(b.left, w, side));
+        let (ys, xs) = (b.samples(0, h, side), b.samples(1, w, side));
         for (i, &y) in ys.iter().enumerate() {
             for (j, &x) in xs.iter().enumerate() {
                 let p = (k * side + i) * side + j;
@@ -155,7 +157,7 @@ fn crop_and_resize(x: Tensor<4>, boxes: &[CropBox], side: usize) -> Tensor<5> {
                 ];
                 for (c, (index, weight)) in corners.into_iter().enumerate() {
                     indices[c * n + p] = index as i64;
-                    weights[c * n + p] = weight as f32;
+                    weights[c * n + p] = weight;
                 }
             }
         }
@@ -170,25 +172,21 @@ fn crop_and_resize(x: Tensor<4>, boxes: &[CropBox], side: usize) -> Tensor<5> {
     sampled.reshape([batch, channels, count, side, side]).swap_dims(1, 2)
 }
 
-/// A square crop in fractions of the image's sides (TensorFlow's `crop_and_resize` box, `[top, left]` and the
-/// side's length).
-struct CropBox {
-    top: f64,
-    left: f64,
-    extent: f64,
-}
+/// A crop as TensorFlow's `crop_and_resize` takes it: `[y1, x1, y2, x2]` in fractions of the image's sides (0 and 1
+/// on the first and last pixel centres), float32.
+struct CropBox([f32; 4]);
 
 impl CropBox {
-    /// Along one axis of `length` pixels, where each of the `side` samples falls: `crop_and_resize`'s
-    /// `start·(length − 1) + i·extent·(length − 1)/(side − 1)` (the box's edges on the first and last pixel
-    /// centres), as the two pixels it lies between and the weight of the second; `None` outside the image.
-    fn samples(&self, start: f64, length: usize, side: usize) -> Vec<Option<(usize, usize, f64)>> {
-        let last = (length - 1) as f64;
-        let stride = if side > 1 { self.extent * last / (side - 1) as f64 } else { 0.0 };
-        let first = if side > 1 { start * last } else { (start + self.extent / 2.0) * last };
+    /// Along axis 0 (rows) or 1 (columns) of `length` pixels, where each of the `side` samples falls, computed as
+    /// TensorFlow does in float32 (`y1·(length − 1) + i·(y2 − y1)·(length − 1)/(side − 1)`): the two pixels it lies
+    /// between and the weight of the second; `None` outside the image.
+    fn samples(&self, axis: usize, length: usize, side: usize) -> Vec<Option<(usize, usize, f32)>> {
+        let (start, end) = (self.0[axis], self.0[axis + 2]);
+        let last = (length - 1) as f32;
+        let scale = if side > 1 { (end - start) * last / (side - 1) as f32 } else { 0.0 };
         (0..side)
             .map(|i| {
-                let at = first + i as f64 * stride;
+                let at = if side > 1 { start * last + i as f32 * scale } else { 0.5 * (start + end) * last };
                 (0.0..=last).contains(&at).then(|| {
                     let floor = at.floor();
                     (floor as usize, at.ceil() as usize, at - floor)
@@ -318,13 +316,48 @@ mod tests {
         let x = Tensor::<4>::from_data(TensorData::new(ramp.clone(), [1, 1, 5, 5]), &Device::flex());
         let sample =
             |b: CropBox, side| crop_and_resize(x.clone(), &[b], side).into_data().try_into_vec::<f32>().unwrap();
-        assert_eq!(sample(CropBox { top: 0.0, left: 0.0, extent: 1.0 }, 5), ramp);
-        let inner = sample(CropBox { top: 0.25, left: 0.25, extent: 0.5 }, 5);
+        assert_eq!(sample(CropBox([0.0, 0.0, 1.0, 1.0]), 5), ramp);
+        let inner = sample(CropBox([0.25, 0.25, 0.75, 0.75]), 5);
         assert_eq!(&inner[..5], &[11.0, 11.5, 12.0, 12.5, 13.0]);
         assert_eq!(inner[5], 16.0, "row 1.5, column 1: halfway between 11 and 21");
-        let outside = sample(CropBox { top: -0.5, left: 0.0, extent: 1.0 }, 3);
+        let outside = sample(CropBox([-0.5, 0.0, 0.5, 1.0]), 3);
         assert_eq!(&outside[..3], &[0.5; 3], "row −2 lies outside: mid grey");
         assert_eq!(&outside[3..], &[0.0, 2.0, 4.0, 20.0, 22.0, 24.0], "rows 0 and 2, columns 0, 2 and 4");
+    }
+
+    /// TensorFlow's own image ops on the same image and parameters (tests/fixtures/transforms.json,
+    /// benches/transform_fixture.py): scale and rotation against ImageProjectiveTransformV3 (the op behind Lucid's
+    /// rotation; bilinear, edges repeated) with the same map about the centre, MACO's crops against
+    /// `tf.image.crop_and_resize` with grey outside.
+    #[test]
+    fn resampling_matches_tensorflows_ops() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transforms.json");
+        let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let floats = |v: &serde_json::Value| -> Vec<f32> {
+            v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+        };
+        let size = fixture["size"].as_u64().unwrap() as usize;
+        let x = Tensor::<4>::from_data(TensorData::new(floats(&fixture["image"]), [1, 3, size, size]), &Device::flex());
+        let worst = |got: Vec<f32>, expected: Vec<f32>| {
+            assert_eq!(got.len(), expected.len());
+            got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+        };
+        for case in fixture["resampled"].as_array().unwrap() {
+            let (scale, degrees) = (case["scale"].as_f64().unwrap() as f32, case["degrees"].as_f64().unwrap() as f32);
+            let got = scale_rotate(x.clone(), scale, degrees).into_data().try_into_vec::<f32>().unwrap();
+            let off = worst(got, floats(&case["output"]));
+            println!("scale {scale}, {degrees}°: within {off:.1e} of TensorFlow's");
+            assert!(off < 1e-5, "scale {scale}, {degrees}°: off TensorFlow's by {off}");
+        }
+        for case in fixture["crops"].as_array().unwrap() {
+            let b: Vec<f32> = case["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let crop = CropBox([b[0], b[1], b[2], b[3]]);
+            let side = case["side"].as_u64().unwrap() as usize;
+            let got = crop_and_resize(x.clone(), &[crop], side).into_data().try_into_vec::<f32>().unwrap();
+            let off = worst(got, floats(&case["output"]));
+            println!("crop {b:?}: within {off:.1e} of TensorFlow's");
+            assert!(off < 1e-6, "crop {b:?}: off TensorFlow's by {off}");
+        }
     }
 
     /// MACO's crops: `count` views of each image at `side` pixels, every image of a batch cropped alike.

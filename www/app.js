@@ -11,6 +11,7 @@ import {
   channels,
   ignoredNotice,
   layersOf,
+  maxCrops,
   maxSize,
   modelOf,
   parseLink,
@@ -161,13 +162,29 @@ function showSettings() {
   // stay, out of use.
   for (const id of ['row-layer', 'row-filter', 'objective']) $(id).classList.toggle('unused', Boolean(settings.expressions));
   for (const option of select('size').options) option.disabled = Number(option.value) > maxSize(settings.grid);
-  for (const option of select('grid').options) option.text = showLabel(Number(option.value));
+  for (const option of select('grid').options) {
+    option.text = showLabel(Number(option.value));
+    option.disabled = settings.mode === 'maco' && maxCrops(Number(option.value)) < 1;
+  }
   $('view').classList.toggle('grid', settings.grid > 1);
   $('frame').classList.toggle('transparent', settings.transparency);
 }
 
 /** A setting changed: keep the controls and the link in step and restart the run shortly (drags coalesce). */
 function changed({ restart = true } = {}) {
+  if (settings.mode === 'maco') {
+    // MACO's crops multiply a step's work by the grid: the page keeps tiles × crops within MAX_VIEWS.
+    if (maxCrops(settings.grid) < 1) {
+      const grid = Math.max(...GRIDS.filter((g) => maxCrops(g) >= 1));
+      note(`maco mode shows at most ${grid} tiles here: ${settings.grid} → ${grid}.`, 'info', 'input');
+      settings.grid = grid;
+    }
+    if (Number(settings.crops) > maxCrops(settings.grid)) {
+      const crops = maxCrops(settings.grid);
+      note(`crops ${settings.crops} → ${crops}: a grid of ${settings.grid} takes at most ${crops} a step here (each crop is a pass through the network for every tile).`, 'info', 'input');
+      settings.crops = crops;
+    }
+  }
   settings.filter = Math.min(settings.filter, channels(catalog, settings) - 1);
   settings.towards = Math.min(settings.towards, channels(catalog, settings) - 1);
   settings.size = Math.min(settings.size, maxSize(settings.grid));

@@ -41,6 +41,14 @@ const LEGACY_NAMES = { step: 'stepSize' };
 /** The original demo: conv3_2, filter 0, classic mode's preset. */
 const PAGE_DEFAULTS = { filter: 0, grid: 1, towards: -1, transparency: false, backend: 'auto', threads: 0 };
 
+/** MACO's passes through the network a step may ask of the browser (tiles × crops, each at the preset's crop side):
+ *  6 tiles × 4 crops took 860 MB of the program's memory at conv3_2 and 16 × 4 took 2.2 GB of its 4 GB, so the page
+ *  stops at 24. */
+export const MAX_VIEWS = 24;
+
+/** The most crops a maco step of a grid of `grid` tiles may take here (0: maco cannot show that grid). */
+export const maxCrops = (grid) => Math.floor(MAX_VIEWS / grid);
+
 /** The largest offered image size a grid of `grid` tiles may use. */
 export const maxSize = (grid) => Math.max(...SIZES.filter((size) => grid * size * size <= MAX_GRID_PIXELS));
 
@@ -253,6 +261,17 @@ export function parseLink(catalog, hash) {
     const nearest = SIZES.reduce((a, b) => (Math.abs(b - s.size) < Math.abs(a - s.size) ? b : a));
     ignored.push(`size=${shorten(String(q.get('size')))} is not offered here (${SIZES.join(', ')}): ${nearest} instead`);
     s.size = nearest;
+  }
+  if (s.mode === 'maco') {
+    const grids = GRIDS.filter((g) => maxCrops(g) >= 1);
+    if (!grids.includes(s.grid)) {
+      ignored.push(`grid=${s.grid} is more than maco mode can show here: ${grids.at(-1)} instead`);
+      s.grid = grids.at(-1);
+    }
+    if (s.crops > maxCrops(s.grid)) {
+      ignored.push(`crops=${s.crops} is more than a grid of ${s.grid} may take a step here: ${maxCrops(s.grid)} instead`);
+      s.crops = maxCrops(s.grid);
+    }
   }
   if (s.size > maxSize(s.grid)) {
     // Only a size the link asked for is worth a word; the mode's own size simply fits the grid.

@@ -64,6 +64,14 @@ test('a maco link paints with the spectrum; transparency shows in the canvas and
   }, null, { timeout: 60_000 });
   assert.doesNotMatch(await page.evaluate(() => location.hash), /transparency/);
 
+  // A grid: tiles × crops stay within the page's budget (16 tiles take 1 crop a step; 64 are not offered).
+  await page.selectOption('#grid', '16');
+  await page.locator('#notices').getByText(/crops 2 → 1: a grid of 16 takes at most 1 a step here/).waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator('#grid option[value="64"]').isDisabled(), true);
+  await page.waitForFunction(() => window.filterlens.run?.request.filters?.length === 16 && window.filterlens.run?.request.crops === 1);
+  await waitForDone(page, 240_000);
+  await page.selectOption('#grid', '1');
+
   // A picture of one's own: kept, and maco starts from noise and says so.
   const scene = readFileSync(path.join(ROOT, 'docs/quality/accentuate-conv4_3-20.png'));
   await page.locator('#image-file').setInputFiles({ name: 'scene.png', mimeType: 'image/png', buffer: scene });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from './helpers.mjs';
-import { MAX_THREADS, defaults, filtersOf, parseLink, threadsFor, toLink, toRequest } from '../../www/settings.js';
+import { MAX_THREADS, defaults, filtersOf, maxCrops, parseLink, threadsFor, toLink, toRequest } from '../../www/settings.js';
 
 /** @type {import('../../www/protocol.js').Catalog} */
 const catalog = JSON.parse(readFileSync(path.join(ROOT, 'www/catalog.json'), 'utf8'));
@@ -66,6 +66,16 @@ test("maco takes its preset (with the page's 4 crops), its own rate and crops, a
   assert.match(toLink(catalog, shown.settings), /&transparency=1&backend=auto$/);
   assert.ok(!('transparency' in toRequest(catalog, shown.settings)), 'a view, not part of the run request');
   assert.deepEqual(parseLink(catalog, '#mode=lucid&crops=8&transparency=on').ignored, ['transparency=on is not 1 (shown) or 0', 'crops does not apply to lucid mode']);
+});
+
+test('maco keeps tiles × crops within MAX_VIEWS: fewer crops for a grid, no grid of 64', () => {
+  assert.deepEqual([1, 6, 16, 64].map(maxCrops), [24, 4, 1, 0]);
+  const six = parseLink(catalog, '#mode=maco&grid=6&crops=8&size=64');
+  assert.deepEqual([six.settings.grid, six.settings.crops, six.ignored], [6, 4, ['crops=8 is more than a grid of 6 may take a step here: 4 instead']]);
+  const many = parseLink(catalog, '#mode=maco&grid=64&size=64');
+  assert.deepEqual([many.settings.grid, many.settings.crops], [16, 1]);
+  assert.deepEqual(many.ignored, ['grid=64 is more than maco mode can show here: 16 instead', 'crops=4 is more than a grid of 16 may take a step here: 1 instead']);
+  assert.deepEqual(parseLink(catalog, '#mode=lucid&grid=64&size=64').ignored, [], 'other modes keep their grids');
 });
 
 test('unusable fields fall back to their defaults, one by one, and are named', () => {

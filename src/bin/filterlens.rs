@@ -237,6 +237,9 @@ struct BenchArgs {
     /// VGG16's weights: the benchmark times VGG16, the network of docs/BENCHMARKS.md's records.
     #[arg(long, default_value = "weights/vgg16.safetensors")]
     weights: PathBuf,
+    /// ImageNet's magnitude spectrum, for maco mode.
+    #[arg(long, default_value = "weights/imagenet-spectrum.npy")]
+    spectrum: PathBuf,
     #[arg(long, default_value = "bench.json")]
     json: PathBuf,
     #[arg(long, default_value = "bench.md")]
@@ -281,6 +284,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// ImageNet's magnitude spectrum for maco mode, from `path`.
+fn load_spectrum(path: &Path) -> Result<std::sync::Arc<Spectrum>, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!("cannot read the spectrum '{}': {e} (run `make weights` to prepare it)", path.display())
+    })?;
+    let spectrum = Spectrum::from_npy(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(std::sync::Arc::new(spectrum))
+}
+
 /// `network` on the chosen backend; says so on stderr when `auto` or `wgpu` fell back to Flex.
 fn load_model(network: Network, path: &Path, choice: BackendChoice) -> Result<(Model, filterlens::Backend), String> {
     let bytes = std::fs::read(path)
@@ -316,12 +328,7 @@ fn visualize(
         config.init = Some(picture.to_planar_square(config.size));
     }
     if run.mode == Mode::Maco {
-        let path = &run.spectrum;
-        let bytes = std::fs::read(path).map_err(|e| {
-            format!("cannot read the spectrum '{}': {e} (run `make weights` to prepare it)", path.display())
-        })?;
-        let spectrum = Spectrum::from_npy(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        config.spectrum = Some(std::sync::Arc::new(spectrum));
+        config.spectrum = Some(load_spectrum(&run.spectrum)?);
     }
     let (steps, size) = (config.steps, config.size);
     let (model, backend) = load_model(run.model, &run.weights(), run.backend)?;
@@ -438,6 +445,7 @@ struct BenchCase {
 }
 
 fn bench(args: &BenchArgs) -> Result<(), String> {
+    let spectrum = if args.mode == Mode::Maco { Some(load_spectrum(&args.spectrum)?) } else { None };
     let mut cases = Vec::new();
     for &choice in &args.backends {
         let (model, backend) = match load_model(Network::Vgg16, &args.weights, choice) {
@@ -455,7 +463,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                     size: Some(size),
                     ..RunRequest::new(args.mode, layer, &filters)
                 };
-                let (objective, config) = request.plan().map_err(|e| e.to_string())?;
+                let (objective, mut config) = request.plan().map_err(|e| e.to_string())?;
+                config.spectrum = spectrum.clone();
                 let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
                 let mut times = Vec::new();
                 while !ascent.is_done() {

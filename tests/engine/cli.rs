@@ -279,6 +279,12 @@ fn every_documented_option_runs() {
     let opaque = faded.iter().filter(|&&a| a == 255).count();
     println!("maco --transparency, 3 steps: {fading} of {} pixels below half opacity, {opaque} opaque", faded.len());
     assert!(opaque > 0 && fading > 48 * 48 / 10, "too little fades: {fading} below half, {opaque} opaque");
+    let bench = path("bench-maco.json");
+    let markdown = path("bench-maco.md");
+    let timed =
+        ["bench", "--mode", "maco", "--backends", "flex", "--layers", "conv1_1", "--sizes", "32", "--steps", "1"];
+    ok(&[&timed[..], &["--warmup", "0", "--json", &bench, "--markdown", &markdown]].concat());
+    assert!(std::fs::read_to_string(&markdown).unwrap().contains("maco mode"));
     let missing = filterlens(&[&maco_args[..], &["--spectrum", "/nonexistent.npy", "--out", &maco]].concat());
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the spectrum '/nonexistent.npy'"));

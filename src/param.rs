@@ -383,10 +383,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lucent_fft.json");
         let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let device = Device::flex();
-        let cases = fixture["cases"].as_array().unwrap().iter().filter(|case| !case["image"].is_null());
-        let mut compared = 0;
-        for case in cases {
-            compared += 1;
+        for case in fixture["cases"].as_array().unwrap() {
             let size = case["size"].as_u64().unwrap() as usize;
             let floats = |key: &str| -> Vec<f32> {
                 case[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()

@@ -9,6 +9,7 @@ import {
   SIZES,
   appliesTo,
   channels,
+  cropSide,
   ignoredNotice,
   layersOf,
   maxCrops,
@@ -151,10 +152,13 @@ function showSettings() {
     const field = fieldOf(control.dataset.field);
     const row = control.closest('.row');
     // Diversity pushes a grid's pictures apart: there is nothing to push with one.
-    // Accentuation pulls toward a picture of your own: there is none to pull toward from noise.
+    // Accentuation pulls toward a picture of your own: there is none to pull toward from noise (nor in maco mode,
+    // which starts from noise).
     if (field && row instanceof HTMLElement) {
       row.hidden =
-        !appliesTo(field, settings.mode) || (field.name === 'diversity' && settings.grid === 1) || (field.name === 'accentuate' && !startImage);
+        !appliesTo(field, settings.mode) ||
+        (field.name === 'diversity' && settings.grid === 1) ||
+        (field.name === 'accentuate' && (!startImage || settings.mode === 'maco'));
     }
   }
   $('row-towards').hidden = settings.grid === 1 || Number(settings.diversity) > 0 || Boolean(settings.expressions);
@@ -684,9 +688,8 @@ function forwardCost(model, layer, size) {
  *  pads by 12 px and crops 8 to 12; maco sees `crops` crops of its preset's side). @param {RunRequest} request */
 function stepCost(request) {
   const size = request.size ?? 128;
-  const { cropSide } = preset(catalog, request.mode);
   const views = request.crops ?? 1;
-  const transformed = request.mode === 'lucid' ? size + 16 : cropSide ?? size;
+  const transformed = request.mode === 'lucid' ? size + 16 : cropSide(catalog, request.mode) ?? size;
   const model = request.model ?? 'vgg16';
   // An expression's deepest layer is the core's to find: the network's last layer bounds it.
   const layer = request.layer ?? /** @type {import('./protocol.js').LayerSpec} */ (modelOf(catalog, model).layers.at(-1)).name;
@@ -734,11 +737,14 @@ function fitPicture() {
 window.addEventListener('resize', fitPicture);
 
 // On a narrow screen the picture and its status stay at the top while the controls scroll under them: the page
-// keeps that much room at the top when it scrolls a control into view (Tab, Shift+Tab), so focus is never hidden.
+// keeps that much room at the top when it scrolls a control into view (Tab, Shift+Tab), so focus is never hidden,
+// and a little at the bottom, so a control scrolled up from below is wholly on screen (not cut by a fraction of a
+// pixel).
 const sticky = /** @type {HTMLElement} */ (document.querySelector('.sticky'));
 new ResizeObserver(() => {
   const stuck = getComputedStyle(sticky).position === 'sticky';
   document.documentElement.style.scrollPaddingTop = stuck ? `${Math.ceil(sticky.getBoundingClientRect().height) + 8}px` : '';
+  document.documentElement.style.scrollPaddingBottom = stuck ? '8px' : '';
 }).observe(sticky);
 
 /** The tile the keyboard is on (arrow keys move it, Enter opens it). */

@@ -100,12 +100,18 @@ function shortest(v) {
 /** Whether `field` applies in `mode` (a rate applies to one mode only). @param {Field} field @param {string} mode */
 export const appliesTo = (field, mode) => !field.modes || field.modes.includes(/** @type {any} */ (mode));
 
-/** The mode's preset with the page's overrides. @param {Catalog} catalog @param {string} mode */
+/** The mode's preset with the page's overrides: the settings a mode sets (its `cropSide`, which no setting
+ *  changes, left out). @param {Catalog} catalog @param {string} mode */
 export function preset(catalog, mode) {
   const entry = catalog.modes.find((m) => m.name === mode);
   if (!entry) throw new Error(`unknown mode ${mode}`);
-  return { ...entry.preset, ...(PRESET_OVERRIDES[mode] || {}) };
+  const { cropSide, ...values } = entry.preset;
+  return { ...values, ...(PRESET_OVERRIDES[mode] || {}) };
 }
+
+/** The side maco's crops are resized to (the network's input), or none for a mode without crops.
+ *  @param {Catalog} catalog @param {string} mode */
+export const cropSide = (catalog, mode) => catalog.modes.find((m) => m.name === mode)?.preset.cropSide ?? null;
 
 /** Every field's default in `mode`. @param {Catalog} catalog @param {string} mode @returns {Settings} */
 export function defaults(catalog, mode) {
@@ -117,8 +123,9 @@ export function defaults(catalog, mode) {
   s.expressions = '';
   s.layer = modelOf(catalog, s.model).defaultLayer;
   s.mode = mode;
-  // Both rates keep a value, so a mode switch has one to show; only the mode's own goes into a link.
-  for (const m of catalog.modes) Object.assign(s, preset(catalog, m.name));
+  // Every mode's fields keep a value, so a mode switch has one to show; only the mode's own go into a link. Where
+  // two modes share a field (lucid's and maco's lr), the first mode's value is the one kept.
+  for (const m of [...catalog.modes].reverse()) Object.assign(s, preset(catalog, m.name));
   Object.assign(s, preset(catalog, mode));
   s.size = Math.min(s.size, maxSize(s.grid));
   return /** @type {Settings} */ (s);

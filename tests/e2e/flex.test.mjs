@@ -113,7 +113,7 @@ test('a share link restores the settings and, with the same seed and backend, th
   const restored = await other.evaluate(() => window.filterlens.settings);
   assert.deepEqual(restored, {
     mode: 'classic', model: 'vgg16', layer: 'conv2_1', filter: 42, grid: 1, objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 12, stepSize: 3,
-    lr: 0.05, jitter: 0, size: 64, seed: 1234, backend: 'flex', threads: 0, towards: -1, expressions: '',
+    lr: 0.05, jitter: 0, crops: 4, size: 64, seed: 1234, backend: 'flex', threads: 0, towards: -1, expressions: '', transparency: false,
   });
   assert.equal(await other.locator('#layer-name').inputValue(), 'conv2_1');
   assert.equal(await other.locator('#filter-n').inputValue(), '42');
@@ -189,7 +189,8 @@ test("the page's defaults are the seed's demo (conv3_2 filter 0, 150 steps of 2/
   const page = await open(browser, `${site.url}dist/`);
   assert.deepEqual(await page.evaluate(() => window.filterlens.settings), {
     mode: 'classic', model: 'vgg16', layer: 'conv3_2', filter: 0, grid: 1, objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 150, stepSize: 2,
-    lr: 0.05, jitter: 0, size: 224, seed: 0, backend: 'auto', threads: 0, towards: -1, expressions: '',
+    lr: 0.05, jitter: 0, crops: 4, size: 224, seed: 0, backend: 'auto', threads: 0, towards: -1, expressions: '',
+    transparency: false,
   });
   assert.equal(
     await page.evaluate(() => location.hash),

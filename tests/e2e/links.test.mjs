@@ -121,7 +121,8 @@ function problems(s) {
   if (!SIZES.includes(s.size) || s.size > maxSize(s.grid)) out.push(`size=${s.size} for grid ${s.grid}`);
   if (!BACKENDS.includes(s.backend)) out.push(`backend=${s.backend}`);
   if (!Number.isInteger(s.threads) || s.threads < 0 || s.threads > MAX_THREADS) out.push(`threads=${s.threads}`);
-  const known = new Set([...FIELDS.keys(), 'filter', 'grid', 'towards', 'backend', 'threads']);
+  if (typeof s.transparency !== 'boolean') out.push(`transparency=${s.transparency}`);
+  const known = new Set([...FIELDS.keys(), 'filter', 'grid', 'towards', 'transparency', 'backend', 'threads']);
   for (const k of Object.keys(s)) if (!known.has(k)) out.push(`unexpected key ${k}`);
   if (Object.getPrototypeOf(s) !== Object.prototype) out.push('a changed prototype');
   return out;

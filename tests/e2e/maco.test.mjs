@@ -78,6 +78,7 @@ test('a maco link paints with the spectrum; transparency shows in the canvas and
   await page.locator('#notices').getByText(/maco mode starts from noise/).waitFor({ timeout: 60_000 });
   await waitForDone(page, 240_000);
   assert.equal(await page.evaluate(() => window.filterlens.run?.fromImage), false);
+  assert.equal(await page.locator('#row-accentuate').isHidden(), true, 'nothing to accentuate from noise');
   assert.deepEqual(page.logs.filter((l) => l.startsWith('pageerror') || l.startsWith('error')), []);
 });
 

@@ -33,7 +33,7 @@ test("number boxes apply on Enter, clamp with a word; a link's unusable fields a
   const junk = await open(browser, `${site.url}dist/#layer=conv9_9&filter=-3&size=100000&mode=LUCID&lr=1e9&backend=flex&steps=3`);
   assert.deepEqual(
     await junk.evaluate(() => { const s = window.filterlens.settings; return [s.mode, s.layer, s.filter, s.size]; }),
-    ['classic', 'conv3_2', 0, 224],
+    ['classic', 'conv3_2', 0, 256],
   );
   const said = await notices(junk);
   for (const field of ['layer=conv9_9', 'filter=-3', 'size=', 'mode=LUCID', 'lr does not apply']) assert.ok(said.includes(field), `${field} in ${said}`);

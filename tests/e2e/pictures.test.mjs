@@ -226,7 +226,7 @@ test('a grid of 6 filters paints live as captioned tiles, a tile opens as the sa
   await nextRun(page, previous);
   assert.deepEqual(
     await page.locator('#size option').evaluateAll((options) => options.map((o) => /** @type {HTMLOptionElement} */ (o).disabled)),
-    [false, true, true],
+    [false, true, true, true],
     '64 tiles: 64 px only',
   );
   await waitForSteps(page, 1, 240_000);

@@ -381,7 +381,7 @@ impl Ascent {
             }
             Optimiser::Adam { learning_rate } => {
                 let (beta1, beta2, epsilon) = (0.9f32, 0.999f32, 1e-8f32);
-                let moments = self.moments(grad, beta1, beta2);
+                let moments = AdamMoments::after(self.adam.take(), grad, beta1, beta2);
                 let t = (self.steps_taken + 1) as i32;
                 let first = moments.first.clone() / (1.0 - beta1.powi(t));
                 let second = moments.second.clone() / (1.0 - beta2.powi(t));
@@ -390,7 +390,7 @@ impl Ascent {
             }
             Optimiser::Nadam { learning_rate } => {
                 let (beta1, beta2, epsilon) = (0.9f64, 0.999f64, 1e-7f32);
-                let moments = self.moments(grad.clone(), beta1 as f32, beta2 as f32);
+                let moments = AdamMoments::after(self.adam.take(), grad.clone(), beta1 as f32, beta2 as f32);
                 let t = self.steps_taken + 1;
                 let momentum = |t: usize| beta1 * (1.0 - 0.5 * 0.96f64.powf(0.004 * t as f64));
                 let product: f64 = (1..=t).map(momentum).product();
@@ -403,16 +403,18 @@ impl Ascent {
             }
         };
     }
+}
 
-    /// Adam's moments after this step's gradient: m ← β₁ m + (1 − β₁) g, v ← β₂ v + (1 − β₂) g² (from zero).
-    fn moments(&mut self, grad: Tensor<4>, beta1: f32, beta2: f32) -> AdamMoments {
+impl AdamMoments {
+    /// The moments after this step's gradient: m ← β₁ m + (1 − β₁) g, v ← β₂ v + (1 − β₂) g², from zero.
+    fn after(previous: Option<Self>, grad: Tensor<4>, beta1: f32, beta2: f32) -> Self {
         let squared = grad.clone().square();
-        match self.adam.take() {
-            Some(m) => AdamMoments {
+        match previous {
+            Some(m) => Self {
                 first: m.first * beta1 + grad * (1.0 - beta1),
                 second: m.second * beta2 + squared * (1.0 - beta2),
             },
-            None => AdamMoments { first: grad * (1.0 - beta1), second: squared * (1.0 - beta2) },
+            None => Self { first: grad * (1.0 - beta1), second: squared * (1.0 - beta2) },
         }
     }
 }
@@ -434,4 +436,32 @@ fn start_seeds(images: &[Expression], seed: u64) -> Vec<u64> {
 async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Error> {
     let data = tensor.into_data_async().await.map_err(|e| Error::ReadBack(format!("{e:?}")))?;
     data.try_into_vec::<f32>().map_err(|e| Error::ReadBack(format!("{e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    /// Adam's running moments over many steps (the reference tests take two, where β₂ = 0.999 and 1/β₂ are too
+    /// close to tell apart): for gradients g_t = t, m and v are the closed forms Σ (1 − β)·β^(T−t)·g_t.
+    #[test]
+    fn moments_follow_their_recurrence_over_many_steps() {
+        let (beta1, beta2, steps) = (0.9f32, 0.999f32, 300);
+        let device = Device::flex();
+        let mut moments = None;
+        for t in 1..=steps {
+            let grad = Tensor::<4>::from_data(TensorData::new(vec![t as f32], [1, 1, 1, 1]), &device);
+            moments = Some(AdamMoments::after(moments, grad, beta1, beta2));
+        }
+        let closed = |beta: f64, power: i32| -> f64 {
+            (1..=steps).map(|t| (1.0 - beta) * beta.powi(steps - t) * f64::from(t).powi(power)).sum()
+        };
+        let AdamMoments { first, second } = moments.unwrap();
+        let read = |x: Tensor<4>| f64::from(x.into_data().try_into_vec::<f32>().unwrap()[0]);
+        let (m, v) = (read(first), read(second));
+        let (m_expected, v_expected) = (closed(0.9, 1), closed(0.999, 2));
+        assert!((m / m_expected - 1.0).abs() < 1e-4, "m {m} vs {m_expected}");
+        assert!((v / v_expected - 1.0).abs() < 1e-4, "v {v} vs {v_expected}");
+    }
 }

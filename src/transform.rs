@@ -179,14 +179,15 @@ struct CropBox([f32; 4]);
 impl CropBox {
     /// Along axis 0 (rows) or 1 (columns) of `length` pixels, where each of the `side` samples falls, computed as
     /// TensorFlow does in float32 (`y1·(length − 1) + i·(y2 − y1)·(length − 1)/(side − 1)`): the two pixels it lies
-    /// between and the weight of the second; `None` outside the image.
+    /// between and the weight of the second; `None` outside the image. `side` is at least 2 (a crop is the network's
+    /// input: `AscentConfig::validate` holds it to the network's smallest).
     fn samples(&self, axis: usize, length: usize, side: usize) -> Vec<Option<(usize, usize, f32)>> {
         let (start, end) = (self.0[axis], self.0[axis + 2]);
         let last = (length - 1) as f32;
-        let scale = if side > 1 { (end - start) * last / (side - 1) as f32 } else { 0.0 };
+        let scale = (end - start) * last / (side - 1) as f32;
         (0..side)
             .map(|i| {
-                let at = if side > 1 { start * last + i as f32 * scale } else { 0.5 * (start + end) * last };
+                let at = start * last + i as f32 * scale;
                 (0.0..=last).contains(&at).then(|| {
                     let floor = at.floor();
                     (floor as usize, at.ceil() as usize, at - floor)

@@ -392,9 +392,8 @@ impl Ascent {
                 let (beta1, beta2, epsilon) = (0.9f64, 0.999f64, 1e-7f32);
                 let moments = AdamMoments::after(self.adam.take(), grad.clone(), beta1 as f32, beta2 as f32);
                 let t = self.steps_taken + 1;
-                let momentum = |t: usize| beta1 * (1.0 - 0.5 * 0.96f64.powf(0.004 * t as f64));
-                let product: f64 = (1..=t).map(momentum).product();
-                let (now, next) = (momentum(t), momentum(t + 1));
+                let product: f64 = (1..=t).map(nadam_momentum).product();
+                let (now, next) = (nadam_momentum(t), nadam_momentum(t + 1));
                 let first = moments.first.clone() * (next / (1.0 - product * next)) as f32
                     + grad * ((1.0 - now) / (1.0 - product)) as f32;
                 let second = moments.second.clone() / (1.0 - beta2.powi(t as i32)) as f32;
@@ -417,6 +416,12 @@ impl AdamMoments {
             None => Self { first: grad * (1.0 - beta1), second: squared * (1.0 - beta2) },
         }
     }
+}
+
+/// NAdam's momentum at step `t` (1-based), as Keras has it: μ_t = β₁ (1 − ½ · 0.96^(0.004 t)) with β₁ = 0.9, which
+/// grows from 0.45 towards β₁ over thousands of steps.
+fn nadam_momentum(t: usize) -> f64 {
+    0.9 * (1.0 - 0.5 * 0.96f64.powf(0.004 * t as f64))
 }
 
 /// The selection for `viewed` (the objective per view) with each image's activation given to its views.
@@ -442,6 +447,15 @@ async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Erro
 mod tests {
     use super::*;
     use burn::tensor::Device;
+
+    /// NAdam's momentum schedule at the first step and far into a run (two steps alone cannot tell it from a
+    /// constant 0.45): Keras's formula, worked out here.
+    #[test]
+    fn nadam_momentum_follows_kerass_schedule() {
+        assert!((nadam_momentum(1) - 0.9 * (1.0 - 0.5 * 0.96f64.powf(0.004))).abs() < 1e-15);
+        assert!((nadam_momentum(1000) - 0.517_79).abs() < 1e-5, "{}", nadam_momentum(1000)); // 0.9 (1 − ½ · 0.96⁴)
+        assert!((nadam_momentum(5000) - 0.701_10).abs() < 1e-5, "{}", nadam_momentum(5000)); // 0.9 (1 − ½ · 0.96²⁰)
+    }
 
     /// Adam's running moments over many steps (the reference tests take two, where β₂ = 0.999 and 1/β₂ are too
     /// close to tell apart): for gradients g_t = t, m and v are the closed forms Σ (1 − β)·β^(T−t)·g_t.

@@ -97,7 +97,8 @@ fn axis_weights(from: usize, to: usize) -> Vec<(usize, usize, f64)> {
         .map(|i| {
             let at = (i as f64 + 0.5) * scale - 0.5;
             let floor = at.floor();
-            let lower = (floor.max(0.0) as usize).min(from - 1);
+            // `at` stays below from − 0.5, so only the upper neighbour can fall past the last sample.
+            let lower = floor.max(0.0) as usize;
             let upper = (at.ceil().max(0.0) as usize).min(from - 1);
             (lower, upper, at - floor)
         })

@@ -327,7 +327,8 @@ impl Ascent {
     /// single run with the same seed.
     fn gradient(&mut self) -> (Tensor<4>, Tensor<4>, Tensor<1>) {
         // The images are the leaf the network's gradient stops at; the parameterisation's chain rule follows.
-        let image = self.to_image.apply(self.params.clone()).autodiff().require_grad();
+        let rendering = self.to_image.render(self.params.clone());
+        let image = rendering.image.clone();
         let batch = self.objective.batch();
         let views = self.config.transforms.views();
         // Accentuating, the starting picture goes through the same transform as the images, behind them in the
@@ -368,7 +369,7 @@ impl Ascent {
         }
         let grads = climbed.backward();
         let image_grad = image.grad(&grads).expect("the images require a gradient");
-        let grad = self.to_image.pull_back(self.params.clone(), image_grad.clone());
+        let grad = rendering.pull_back(image_grad.clone());
         (grad, image_grad, values.without_autodiff())
     }
 

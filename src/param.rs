@@ -184,17 +184,14 @@ impl ParamsToImage {
         sigmoid(rgb.reshape([batch, 3, h, w]))
     }
 
-    /// The gradient with respect to the parameters, from the gradient `image_grad` with respect to the images
-    /// [`Self::apply`] made of `params` (the chain rule through the parameterisation alone).
-    pub fn pull_back(&self, params: Tensor<4>, image_grad: Tensor<4>) -> Tensor<4> {
-        if let Basis::Pixels = self.basis {
-            return image_grad;
-        }
+    /// Images from `params`, rendered once with their way back: the network's gradient stops at
+    /// [`Rendering::image`], and [`Rendering::pull_back`] carries it on to the parameters.
+    pub fn render(&self, params: Tensor<4>) -> Rendering {
         let params = params.autodiff().require_grad();
-        let grads = (self.apply(params.clone()) * image_grad.autodiff()).sum().backward();
-        params.grad(&grads).expect("the parameters require a gradient")
+        let rendered = self.apply(params.clone());
+        let image = rendered.clone().detach().require_grad();
+        Rendering { params, rendered, image }
     }
-
     /// Initial parameters, one image per seed: classic's `(128 + U[0,1)) / 255` noise for pixels, Lucid's
     /// N(0, 0.01²) spectrum for FFT, MACO's N(0, 1) phase.
     pub fn initial(&self, seeds: &[u64]) -> Vec<f32> {
@@ -221,6 +218,25 @@ impl ParamsToImage {
             Param::Fft => Ok(spectrum_of(image, self.size)),
             Param::Phase => Err(Error::MacoFromPicture),
         }
+    }
+}
+
+/// Images rendered from parameters under autodiff ([`ParamsToImage::render`]): two graphs, so that both gradients
+/// are at hand, the objective's with respect to the images (the transparency map sums it) and with respect to the
+/// parameters (the optimiser's).
+pub(crate) struct Rendering {
+    params: Tensor<4>,
+    rendered: Tensor<4>,
+    /// The images, a leaf of its own: the network's graph starts here.
+    pub image: Tensor<4>,
+}
+
+impl Rendering {
+    /// The gradient with respect to the parameters, from `image_grad`, the gradient with respect to
+    /// [`Self::image`] (the chain rule through the parameterisation alone).
+    pub fn pull_back(self, image_grad: Tensor<4>) -> Tensor<4> {
+        let grads = (self.rendered * image_grad.autodiff()).sum().backward();
+        self.params.grad(&grads).expect("the parameters require a gradient")
     }
 }
 

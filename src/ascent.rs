@@ -76,7 +76,8 @@ impl AscentConfig {
         {
             return Err(Error::InitSize { values: init.len(), size: self.size });
         }
-        if self.init.is_some() && (self.param == Param::Phase || self.transforms.crops.is_some()) {
+        // A phase with ImageNet's fixed magnitude cannot hold another picture's spectrum.
+        if self.init.is_some() && self.param == Param::Phase {
             return Err(Error::MacoFromPicture);
         }
 

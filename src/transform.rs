@@ -113,16 +113,7 @@ impl Transforms {
 fn crop(x: Tensor<4>, crops: Crops, progress: f64, rng: &mut Pcg64) -> Tensor<4> {
     let [batch, channels, _, _] = x.dims();
     let Crops { count, side } = crops;
-    let mean = Crops::mean_box(progress);
-    let boxes: Vec<CropBox> = (0..count)
-        .map(|_| {
-            let (cy, cx) = (0.5 + 0.15 * standard_normal(rng), 0.5 + 0.15 * standard_normal(rng));
-            let extent = (mean + 0.05 * standard_normal(rng)).clamp(0.05, 1.0);
-            // xplique's box: [cy − e/2, cx − e/2, cy + e/2, cx + e/2], in float32 as TensorFlow takes it.
-            let [cy, cx, half] = [cy as f32, cx as f32, extent as f32 * 0.5];
-            CropBox([cy - half, cx - half, cy + half, cx + half])
-        })
-        .collect();
+    let boxes = crop_boxes(count, progress, rng);
     let noise: Vec<f32> = (0..count * channels * side * side)
         .map(|_| {
             let sigma = Crops::NOISE as f64;
@@ -131,6 +122,21 @@ fn crop(x: Tensor<4>, crops: Crops, progress: f64, rng: &mut Pcg64) -> Tensor<4>
         .collect();
     let noise = Tensor::<5>::from_data(TensorData::new(noise, [1, count, channels, side, side]), &x.device());
     (crop_and_resize(x, &boxes, side) + noise).reshape([batch * count, channels, side, side])
+}
+
+/// `count` random boxes at `progress`: centres N(0.5, 0.15) each way, sides N([`Crops::mean_box`], 0.05) clipped to
+/// 0.05…1, as xplique draws them.
+fn crop_boxes(count: usize, progress: f64, rng: &mut Pcg64) -> Vec<CropBox> {
+    let mean = Crops::mean_box(progress);
+    (0..count)
+        .map(|_| {
+            let (cy, cx) = (0.5 + 0.15 * standard_normal(rng), 0.5 + 0.15 * standard_normal(rng));
+            let extent = (mean + 0.05 * standard_normal(rng)).clamp(0.05, 1.0);
+            // xplique's box: [cy − e/2, cx − e/2, cy + e/2, cx + e/2], in float32 as TensorFlow takes it.
+            let [cy, cx, half] = [cy as f32, cx as f32, extent as f32 * 0.5];
+            CropBox([cy - half, cx - half, cy + half, cx + half])
+        })
+        .collect()
 }
 
 /// TensorFlow's `crop_and_resize` of every image with every box: `[batch, boxes, channels, side, side]`, bilinear,
@@ -276,6 +282,50 @@ mod tests {
         let mut rng = Pcg64::seed_from_u64(seed);
         let t = Transforms::standard();
         (0..3).flat_map(|_| t.apply(image(40), 0.0, &mut rng).into_data().try_into_vec::<f32>().unwrap()).collect()
+    }
+
+    /// A transform with one scale and one angle to pick is exactly that scale and rotation (and none, only
+    /// when the scale is 1 and the angle 0).
+    #[test]
+    fn apply_scales_and_rotates_by_what_it_picks() {
+        for (scale, angle) in [(1.1, 0.0), (1.0, 10.0), (0.9, -7.0), (1.0, 0.0)] {
+            let t = Transforms { scales: vec![scale], angles: vec![angle], ..Transforms::none() };
+            let applied = t.apply(image(40), 0.0, &mut Pcg64::seed_from_u64(0));
+            let expected = scale_rotate(image(40), scale, angle);
+            assert_eq!(applied.dims(), expected.dims(), "scale {scale}, angle {angle}");
+            let (a, e) = (
+                applied.into_data().try_into_vec::<f32>().unwrap(),
+                expected.into_data().try_into_vec::<f32>().unwrap(),
+            );
+            assert_eq!(a, e, "scale {scale}, angle {angle}");
+        }
+    }
+
+    /// Crop boxes drawn as xplique draws them, checked by their statistics over 4,000 draws: square boxes, centres
+    /// N(0.5, 0.15) each way, sides N(mean box, 0.05) clipped below at 0.05.
+    #[test]
+    fn crop_boxes_follow_xpliques_distribution() {
+        let stats = |values: &[f64]| {
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            (mean, (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt())
+        };
+        let mut rng = Pcg64::seed_from_u64(5);
+        for progress in [0.0, 0.5] {
+            let boxes = crop_boxes(4000, progress, &mut rng);
+            let at = |k: usize| boxes.iter().map(|b| f64::from(b.0[k])).collect::<Vec<_>>();
+            let (y1, x1, y2, x2) = (at(0), at(1), at(2), at(3));
+            let centre = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| (a + b) / 2.0).collect::<Vec<_>>();
+            let sides: Vec<f64> = y1.iter().zip(&y2).map(|(a, b)| b - a).collect();
+            for (k, side) in sides.iter().enumerate() {
+                assert!((side - (x2[k] - x1[k])).abs() < 1e-6 && *side >= 0.05 - 1e-6, "box {k}: {:?}", boxes[k].0);
+            }
+            for (axis, (mean, sd)) in [("y", stats(&centre(&y1, &y2))), ("x", stats(&centre(&x1, &x2)))] {
+                assert!((mean - 0.5).abs() < 0.01 && (sd - 0.15).abs() < 0.01, "{axis} centres: N({mean}, {sd})");
+            }
+            let (mean, sd) = stats(&sides);
+            let expected = Crops::mean_box(progress);
+            assert!((mean - expected).abs() < 0.005 && (sd - 0.05).abs() < 0.005, "sides: N({mean}, {sd})");
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The seed's gradient ascent on the real weights.
 
+use std::time::Instant;
+
 use filterlens::image::{Display, batch_rgba};
 use filterlens::{Activation, Ascent, AscentConfig, Error, Mode, Network, Objective, RunRequest, StepReport};
 
@@ -35,6 +37,41 @@ fn same_seed_same_picture_other_seed_other_picture() {
     let c = pixels(&run("conv2_1", &[3], config(8)).1);
     assert!(a == b, "the same seed gave different pictures");
     assert!(a != c, "different seeds gave the same picture");
+}
+
+/// Classic starts from the seed's grey noise, (128 + U[0, 1)) / 255 per value: the picture before any step.
+#[test]
+fn classic_starts_from_grey_noise() {
+    let config = AscentConfig { steps: 1, size: 48, seed: 7, ..Mode::Classic.config() };
+    let ascent =
+        Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv2_1", &[3]).unwrap(), config).unwrap();
+    let start = pixels(&ascent);
+    assert_eq!(start.len(), 3 * 48 * 48);
+    let (low, high) = (128.0 / 255.0, 129.0 / 255.0);
+    assert!(start.iter().all(|v| (low..high).contains(v)), "a value outside [128/255, 129/255)");
+    // U[0, 1) over 6,912 values reaches near both ends of the interval.
+    let (min, max) = start.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    assert!(min < low + 0.01 / 255.0 && max > high - 0.01 / 255.0, "noise spans only [{min}, {max}]");
+}
+
+/// A report's `millis` is the step's own wall time in milliseconds (the page and the benchmarks show it): a clock
+/// around the call agrees with it. Not a bound on the time: the two clocks time the same work.
+#[test]
+fn a_step_reports_its_wall_time_in_milliseconds() {
+    let config = AscentConfig { steps: 3, size: 48, ..Mode::Classic.config() };
+    let mut ascent =
+        Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv2_1", &[3]).unwrap(), config).unwrap();
+    for _ in 0..3 {
+        let around = Instant::now();
+        let report = pollster::block_on(ascent.step()).unwrap();
+        let around = around.elapsed().as_secs_f64() * 1e3;
+        assert!(
+            report.millis > around / 10.0 && report.millis <= around,
+            "step {}: reported {} ms, timed {around} ms around it",
+            report.step,
+            report.millis
+        );
+    }
 }
 
 /// conv5_3:100 never fires on the seed's initial noise: the ascent switches to the pre-ReLU activation, says so,

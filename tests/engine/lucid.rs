@@ -2,7 +2,7 @@
 
 use burn::tensor::Tensor;
 use filterlens::image::{Display, batch_rgba};
-use filterlens::{Activation, Ascent, AscentConfig, Backend, Mode, Network, Objective, RunRequest, Target};
+use filterlens::{Activation, Ascent, AscentConfig, Backend, Mode, Network, Objective, RunRequest, Target, Transforms};
 
 use crate::{flex_model, model, run_to_end};
 
@@ -21,6 +21,23 @@ fn channel_mean(ascent: &Ascent, layer: &str, filter: usize) -> f32 {
 }
 
 /// At equal steps, lucid mode drives a deep filter far higher than the seed's plain ascent.
+/// Lucid's `standard_transforms`, as its source writes them: `pad(12, constant 0.5)`, `jitter(8)`,
+/// `random_scale([1 + (i - 5) / 50 for i in range(11)])`, `random_rotate(list(range(-10, 11)) + 5 * [0])`,
+/// `jitter(4)`, in that order (the order of the lists is which value a seed picks).
+#[test]
+fn standard_transforms_are_lucids() {
+    let lucid = Transforms::standard();
+    let scales: Vec<f32> = [0.9, 0.92, 0.94, 0.96, 0.98, 1.0, 1.02, 1.04, 1.06, 1.08, 1.1].into();
+    let mut angles: Vec<f32> = (0..21).map(|i| i as f32 - 10.0).collect();
+    angles.extend([0.0; 5]);
+    assert_eq!((lucid.pad, lucid.jitter, lucid.jitter_after, lucid.crops), (12, 8, 4, None));
+    assert_eq!(lucid.angles, angles);
+    assert_eq!(lucid.scales.len(), scales.len());
+    for (ours, theirs) in lucid.scales.iter().zip(&scales) {
+        assert!((ours - theirs).abs() < 1e-6, "scales {:?}, Lucid's {scales:?}", lucid.scales);
+    }
+}
+
 #[test]
 fn lucid_beats_classic_on_a_deep_filter() {
     let (layer, filter, steps, size) = ("conv4_3", 20, 48, 128);

@@ -24,6 +24,17 @@ fn spectrum() -> Arc<Spectrum> {
         .clone()
 }
 
+/// The mean crop side follows xplique's `tf.linspace(0.5, 0.05, nb_steps)`: step i of n at progress i / (n − 1).
+#[test]
+fn the_mean_crop_shrinks_as_xpliques_linspace() {
+    let steps = 7;
+    for i in 0..steps {
+        let linspace = 0.5 + (0.05 - 0.5) * i as f64 / (steps - 1) as f64;
+        let mean = Crops::mean_box(i as f64 / (steps - 1) as f64);
+        assert!((mean - linspace).abs() < 1e-12, "step {i}: mean crop side {mean}, xplique's {linspace}");
+    }
+}
+
 /// xplique's own `init_maco_buffer` resized the same spectrum to each case's size with `tf.image.resize`
 /// (tests/fixtures/maco.json, benches/maco_fixture.py): within 8.1e-7 of its largest value (float32 rounding).
 #[test]

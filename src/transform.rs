@@ -337,13 +337,17 @@ mod tests {
     #[test]
     fn shapes_follow_pad_jitter_and_scale() {
         let mut rng = Pcg64::seed_from_u64(0);
-        for _ in 0..20 {
+        let mut smallest = usize::MAX;
+        for _ in 0..100 {
             let [b, c, h, w] = Transforms::standard().apply(image(40), 0.0, &mut rng).dims();
             assert_eq!((b, c), (2, 3));
             assert_eq!(h, w);
             // 40 + 2·12 − 8 = 56 px, scaled by 0.9…1.1 (floored), then 4 px of jitter.
             assert!((46..=57).contains(&h), "height {h}");
+            smallest = smallest.min(h);
         }
+        // The size check's bound is the smallest output the draws reach: floor(56 · 0.9) − 4.
+        assert_eq!((Transforms::standard().smallest_output(40), smallest), (46, 46));
         assert_eq!(Transforms::none().apply(image(40), 0.0, &mut rng).dims(), [2, 3, 40, 40]);
     }
 

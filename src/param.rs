@@ -192,6 +192,7 @@ impl ParamsToImage {
         let image = rendered.clone().detach().require_grad();
         Rendering { params, rendered, image }
     }
+
     /// Initial parameters, one image per seed: classic's `(128 + U[0,1)) / 255` noise for pixels, Lucid's
     /// N(0, 0.01²) spectrum for FFT, MACO's N(0, 1) phase.
     pub fn initial(&self, seeds: &[u64]) -> Vec<f32> {

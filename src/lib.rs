@@ -35,6 +35,8 @@ pub mod objective;
 pub mod param;
 pub mod request;
 pub mod spectrum;
+#[cfg(test)]
+mod testing;
 pub mod transform;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

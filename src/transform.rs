@@ -273,6 +273,8 @@ mod tests {
     use burn::tensor::Device;
     use rand::SeedableRng;
 
+    use crate::testing::largest_difference;
+
     fn image(size: usize) -> Tensor<4> {
         let values: Vec<f32> = (0..2 * 3 * size * size).map(|i| (i as f32 * 0.37).sin()).collect();
         Tensor::from_data(TensorData::new(values, [2, 3, size, size]), &Device::flex())
@@ -393,14 +395,10 @@ mod tests {
         };
         let size = fixture["size"].as_u64().unwrap() as usize;
         let x = Tensor::<4>::from_data(TensorData::new(floats(&fixture["image"]), [1, 3, size, size]), &Device::flex());
-        let worst = |got: Vec<f32>, expected: Vec<f32>| {
-            assert_eq!(got.len(), expected.len());
-            got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
-        };
         for case in fixture["resampled"].as_array().unwrap() {
             let (scale, degrees) = (case["scale"].as_f64().unwrap() as f32, case["degrees"].as_f64().unwrap() as f32);
             let got = scale_rotate(x.clone(), scale, degrees).into_data().try_into_vec::<f32>().unwrap();
-            let off = worst(got, floats(&case["output"]));
+            let off = largest_difference(&got, &floats(&case["output"]));
             println!("scale {scale}, {degrees}°: within {off:.1e} of TensorFlow's");
             assert!(off < 1e-5, "scale {scale}, {degrees}°: off TensorFlow's by {off}");
         }
@@ -409,7 +407,7 @@ mod tests {
             let crop = CropBox([b[0], b[1], b[2], b[3]]);
             let side = case["side"].as_u64().unwrap() as usize;
             let got = crop_and_resize(x.clone(), &[crop], side).into_data().try_into_vec::<f32>().unwrap();
-            let off = worst(got, floats(&case["output"]));
+            let off = largest_difference(&got, &floats(&case["output"]));
             println!("crop {b:?}: within {off:.1e} of TensorFlow's");
             assert!(off < 1e-6, "crop {b:?}: off TensorFlow's by {off}");
         }

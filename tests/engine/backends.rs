@@ -3,7 +3,7 @@
 use burn::tensor::{Tensor, TensorData};
 use filterlens::{Activation, Backend, Model, Network};
 
-use crate::model;
+use crate::{largest_difference, model};
 
 /// Channel means of conv3_1 and the input gradient of its filter 7, on a 32×32 pattern.
 fn forward_and_gradient(model: &Model) -> (Vec<f32>, Vec<f32>) {
@@ -19,7 +19,7 @@ fn forward_and_gradient(model: &Model) -> (Vec<f32>, Vec<f32>) {
 
 fn relative_deviation(a: &[f32], b: &[f32]) -> f32 {
     let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max) / scale
+    largest_difference(a, b) as f32 / scale
 }
 
 #[test]

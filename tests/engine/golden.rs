@@ -7,7 +7,7 @@ use filterlens::{Activation, Model, Network};
 use serde_json::Value;
 
 use crate::alexnet::alexnet;
-use crate::{flex_model, golden_image, network_model, repo_path};
+use crate::{flex_model, golden_image, largest_difference, network_model, repo_path};
 
 /// `network`'s fixture (`FILTERLENS_GOLDEN` replaces VGG16's, to check a regenerated one).
 fn fixture(network: Network) -> Value {
@@ -54,7 +54,7 @@ fn forward_deviation(model: &Model, fixture: &Value) -> f64 {
             let actual = channel_means(model, golden_input(fixture, model), layer, activation);
             assert_eq!(actual.len(), spec.channels, "{} channel count", spec.name);
             let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let deviation = actual.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0, f64::max) / scale;
+            let deviation = largest_difference(&actual, &expected) / scale;
             worst = worst.max(deviation);
             // Measured: 2.1e-7 (VGG16), 3.7e-7 (AlexNet) (f32 sums in another order than PyTorch's); a wrong layer,
             // stride or padding is > 1e-2.

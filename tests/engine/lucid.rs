@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 use filterlens::image::{Display, batch_rgba};
 use filterlens::{Activation, Ascent, AscentConfig, Backend, Mode, Network, Objective, RunRequest, Target, Transforms};
 
-use crate::{flex_model, model, run_to_end};
+use crate::{flex_model, largest_difference, model, run_to_end};
 
 fn run(objective: Objective, config: AscentConfig) -> (Vec<f32>, Ascent) {
     let (reports, ascent) = run_to_end(Ascent::new(flex_model(), objective, config).unwrap());
@@ -122,8 +122,7 @@ fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
 
     let ndarray = model(Backend::NdArray, "vgg16.safetensors");
     let (_, on_ndarray) = run_to_end(Ascent::new(&ndarray, objective.clone(), config.clone()).unwrap());
-    let max_difference = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
-    let backends_apart = max_difference(&pollster::block_on(on_ndarray.pixels()).unwrap(), &expected);
+    let backends_apart = largest_difference(&pollster::block_on(on_ndarray.pixels()).unwrap(), &expected);
     println!("uninterrupted runs on ndarray and on Flex end {backends_apart:.1e} apart");
     for (name, first) in [("flex", flex_model()), ("ndarray", &ndarray)] {
         let mut ascent = Ascent::new(first, objective.clone(), config.clone()).unwrap();
@@ -137,7 +136,7 @@ fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
         let (reports, resumed) = run_to_end(resumed);
         assert_eq!(reports.iter().map(|r| r.step).collect::<Vec<_>>(), vec![3, 4, 5]);
         let pixels = pollster::block_on(resumed.pixels()).unwrap();
-        let worst = max_difference(&pixels, &expected);
+        let worst = largest_difference(&pixels, &expected);
         println!("resumed from {name} after 3 of 6 lucid steps: within {worst:.1e} of the uninterrupted run");
         if name == "flex" {
             assert!(pixels == expected, "Flex to Flex differs by {worst}");
@@ -157,7 +156,7 @@ fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
     let (_, restarted) =
         run(objective, AscentConfig { steps: 3, init: Some(restarted[..3 * 32 * 32].to_vec()), ..config });
     let other = pollster::block_on(restarted.pixels()).unwrap();
-    let apart = max_difference(&other, &expected);
+    let apart = largest_difference(&other, &expected);
     println!("a restarted optimiser ends {apart:.1e} from the uninterrupted run");
     assert!(apart > 5.0 * backends_apart.max(1e-4), "a restarted optimiser ends {apart} from the uninterrupted run");
 }

@@ -10,7 +10,7 @@ use filterlens::{
 };
 
 use crate::alexnet::alexnet;
-use crate::{flex_model, repo_path, run_to_end};
+use crate::{flex_model, largest_difference, repo_path, run_to_end};
 
 /// weights/imagenet-spectrum.npy (`make weights`), read once.
 fn spectrum() -> Arc<Spectrum> {
@@ -46,7 +46,7 @@ fn resampling_matches_xpliques() {
         let expected: Vec<f64> = case["magnitude"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         let resized = spectrum().resized(size);
         let largest = expected.iter().copied().fold(0.0, f64::max);
-        let worst = resized.iter().zip(&expected).map(|(&a, b)| (f64::from(a) - b).abs()).fold(0.0, f64::max) / largest;
+        let worst = largest_difference(&resized, &expected) / largest;
         println!("size {size}: within {worst:.1e} of xplique's resized spectrum (relative to its largest value)");
         assert!(worst < 3e-6, "size {size}: off xplique's resized spectrum by {worst}");
     }
@@ -114,7 +114,7 @@ fn the_magnitude_stays_imagenets_while_the_phase_moves() {
     let before = pollster::block_on(ascent.pixels()).unwrap();
     let (_, ascent) = run_to_end(ascent);
     let after = pollster::block_on(ascent.pixels()).unwrap();
-    let moved = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let moved = largest_difference(&before, &after);
     assert!(moved > 0.05, "the picture moved by {moved} only");
 
     let expected = spectrum().resized(size);
@@ -175,7 +175,7 @@ fn a_maco_tile_is_its_single_run() {
     let plane = 3 * 48 * 48;
     for (k, filter) in [3, 7].into_iter().enumerate() {
         let alone = picture(&[filter]);
-        let worst = alone.iter().zip(&grid[k * plane..]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let worst = largest_difference(&alone, &grid[k * plane..(k + 1) * plane]);
         assert!(worst < 1e-4, "tile {k} is {worst} from filter {filter}'s single run");
     }
 }

@@ -11,11 +11,14 @@ mod loader;
 mod lucid;
 mod maco;
 mod reference;
+#[path = "../../src/testing.rs"]
+mod testing;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use filterlens::{Ascent, Backend, BackendChoice, Backends, Model, Network, StepReport};
+pub use testing::largest_difference;
 
 pub fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)

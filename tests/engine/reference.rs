@@ -5,7 +5,7 @@
 use burn::tensor::{Tensor, TensorData};
 use filterlens::{Activation, Ascent, AscentConfig, Mode, Network, Objective, Optimiser, Param, Target, Transforms};
 
-use crate::{flex_model, golden_image, run_to_end, step_once};
+use crate::{flex_model, golden_image, largest_difference, run_to_end, step_once};
 
 const SIZE: usize = 64;
 
@@ -73,11 +73,6 @@ fn start_from(images: &[f32], optimiser: Optimiser, steps: usize) -> AscentConfi
     }
 }
 
-fn worst_difference(a: &[f32], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - y).abs()).fold(0.0, f64::max)
-}
-
 /// Step 0's reported objective is the objective of the starting image, for each target, both activations, and a
 /// batch of two filters.
 #[test]
@@ -101,7 +96,7 @@ fn reported_objective_is_the_formula() {
         let expected: Vec<f64> =
             (0..2).map(|i| if report.switched_to_pre_relu.contains(&i) { pre[i] } else { post[i] }).collect();
         let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let off = worst_difference(&report.activations, &expected) / scale;
+        let off = largest_difference(&report.activations, &expected) / scale;
         println!(
             "{target:?} {activation:?}: {:?} vs {expected:?} ({off:.1e} relative; switched {:?})",
             report.activations, report.switched_to_pre_relu
@@ -143,10 +138,10 @@ fn classic_step_is_max_normalised_per_image() {
     config.init = Some(image.clone());
     let (_, ascent) = step_once(Ascent::new(flex_model(), objective, config).unwrap());
     let after = pollster::block_on(ascent.pixels()).unwrap();
-    let off = worst_difference(&after, &expected);
+    let off = largest_difference(&after, &expected);
     println!("classic step: within {off:.1e} of the formula");
     assert!(off < 1e-6, "the classic step is off the formula by {off}");
-    assert!(worst_difference(&after, &unnormalised) > 1e-3, "the test tells a normalised step from a raw one");
+    assert!(largest_difference(&after, &unnormalised) > 1e-3, "the test tells a normalised step from a raw one");
 }
 
 /// Two Adam steps against the closed form: β = (0.9, 0.999), ε = 1e-8, bias-corrected moments.
@@ -173,7 +168,7 @@ fn adam_steps_follow_the_closed_form() {
         }
         pollster::block_on(ascent.step()).unwrap();
         let after = pollster::block_on(ascent.pixels()).unwrap();
-        let off = worst_difference(&after, &x);
+        let off = largest_difference(&after, &x);
         println!("Adam step {t}: within {off:.1e} of the closed form");
         // Where g is tiny, g/√g² is ill-conditioned in f32; the tolerance is far below a step (lr = 0.01).
         assert!(off < 1e-4, "Adam step {t} is off the closed form by {off}");
@@ -214,11 +209,11 @@ fn nadam_steps_follow_kerass_closed_form() {
         }
         pollster::block_on(ascent.step()).unwrap();
         let after = pollster::block_on(ascent.pixels()).unwrap();
-        let off = worst_difference(&after, &x);
+        let off = largest_difference(&after, &x);
         println!("NAdam step {t}: within {off:.1e} of the closed form");
         assert!(off < 1e-4, "NAdam step {t} is off the closed form by {off}");
         if t == 1 {
-            let from_adam = worst_difference(&adam, &x);
+            let from_adam = largest_difference(&adam, &x);
             println!("Adam's first step is {from_adam:.1e} from NAdam's");
             assert!(from_adam > 3e-4, "the test tells NAdam from Adam (their first steps differ by about 0.056 lr)");
         }
@@ -245,7 +240,7 @@ fn transparency_sums_the_gradients_magnitudes() {
     }
     let transparency = pollster::block_on(ascent.transparency()).unwrap();
     let scale = expected.iter().copied().fold(0.0, f64::max);
-    let off = worst_difference(&transparency, &expected) / scale;
+    let off = largest_difference(&transparency, &expected) / scale;
     println!("transparency after 2 steps: within {off:.1e} of |g(x0)| + |g(x1)| (relative to its largest)");
     assert!(off < 1e-5, "the transparency map is off the summed gradients by {off}");
 }
@@ -279,7 +274,7 @@ fn grid_mixing_dead_and_live_filters_equals_single_runs() {
     let plane = 3 * SIZE * SIZE;
     for (i, &filter) in filters.iter().enumerate() {
         let (single_reports, single) = run(&[filter]);
-        let off = worst_difference(
+        let off = largest_difference(
             &grid[i * plane..(i + 1) * plane],
             &single.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
         );
@@ -337,12 +332,12 @@ fn classic_step_with_diversity_climbs_objective_minus_weighted_similarity() {
     }
     let (_, ascent) = step_once(ascent);
     let after = pollster::block_on(ascent.pixels()).unwrap();
-    let off = worst_difference(&after, &expected);
+    let off = largest_difference(&after, &expected);
     println!("classic step with diversity {weight}: within {off:.1e} of the formula");
     // Measured 3.2e-7 (f32 sums in another order); the bound is a few times that.
     assert!(off < 2e-6, "the step with diversity is off the formula by {off}");
     let (_, plain) = step_once(config(0.0));
-    let plain = worst_difference(&pollster::block_on(plain.pixels()).unwrap(), &expected);
+    let plain = largest_difference(&pollster::block_on(plain.pixels()).unwrap(), &expected);
     println!("a plain step is {plain:.1e} off it");
     assert!(plain > 1e-3, "the test tells the diversity term's step from a plain one ({plain})");
 }
@@ -386,7 +381,7 @@ fn an_expression_is_the_weighted_sum_of_its_terms() {
     let stepped: Vec<f64> =
         image.iter().zip(&g).map(|(&x, &g)| f64::from(x) + 2.0 / 255.0 * f64::from(g) / (peak + 1e-8)).collect();
     let picture = pollster::block_on(ascent.image().into_data_async()).unwrap().try_into_vec::<f32>().unwrap();
-    let off = worst_difference(&picture, &stepped);
+    let off = largest_difference(&picture, &stepped);
     println!("the step: {off:.1e} off the formula");
     assert!(off < 1e-6, "the step is off the formula by {off}");
 }
@@ -411,7 +406,7 @@ fn a_batch_of_expressions_equals_each_alone() {
             alone[0]
         );
         let n = alone_pixels.len();
-        let off = pixels[i * n..(i + 1) * n].iter().zip(&alone_pixels).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let off = largest_difference(&pixels[i * n..(i + 1) * n], &alone_pixels);
         assert!(off < 1e-5, "{text}: the batch's picture is {off} off the single run's");
     }
 }

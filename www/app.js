@@ -127,10 +127,14 @@ for (const control of controls) {
   }
 }
 
+/** A slider whose value is the log10 of its setting's (`data-scale="log"`). @param {HTMLInputElement | HTMLSelectElement} control */
+const isLogSlider = (control) => control.type === 'range' && control.dataset.scale === 'log';
+
 /** The value a control shows for its setting. @param {HTMLInputElement | HTMLSelectElement} control */
 function shown(control) {
   const name = /** @type {string} */ (control.dataset.field);
   if (name === 'layer' && control.type === 'range') return String(layersOf(catalog, settings).findIndex((l) => l.name === settings.layer));
+  if (isLogSlider(control)) return String(Math.log10(Number(settings[name])));
   if (name === 'towards' && settings.towards < 0) return control.type === 'range' ? '0' : '';
   return String(settings[name]);
 }
@@ -145,7 +149,7 @@ function showSettings() {
       // A value outside the slider's range (a seed of 5000, say) leaves the slider at its end.
       control.value = String(clamp(Number(shown(control)), Number(control.min), Number(control.max)));
       // What a screen reader says of the slider: the layer's name, not its index; a seed beyond the slider's end.
-      const text = control.dataset.field === 'layer' ? settings.layer : shown(control);
+      const text = control.dataset.field === 'layer' ? settings.layer : isLogSlider(control) ? String(settings[control.dataset.field]) : shown(control);
       if (text === control.value) control.removeAttribute('aria-valuetext');
       else control.setAttribute('aria-valuetext', text);
     } else control.value = shown(control);
@@ -209,7 +213,8 @@ function readControl(control) {
   if (name === 'mode' || name === 'model' || name === 'backend' || name === 'objective') return { value: control.value };
   if (name === 'expressions') return { value: control.value.trim() };
   if (name === 'towards' && control.value.trim() === '') return { value: -1 };
-  const v = Number(control.value);
+  // A logarithmic slider's rate, to two significant digits (10^-1.3 is 0.05, not 0.0501187).
+  const v = isLogSlider(control) ? Number((10 ** Number(control.value)).toPrecision(2)) : Number(control.value);
   if (control.value.trim() === '' || !Number.isFinite(v)) return null;
   const field = fieldOf(name);
   const integer = name !== 'stepSize' && name !== 'lr';

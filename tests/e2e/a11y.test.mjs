@@ -166,6 +166,38 @@ test('the keyboard alone: Tab reaches every control, arrows move layer and filte
   await screenshot(page, 'a11y-keyboard');
 });
 
+test('the learning-rate slider is logarithmic: lucid\'s 0.05 mid-way, maco\'s 1 at its end, a step is a factor, not 0.005', { timeout: 300_000 }, async (t) => {
+  const browser = await browserFor(t, { webgpu: false });
+  const page = await open(browser, `${site.url}dist/#mode=lucid&layer=conv1_1&filter=3&steps=400&size=64&backend=flex`);
+  await waitForSteps(page, 1, 240_000);
+  const slider = page.locator('#lr');
+  // 10^-1.3 = 0.05: 57 % along a slider from 0.001 to 1 (a linear one from 0.005 had it at 4.5 %).
+  assert.equal(await slider.inputValue(), '-1.3');
+  assert.equal(await slider.getAttribute('aria-valuetext'), '0.05', 'the slider speaks the rate, not its logarithm');
+  assert.equal(await page.locator('#lr-n').inputValue(), '0.05');
+  await screenshot(page, 'lr-slider');
+  let before = await page.evaluate(() => window.filterlens.runId);
+  await slider.focus();
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction((before) => window.filterlens.runId > before, before);
+  // 10^-1.25 = 0.0562…, kept to two significant digits.
+  assert.equal((await lastRequest(page)).lr, 0.056);
+  assert.equal(await page.locator('#lr-n').inputValue(), '0.056');
+  assert.match(page.url(), /&lr=0\.056&/);
+  // A rate typed in the box moves the slider to its logarithm.
+  before = await page.evaluate(() => window.filterlens.runId);
+  await page.locator('#lr-n').fill('0.2');
+  await page.locator('#lr-n').press('Enter');
+  await page.waitForFunction((before) => window.filterlens.runId > before, before);
+  assert.equal((await lastRequest(page)).lr, 0.2);
+  assert.equal(Number(await slider.inputValue()).toFixed(2), Math.log10(0.2).toFixed(2));
+  // Maco's preset rate, 1, is the slider's right end.
+  await page.locator('#mode').selectOption('maco');
+  await page.waitForFunction(() => window.filterlens.run?.request.mode === 'maco');
+  assert.equal((await lastRequest(page)).lr, 1);
+  assert.equal(await slider.inputValue(), '0');
+});
+
 test('on a phone, the keyboard never puts the focus under the picture that stays at the top', { timeout: 300_000 }, async (t) => {
   const browser = await browserFor(t, { webgpu: false });
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });

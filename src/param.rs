@@ -368,6 +368,21 @@ mod tests {
         assert!((first_column_norm - 1.0).abs() < 1e-7);
     }
 
+    /// invert3 is a 3 × 3 inverse for any invertible matrix, not only for Lucid's colour matrix, whose middle entry
+    /// is 0 (three wrong cofactor terms vanish there): M · invert3(M) = I for a matrix with no zero entry.
+    #[test]
+    fn invert3_inverts_a_general_matrix() {
+        let m = [[2.0, -1.0, 0.5], [0.3, 1.7, -0.8], [-1.2, 0.4, 2.5]];
+        let inverse = invert3(m);
+        for (r, row) in m.iter().enumerate() {
+            for c in 0..3 {
+                let product: f64 = row.iter().zip(&inverse).map(|(a, inverse_row)| a * inverse_row[c]).sum();
+                let identity = if r == c { 1.0 } else { 0.0 };
+                assert!((product - identity).abs() < 1e-12, "(M · M⁻¹)[{r}][{c}] = {product}");
+            }
+        }
+    }
+
     #[test]
     fn fftfreq_matches_numpy() {
         let freqs: Vec<f64> = (0..6).map(|k| fftfreq(6, k)).collect();

@@ -353,6 +353,31 @@ mod tests {
         assert_eq!(Transforms::none().apply(image(40), 0.0, &mut rng).dims(), [2, 3, 40, 40]);
     }
 
+    /// A batch is resampled image by image: each of three images, cropped or scaled and rotated with the others, is
+    /// what it is alone. (Three: a batch of one or two would not see `batch / channels` for `batch * channels` in a
+    /// reshape, where burn reads the 0 as "keep this dimension".)
+    #[test]
+    fn a_batch_is_resampled_image_by_image() {
+        let values: Vec<f32> = (0..3 * 3 * 12 * 12).map(|i| (i as f32 * 0.53).cos()).collect();
+        let batch = Tensor::<4>::from_data(TensorData::new(values, [3, 3, 12, 12]), &Device::flex());
+        let boxes = [CropBox([0.1, 0.2, 0.8, 0.9]), CropBox([-0.2, 0.0, 0.6, 0.8])];
+        let read = |t: Tensor<5>| t.into_data().try_into_vec::<f32>().unwrap();
+        let read4 = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
+        let cropped = crop_and_resize(batch.clone(), &boxes, 7);
+        let turned = scale_rotate(batch.clone(), 1.1, 12.0);
+        for i in 0..3 {
+            let alone = batch.clone().narrow(0, i, 1);
+            let off = largest_difference(
+                &read(cropped.clone().narrow(0, i, 1)),
+                &read(crop_and_resize(alone.clone(), &boxes, 7)),
+            );
+            assert!(off < 1e-6, "image {i}'s crops are {off} off its crops alone");
+            let off =
+                largest_difference(&read4(turned.clone().narrow(0, i, 1)), &read4(scale_rotate(alone, 1.1, 12.0)));
+            assert!(off < 1e-6, "image {i} scaled and rotated is {off} off it alone");
+        }
+    }
+
     #[test]
     fn identity_resample_changes_nothing_and_rotation_moves_pixels() {
         let x = image(9);

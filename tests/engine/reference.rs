@@ -342,6 +342,49 @@ fn classic_step_with_diversity_climbs_objective_minus_weighted_similarity() {
     assert!(plain > 1e-3, "the test tells the diversity term's step from a plain one ({plain})");
 }
 
+/// Feature accentuation (a picture of your own, pulled toward the filter while its features stay near their start)
+/// against the formula: the objective minus the weight times the squared distance of the picture's post-ReLU
+/// features to the starting picture's, relative to their mean square. Two classic steps: the first has nothing to
+/// pull back (the distance's gradient is 0 at the start), the second's gradient is written out here.
+#[test]
+fn classic_step_with_accentuation_climbs_objective_minus_weighted_feature_distance() {
+    let (layer, filter, weight, step_size) = ("conv2_1", 3usize, 100.0f32, 8.0f32 / 255.0);
+    let start = golden_image(SIZE);
+    let ascent = |accentuate: f32| {
+        let objective = Objective::channels(Network::Vgg16, layer, &[filter]).unwrap();
+        let config = AscentConfig { accentuate, ..start_from(&start, Optimiser::MaxNormalised { step_size }, 2) };
+        Ascent::new(flex_model(), objective, config).unwrap()
+    };
+    let (_, accentuated) = step_once(ascent(weight));
+    let first = pollster::block_on(accentuated.pixels()).unwrap();
+
+    let index = Network::Vgg16.layer_index(layer).unwrap();
+    let target = flex_model().forward(tensor(&start).autodiff(), index, Activation::PostRelu);
+    let energy = target.clone().square().mean();
+    let x = tensor(&first).autodiff().require_grad();
+    let features = flex_model().forward(x.clone(), index, Activation::PostRelu);
+    let value = features.clone().narrow(1, filter, 1).mean();
+    let distance = (features - target).square().mean();
+    let grads = (value - distance / energy * weight).backward();
+    let g = x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
+    let peak = g.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+    let expected: Vec<f64> = first
+        .iter()
+        .zip(&g)
+        .map(|(&x, &gv)| f64::from(x) + f64::from(step_size) * f64::from(gv) / (peak + 1e-8))
+        .collect();
+
+    let (_, accentuated) = step_once(accentuated);
+    let off = largest_difference(&pollster::block_on(accentuated.pixels()).unwrap(), &expected);
+    println!("classic step with accentuation {weight}: within {off:.1e} of the formula");
+    assert!(off < 2e-6, "the step with accentuation is off the formula by {off}");
+    let (_, plain) = step_once(ascent(0.0));
+    let (_, plain) = step_once(plain);
+    let plain = largest_difference(&pollster::block_on(plain.pixels()).unwrap(), &expected);
+    println!("a plain second step is {plain:.1e} off it");
+    assert!(plain > 1e-3, "the test tells the accentuation term's step from a plain one ({plain})");
+}
+
 /// An objective expression across layers and kinds reports, on its starting image, the weighted sum of each
 /// term's formula (written out above), and its gradient is that weighted sum's: each term counts with its weight
 /// and sign, at its own layer.

@@ -300,6 +300,25 @@ mod tests {
     use super::*;
     use burn::tensor::TensorData;
 
+    /// A grid's captions for expressions: terms joined by their signs, the layer said once where every term reads
+    /// the same one (a whole-layer term never shares it), weights left out.
+    #[test]
+    fn captions_join_an_expressions_terms_by_their_signs() {
+        let texts = [
+            "conv4_3:20 + 0.5*conv4_3:33",
+            "conv4_3:20 - conv5_1:7",
+            "layer(conv4_2) - 2 conv3_1:5",
+            "layer(conv4_2)",
+            "neuron(conv4_3:20) + 0*conv4_3:21",
+        ];
+        let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        let objective = Objective::expressions(Network::Vgg16, &texts, Activation::PostRelu).unwrap();
+        assert_eq!(
+            objective.captions(),
+            ["conv4_3:20+33", "conv4_3:20-conv5_1:7", "conv4_2-conv3_1:5", "conv4_2", "conv4_3:20+21"]
+        );
+    }
+
     /// The batch's similarity, computed here from its definition in plain f64: Gram matrices of the post-ReLU
     /// features, each divided by its length, cosines summed over every ordered pair of different images, over the
     /// batch size.

@@ -85,12 +85,12 @@ fuzz: weights
 # Mutation testing of the algorithm's core (cargo-mutants): every mutant of MUTANTS_FILES must fail a native test.
 # A rebuild per mutant and its tests, so not part of `make test`; in place, reusing the build folder (cargo-mutants
 # restores each file). Both the build and the test phase use the release profile and MUTANTS_TESTS's targets, so a
-# mutant rebuilds only what its tests need (~3 s for the unit tests on two cores). Results in mutants.out/;
+# mutant rebuilds only what its tests need (~2–4 s on two cores). Results in mutants.out/;
 # docs/MUTANTS.md records the missed ones and why.
 MUTANTS_FILES ?= src/objective.rs src/ascent.rs src/param.rs src/transform.rs
 MUTANTS_ARGS ?=
-# `MUTANTS_TESTS=--lib` is the quick first pass (unit tests only, ~5 s a mutant); what it misses, the full suite
-# (~50 s a mutant) reruns.
+# `MUTANTS_TESTS=--lib` is the quick first pass (unit tests only, ~2.5 s a mutant); what it misses, the full suite
+# (~40 s a mutant) reruns.
 MUTANTS_TESTS ?= --test engine --lib
 mutants: weights
 	cargo mutants --version >/dev/null 2>&1 || cargo install cargo-mutants --version 25.3.1 --locked

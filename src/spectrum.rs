@@ -27,7 +27,10 @@ impl Spectrum {
         }
         let (header_len, start): (usize, usize) = match bytes[6] {
             1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-            2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+            2 | 3 => {
+                let length = bytes.get(8..12).ok_or_else(|| refuse("its header is cut short or not text".into()))?;
+                (u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize, 12)
+            }
             version => return Err(refuse(format!(".npy version {version} is not one this reads"))),
         };
         let header = bytes
@@ -144,6 +147,29 @@ mod tests {
         let at = doubles.windows(3).position(|w| w == b"<f4").unwrap();
         doubles[at + 2] = b'8';
         assert!(refusal(&doubles).contains("expected little-endian float32"));
+    }
+
+    /// Version 2 and 3 files (a 4-byte header length) read as version 1 does; cut inside that length, they are
+    /// refused as cut short, not read out of bounds nor called a version this does not read. Resampling needs 2 rows and 2 bins: fewer is refused, 2 is read.
+    #[test]
+    fn reads_npy_versions_2_and_3_and_the_smallest_shape() {
+        let values: Vec<f32> = (0..3 * 4 * 3).map(|i| i as f32).collect();
+        let v1 = npy([3, 4, 3], &values);
+        for version in [2u8, 3] {
+            let mut bytes = b"\x93NUMPY".to_vec();
+            bytes.extend([version, 0]);
+            bytes.extend(u32::from(u16::from_le_bytes([v1[8], v1[9]])).to_le_bytes());
+            bytes.extend(&v1[10..]);
+            assert_eq!(Spectrum::from_npy(&bytes).unwrap().values, values, "version {version}");
+            let refusal = Spectrum::from_npy(&bytes[..11]).unwrap_err().to_string();
+            assert!(refusal.contains("header is cut short"), "version {version}: {refusal}");
+        }
+        assert!(Spectrum::from_npy(&v1[..10]).unwrap_err().to_string().contains("header is cut short"));
+        for small in [[3, 1, 3], [3, 4, 1]] {
+            let refusal = Spectrum::from_npy(&npy(small, &vec![1.0; 3 * small[1] * small[2]])).unwrap_err().to_string();
+            assert!(refusal.contains("too small to resample"), "{small:?}: {refusal}");
+        }
+        assert_eq!(Spectrum::from_npy(&npy([3, 2, 2], &[1.0; 12])).unwrap().resized(2), vec![1.0; 12]);
     }
 
     /// Damaged files (cut anywhere, any byte changed, junk shapes) are read or refused, never a panic; every file

@@ -150,7 +150,8 @@ mod tests {
     }
 
     /// Version 2 and 3 files (a 4-byte header length) read as version 1 does; cut inside that length, they are
-    /// refused as cut short, not read out of bounds nor called a version this does not read. Resampling needs 2 rows and 2 bins: fewer is refused, 2 is read.
+    /// refused as cut short, not read out of bounds nor called a version this does not read. Resampling needs 2
+    /// rows and 2 bins: fewer is refused, 2 is read.
     #[test]
     fn reads_npy_versions_2_and_3_and_the_smallest_shape() {
         let values: Vec<f32> = (0..3 * 4 * 3).map(|i| i as f32).collect();

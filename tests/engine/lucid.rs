@@ -20,7 +20,6 @@ fn channel_mean(ascent: &Ascent, layer: &str, filter: usize) -> f32 {
     mean.into_scalar::<f32>()
 }
 
-/// At equal steps, lucid mode drives a deep filter far higher than the seed's plain ascent.
 /// Lucid's `standard_transforms`, as its source writes them: `pad(12, constant 0.5)`, `jitter(8)`,
 /// `random_scale([1 + (i - 5) / 50 for i in range(11)])`, `random_rotate(list(range(-10, 11)) + 5 * [0])`,
 /// `jitter(4)`, in that order (the order of the lists is which value a seed picks).
@@ -38,6 +37,7 @@ fn standard_transforms_are_lucids() {
     }
 }
 
+/// At equal steps, lucid mode drives a deep filter far higher than the seed's plain ascent.
 #[test]
 fn lucid_beats_classic_on_a_deep_filter() {
     let (layer, filter, steps, size) = ("conv4_3", 20, 48, 128);

@@ -239,6 +239,16 @@ impl Ascent {
         }
     }
 
+    /// The objective per image on the images as they are, untransformed: what the picture itself does to the
+    /// filter. A step's own values are of transformed views (Lucid's shifted, scaled and rotated image, MACO's
+    /// crops, which shrink over the run), so they are not comparable from step to step; this is. One forward pass,
+    /// no gradient.
+    pub async fn whole_picture(&self) -> Result<Vec<f32>, Error> {
+        let selection = select(&self.objective, &self.activations, &self.model.device());
+        let features = self.model.pre_relu(self.image(), &selection.layers());
+        read_floats(self.objective.evaluate(&features, &selection)).await
+    }
+
     /// Each image's transparency map read back, planar `[batch][3][size][size]`: Σ |∂objective/∂image| over the
     /// steps taken (MACO's; [`crate::image::transparent`] makes it the picture's alpha).
     pub async fn transparency(&self) -> Result<Vec<f32>, Error> {

@@ -193,9 +193,9 @@ pub fn transparent(picture: &mut Rgba, transparency: &[f32], layout: &GridLayout
 pub const GLYPH_WIDTH: usize = 4;
 pub const GLYPH_HEIGHT: usize = 7;
 /// Every character the font has.
-pub const GLYPHS: &str = "0123456789conv_:step +-";
+pub const GLYPHS: &str = "0123456789conv_:step +-.*";
 
-/// A 4×7 pixel font with what captions need (`conv3_2:17`, an expression's `conv4_3:20+33`, an animation's
+/// A 4×7 pixel font with what captions need (`conv3_2:17`, an expression's `conv4_3:20+.5*33`, an animation's
 /// `step 40`), so the CLI and the page draw the same labels; each row `#` for ink. Glyphs sit one blank column
 /// apart.
 pub fn glyph(c: char) -> Option<[&'static str; GLYPH_HEIGHT]> {
@@ -223,6 +223,8 @@ pub fn glyph(c: char) -> Option<[&'static str; GLYPH_HEIGHT]> {
         ' ' => ["....", "....", "....", "....", "....", "....", "...."],
         '+' => ["....", ".#..", ".#..", "###.", ".#..", ".#..", "...."],
         '-' => ["....", "....", "....", "###.", "....", "....", "...."],
+        '.' => ["....", "....", "....", "....", "....", ".##.", ".##."],
+        '*' => ["....", "....", "#.#.", ".#..", "#.#.", "....", "...."],
         _ => return None,
     })
 }

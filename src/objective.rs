@@ -150,6 +150,7 @@ impl Objective {
                 (0, false) => {}
                 (_, false) => caption.push('+'),
             }
+            caption += &caption_weight(term.weight);
             caption += &match (one_layer, term.target) {
                 (true, _) => term.filter.to_string(),
                 (false, Target::Layer) => name(term).to_string(),
@@ -295,13 +296,26 @@ struct Weights {
     squares: Option<Tensor<1>>,
 }
 
+/// A term's weight as a caption shows it, before its filter: nothing for ±1 (the sign is written apart), else its
+/// size to two decimals without the leading zero and a `*` (`.75*`, `2*`), so an interpolation's tiles say how much
+/// of each filter they hold within a 64 px tile.
+fn caption_weight(weight: f32) -> String {
+    let size = weight.abs();
+    if size == 1.0 {
+        return String::new();
+    }
+    let decimals = if size >= 0.005 { format!("{size:.2}") } else { format!("{size:.0e}") };
+    let trimmed = if decimals.contains('.') { decimals.trim_end_matches('0').trim_end_matches('.') } else { &decimals };
+    format!("{}*", trimmed.strip_prefix("0.").map_or(trimmed.to_string(), |fraction| format!(".{fraction}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
 
     /// A grid's captions for expressions: terms joined by their signs, the layer said once where every term reads
-    /// the same one (a whole-layer term never shares it), weights left out.
+    /// the same one (a whole-layer term never shares it), weights other than ±1 before their filter.
     #[test]
     fn captions_join_an_expressions_terms_by_their_signs() {
         let texts = [
@@ -315,8 +329,13 @@ mod tests {
         let objective = Objective::expressions(Network::Vgg16, &texts, Activation::PostRelu).unwrap();
         assert_eq!(
             objective.captions(),
-            ["conv4_3:20+33", "conv4_3:20-conv5_1:7", "conv4_2-conv3_1:5", "conv4_2", "conv4_3:20+21"]
+            ["conv4_3:20+.5*33", "conv4_3:20-conv5_1:7", "conv4_2-2*conv3_1:5", "conv4_2", "conv4_3:20+0*21"]
         );
+        // An interpolation's tiles (t = 1/15, the 16-grid's first step): two decimals, whole numbers bare, tiny
+        // weights in scientific notation.
+        let weights = [1.0 - 1.0 / 15.0, 1.0 / 15.0, 1.5, 2.0, 0.001, -0.25];
+        let shown: Vec<String> = weights.iter().map(|&w| caption_weight(w)).collect();
+        assert_eq!(shown, [".93*", ".07*", "1.5*", "2*", "1e-3*", ".25*"]);
     }
 
     /// The batch's similarity, computed here from its definition in plain f64: Gram matrices of the post-ReLU

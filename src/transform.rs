@@ -57,6 +57,11 @@ impl Transforms {
         Self { crops: Some(crops), ..Self::none() }
     }
 
+    /// Whether the network sees the images exactly as they are (no transform at all).
+    pub fn is_none(&self) -> bool {
+        *self == Self::none()
+    }
+
     /// Views per image: the crops, or the image itself.
     pub fn views(&self) -> usize {
         self.crops.map_or(1, |c| c.count)

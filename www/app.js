@@ -6,6 +6,7 @@
 import { isolate } from './isolation.js';
 import {
   GRIDS,
+  LANDING,
   SIZES,
   appliesTo,
   channels,
@@ -59,6 +60,9 @@ const catalog = await fetch(new URL('./catalog.json', import.meta.url)).then((r)
 /** Whether a batch is several pictures of one filter (a grid with diversity). @param {number[]} filters */
 const onePictured = (filters) => filters.length > 1 && filters.every((f) => f === filters[0]);
 
+/** @param {number[]} values */
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+
 /** How many pictures a run makes. @param {RunRequest} request */
 const picturesOf = (request) => request.filters?.length || request.expressions?.length || 0;
 
@@ -69,7 +73,7 @@ const describeRun = ({ model = 'vgg16', layer = '', filters = [], expressions = 
   if (!expressions.length) return `${title} ${describeFilters(layer, filters)}`;
   const [first, last] = [expressions[0], /** @type {string} */ (expressions.at(-1))];
   if (first === last) return `${title} ${first}${expressions.length > 1 ? `, ${expressions.length} pictures` : ''}`;
-  return `${title} ${first} → ${last}, ${expressions.length} steps between`;
+  return `${title} ${expressions.length} pictures from ${first} to ${last}`;
 };
 /** @param {string} layer @param {number[]} filters */
 const describeFilters = (layer, filters) =>
@@ -83,14 +87,33 @@ const describeFilters = (layer, filters) =>
 
 /** @type {Settings} */
 let settings;
-{
-  const { settings: fromLink, ignored } = parseLink(catalog, location.hash);
-  settings = fromLink;
-  if (location.hash.length > 1 && ignored.length) note(ignoredNotice(ignored), 'warn', 'link');
-}
 
-function writeHash() {
-  history.replaceState(null, '', toLink(catalog, settings));
+/** Reads the page's link into `settings` (no link: the landing run). A fresh load and every change of the link on
+ *  the page (an example, Back and Forward, a pasted link) come through here, so the controls are rebuilt the same
+ *  way. */
+function readLink() {
+  const { settings: fromLink, ignored } = parseLink(catalog, location.hash.length > 1 ? location.hash : LANDING);
+  settings = fromLink;
+  clearNotes('link');
+  if (ignored.length) note(ignoredNotice(ignored), 'warn', 'link');
+}
+readLink();
+
+/** When the link last became a new history entry (a drag of the layer slider makes one entry, not one a layer). */
+let pushedAt = -Infinity;
+const PUSH_COALESCE_MS = 1000;
+
+/** Writes `settings` into the link: a new history entry where the visitor went somewhere (another layer or network,
+ *  a tile opened), so Back returns there; else in place. @param {{ push?: boolean }} [options] */
+function writeHash({ push = false } = {}) {
+  const link = toLink(catalog, settings);
+  if (link === location.hash) return;
+  if (push && performance.now() - pushedAt > PUSH_COALESCE_MS) {
+    pushedAt = performance.now();
+    history.pushState(null, '', link);
+  } else {
+    history.replaceState(null, '', link);
+  }
 }
 
 // ---------------------------------------------------------------- controls
@@ -107,7 +130,7 @@ const showLabel = (grid) => {
   if (grid === 1) return what;
   if (settings?.expressions) return `${grid} ${Number(settings.diversity) > 0 ? 'different ' : ''}pictures of this objective`;
   if (Number(settings?.diversity) > 0) return `${grid} different pictures of this filter`;
-  return settings?.towards >= 0 ? `${grid} steps from this filter to filter ${settings.towards}` : `a grid of ${grid} filters from this one`;
+  return settings?.towards >= 0 ? `${grid} pictures from this filter to filter ${settings.towards}` : `a grid of ${grid} filters from this one`;
 };
 for (const grid of GRIDS) select('grid').add(new Option(showLabel(grid), String(grid)));
 for (const model of catalog.models) select('model').add(new Option(model.title, model.name));
@@ -178,8 +201,10 @@ function showSettings() {
   $('frame').classList.toggle('transparent', settings.transparency);
 }
 
-/** A setting changed: keep the controls and the link in step and restart the run shortly (drags coalesce). */
-function changed({ restart = true } = {}) {
+/** A setting changed: keep the controls and the link in step and restart the run shortly (drags coalesce); `push`
+ *  makes the link a new history entry. The notices about earlier input and the link go: they no longer apply. */
+function changed({ restart = true, push = false } = {}) {
+  clearNotes('link');
   if (settings.mode === 'maco') {
     // MACO's crops multiply a step's work by the grid: the page keeps tiles × crops within MAX_VIEWS.
     if (maxCrops(settings.grid) < 1) {
@@ -198,7 +223,7 @@ function changed({ restart = true } = {}) {
   settings.size = Math.min(settings.size, maxSize(settings.grid));
   clearNotes('copy');
   showSettings();
-  writeHash();
+  writeHash({ push });
   if (restart) scheduleRun();
 }
 
@@ -234,6 +259,7 @@ for (const control of controls) {
   control.addEventListener(event, () => {
     const read = readControl(control);
     if (!read) return showSettings();
+    clearNotes('input');
     if (read.note) note(read.note, 'info', 'input');
     if (name === 'mode') return switchMode(read.value);
     settings[name] = read.value;
@@ -254,7 +280,7 @@ for (const control of controls) {
       }
       return scheduleRun();
     }
-    changed();
+    changed({ push: name === 'layer' || name === 'model' });
   });
 }
 
@@ -271,16 +297,15 @@ function switchMode(mode) {
   changed();
 }
 
+// A link changed on the page: everything follows it as on a fresh load, the worker's own settings included.
 window.addEventListener('hashchange', () => {
-  const before = settings.backend;
-  const { settings: fromLink, ignored } = parseLink(catalog, location.hash);
-  settings = fromLink;
-  clearNotes('link');
-  if (ignored.length) note(ignoredNotice(ignored), 'warn', 'link');
-  changed({ restart: false });
-  if (settings.backend !== before) {
-    moveBackend();
-  }
+  const { backend, transparency } = settings;
+  readLink();
+  showLayers();
+  showSettings();
+  writeHash();
+  if (settings.backend !== backend) moveBackend();
+  if (settings.transparency !== transparency) post({ type: 'transparency', on: settings.transparency });
   run();
 });
 
@@ -289,11 +314,21 @@ $('controls').addEventListener('submit', (e) => e.preventDefault());
 $('start').addEventListener('click', () => run());
 $('stop').addEventListener('click', () => stop());
 $('continue').addEventListener('click', () => {
-  if (!current?.last?.done) return;
-  const more = current.request.steps ?? current.last.steps;
+  const last = current?.last;
+  if (!current || !last || !(last.done || current.stopped)) return;
+  // A stopped run goes on to its end; a finished one takes as many steps again, and the link says the new total:
+  // the same picture as a run of that many steps (src/ascent.rs `extend`).
+  const more = last.done ? current.chunk : 0;
   post({ type: 'continue', id: current.id, steps: more });
-  $('continue').hidden = true;
-  showStatus(`continuing for ${more} more steps…`);
+  current.stopped = false;
+  if (more) {
+    current.continued = true;
+    settings.steps = last.steps + more;
+    showSettings();
+    writeHash();
+  }
+  showContinue();
+  showStatus(more ? `continuing for ${more} more steps…` : `continuing from step ${last.step}…`);
 });
 document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && !e.defaultPrevented) stop();
@@ -304,15 +339,25 @@ $('copy').addEventListener('click', async () => {
   link.value = location.href;
   try {
     await navigator.clipboard.writeText(location.href);
-    note(`Link copied: it restores these settings (same seed and backend, same picture)${imageCaveat()}.`, 'info', 'copy');
+    note(`Link copied: it restores these settings (same seed and backend, same picture)${linkCaveats()}.`, 'info', 'copy');
   } catch {
     link.hidden = false;
     link.select();
-    note(`Copy the link from the box below the buttons${imageCaveat()}.`, 'info', 'copy');
+    note(`Copy the link from the box below the buttons${linkCaveats()}.`, 'info', 'copy');
   }
 });
-const imageCaveat = () =>
-  startImage ? '; it does not carry your starting picture, so opened elsewhere it starts from noise' : '';
+/** What a link cannot carry of the picture on screen. */
+const linkCaveats = () =>
+  [
+    startImage ? 'it does not carry your starting picture, so opened elsewhere it starts from noise' : '',
+    // Maco's crops shrink over the run's length (src/transform.rs), so steps taken before a Continue saw others.
+    current?.continued && current.request.mode === 'maco'
+      ? `this maco run was continued, and a run of ${settings.steps} steps shrinks its crops over all of them: a similar picture, not the same`
+      : '',
+  ]
+    .filter(Boolean)
+    .map((caveat) => `; ${caveat}`)
+    .join('');
 /** @param {import('./protocol.js').Export} what */
 const exportPicture = (what) => {
   exportId += 1;
@@ -404,8 +449,16 @@ function workerCrashed(reason) {
  * @property {number | null} firstStepSinceStart
  * @property {Started | null} layout
  * @property {(StepReply & { activation: number }) | null} last
- * @property {number[]} activations   the plotted value per step
- * @property {number[]} recentMillis  the last ten steps' times, for the pace
+ * @property {number[]} activations   the objective per step, on the step's (transformed) views
+ * @property {{ step: number, value: number }[]} yardstick  where the steps see transformed views: the pictures'
+ *                                    own activation, untransformed, on the steps where the worker measures it
+ * @property {number[]} recentMillis  the last ten steps' times, for the ms/step shown
+ * @property {number | null} msPerStep  the run's pace, smoothed, from its second step
+ * @property {number} measured        steps that went into it
+ * @property {number} chunk           the steps Continue adds to a finished run: the run's own count
+ * @property {boolean} stopped        stopped before its end (Continue resumes it)
+ * @property {boolean} continued      carried on past its first end
+ * @property {string | null} error    why the run was refused or failed, as the status says it
  */
 
 /** @type {Run | null} */
@@ -456,17 +509,17 @@ function run() {
   if (!fromImage) request.accentuate = 0;
   current = {
     id: runId, request, fromImage, requestedAt: performance.now(), firstStepAt: null,
-    firstStepSinceStart: null, layout: null, last: null, activations: [], recentMillis: [],
+    firstStepSinceStart: null, layout: null, last: null, activations: [], yardstick: [], recentMillis: [], msPerStep: null, measured: 0,
+    chunk: request.steps ?? 1, stopped: false, continued: false, error: null,
   };
   metrics.runs.push(current);
   if (metrics.runs.length > RUNS_KEPT) metrics.runs.shift();
   clearNotes('run');
-  hideError(); // a picture, export or run error belongs to what came before
+  hideError(); // a picture or export error belongs to what came before
+  markInvalid(null);
   if (startImage && !fromImage) note('maco mode starts from noise (its phase keeps ImageNet\'s spectrum, which your picture does not have); your picture is kept for classic and lucid.', 'info', 'run');
   stopping = false;
-  $('continue').hidden = true;
-  $('plot-caption').textContent =
-    picturesOf(request) > 1 ? `mean activation of the ${picturesOf(request)} pictures per step` : 'activation per step';
+  showContinue();
   $('plot-value').textContent = '';
   post({ type: 'run', id: runId, request, fromImage: current.fromImage });
   drawPlot();
@@ -480,15 +533,23 @@ function starting(request, doing = 'starting…') {
   return estimate === null ? doing : `${doing} (${request.steps} steps take ${duration(estimate * (request.steps ?? 1))} on this backend, roughly)`;
 }
 
-/** Stops the run. A step in flight finishes first (on a slow backend that takes a while): the status says so
- *  until the worker confirms. */
+/** Stops the run after its current step (on a slow backend that takes a while: the status says so until the
+ *  worker confirms); Continue resumes it. */
 function stop() {
   clearTimeout(restartTimer);
-  runId += 1;
+  if (!current || current.last?.done || current.stopped) return;
   stopping = true;
-  $('continue').hidden = true;
   post({ type: 'stop', id: runId });
   showStatus('stopping: finishing the current step…');
+}
+
+/** Continue, where the run can go on: a finished run by as many steps again, a stopped one to its end. */
+function showContinue() {
+  const last = current?.last;
+  const button = $('continue');
+  button.hidden = !current || !last || !(last.done || current.stopped);
+  if (button.hidden || !current || !last) return;
+  button.textContent = last.done ? `Continue (+${current.chunk} steps)` : `Continue (to step ${last.steps})`;
 }
 
 /** Answers the page is waiting for (snapshots, stats), by request id. @type {Map<number, (m: any) => void>} */
@@ -553,26 +614,27 @@ function onWorkerMessage({ data: m }) {
     case 'done':
       if (m.id === runId) {
         showStatus(null, ' · done');
-        $('continue').hidden = false;
-        $('continue').textContent = `Continue (+${current?.request.steps ?? current?.last?.steps} steps)`;
+        showContinue();
       }
       return;
     case 'stopped':
-      if (m.id === runId && stopping) {
+      if (current && m.id === runId && stopping) {
         stopping = false;
-        const last = current?.last;
+        current.stopped = Boolean(current.last);
+        const last = current.last;
         showStatus(last ? `stopped at step ${last.step}/${last.steps}` : 'stopped');
+        showContinue();
       }
       return;
     case 'error':
-      return showError(m.message, { kind: 'run' });
+      return onRunError(m);
     case 'png':
       return onPng(m);
     case 'tile':
       if (m.filter !== null) {
         settings.filter = m.filter;
         settings.grid = 1; // same seed and size: the single run paints exactly the tile that was clicked
-        changed();
+        changed({ push: true });
       }
       return;
     case 'snapshot': {
@@ -701,10 +763,14 @@ function stepCost(request) {
   return picturesOf(request) * views * forwardCost(model, layer, transformed);
 }
 
-/** Steps' work per millisecond, per backend: measured on this page, or a starting guess for Flex (the demo,
- *  conv3_2 at 224 px, takes about a second a step on one core) and ndarray (a hundred times slower). */
-const pace = { flex: stepCost({ mode: 'classic', model: 'vgg16', layer: 'conv3_2', filters: [0], size: 224 }) / 1000, ndarray: 0, wgpu: 0 };
-pace.ndarray = pace.flex / 100;
+/** Steps' work per millisecond, per backend, as measured on this page (0: not yet; a guess made the first
+ *  estimates swing by 3×). */
+const pace = { flex: 0, ndarray: 0, wgpu: 0 };
+/** A run's steps measured (after its first, which also compiles and warms up) before it says how long it has left. */
+const STEPS_BEFORE_ESTIMATE = 3;
+/** How much a new step's time moves the run's pace: smooth over about five steps (every 8th step also measures the
+ *  whole picture, and a browser's timers jitter). */
+const PACE_SMOOTHING = 0.2;
 
 /** The expected milliseconds per step of `request` on the current backend, or null where nothing is known yet.
  *  @param {RunRequest} request */
@@ -714,7 +780,7 @@ function estimateMillis(request) {
   return rate ? stepCost(request) / rate : null;
 }
 
-/** @param {number} ms */
+/** "about 3 min": a duration as the status says it (a grid on the CPU can take an hour). @param {number} ms */
 function duration(ms) {
   const s = Math.round(ms / 1000);
   if (s < 60) return `about ${Math.max(s, 1)} s`;
@@ -723,23 +789,42 @@ function duration(ms) {
 
 // ---------------------------------------------------------------- the picture on screen
 
-/** Sizes the picture on screen. A grid shows at a whole multiple of its size (pixelated scaling at other sizes
- *  drops pixel rows, and with them strokes of the captions), scrolling at 1:1 where it is wider than the column;
- *  one image fills the column. On a narrow screen the picture stays on screen while the controls scroll under
- *  it, so it takes at most 42% of the height. */
+/** Whether a grid too wide for its column shows at 1:1 (scrolling in its frame) rather than scaled down to fit. */
+let actualSize = false;
+
+/** Sizes the picture on screen. A grid that fits shows at a whole multiple of its size (pixelated scaling at other
+ *  sizes drops pixel rows, and with them strokes of the captions); one too wide is scaled down smoothly to the
+ *  column, or shown 1:1 (scrolling) on request; one image fills the column. On a narrow screen the picture stays on
+ *  screen while the controls scroll under it, so it takes at most 42% of the height. Before a run's layout is known
+ *  the picture takes the room one image of the run's size would, so the page does not jump when it comes. */
 function fitPicture() {
-  const layout = current?.layout;
-  if (!layout) return;
+  const size = settings.size;
+  const layout = current?.layout ?? { width: size, height: size, tiles: [] };
   const column = /** @type {HTMLElement} */ ($('frame').parentElement).clientWidth || layout.width;
   const narrow = window.matchMedia('(max-width: 820px)').matches;
   const room = narrow ? Math.min(column, (window.innerHeight * 0.42 * layout.width) / layout.height) : column;
-  const width =
-    layout.tiles.length > 1 ? layout.width * Math.max(1, Math.floor(room / layout.width)) : Math.min(room, 4 * layout.width);
+  const grid = layout.tiles.length > 1;
+  const fits = layout.width <= room;
+  const width = !grid
+    ? Math.min(room, 4 * layout.width)
+    : fits
+      ? layout.width * Math.floor(room / layout.width)
+      : actualSize
+        ? layout.width
+        : room;
   canvas.style.width = `${Math.floor(width)}px`;
   canvas.style.height = `${Math.floor((width * layout.height) / layout.width)}px`;
+  $('frame').classList.toggle('smooth', width < layout.width);
+  const toggle = $('actual-size');
+  toggle.hidden = !grid || fits;
+  toggle.setAttribute('aria-pressed', String(actualSize));
   placeTileFocus();
 }
 window.addEventListener('resize', fitPicture);
+$('actual-size').addEventListener('click', () => {
+  actualSize = !actualSize;
+  fitPicture();
+});
 
 // On a narrow screen the picture and its status stay at the top while the controls scroll under them: the page
 // keeps that much room at the top when it scrolls a control into view (Tab, Shift+Tab), so focus is never hidden,
@@ -906,7 +991,7 @@ function onPng(m) {
 function onStep(m) {
   if (!current || m.id !== runId) return; // a report from a run the user has since replaced or stopped
   const run = current;
-  const activation = m.activations.reduce((a, b) => a + b, 0) / m.activations.length;
+  const activation = mean(m.activations);
   if (run.firstStepAt === null) {
     run.firstStepAt = performance.now();
     run.firstStepSinceStart = m.sinceStart;
@@ -914,9 +999,15 @@ function onStep(m) {
   }
   run.last = { ...m, activation };
   run.activations.push(activation);
+  if (m.wholePicture) run.yardstick.push({ step: m.step, value: mean(m.wholePicture) });
   run.recentMillis.push(m.totalMillis);
   if (run.recentMillis.length > 10) run.recentMillis.shift();
-  if (m.step > 1) pace[m.backend] = stepCost(run.request) / m.totalMillis; // the first step also compiles and warms
+  if (m.step > 1) {
+    // The first step also compiles and warms up: the pace starts from the second.
+    run.msPerStep = run.msPerStep === null ? m.totalMillis : run.msPerStep + PACE_SMOOTHING * (m.totalMillis - run.msPerStep);
+    run.measured += 1;
+    pace[m.backend] = stepCost(run.request) / run.msPerStep;
+  }
   if (m.step === 1 || m.step % 10 === 0 || m.done) describePicture();
   if (m.switchedToPreRelu.length > 0 && !run.request.filters?.length) {
     const [n, start] = [m.switchedToPreRelu.length, run.fromImage ? 'starting picture' : 'starting noise'];
@@ -959,8 +1050,36 @@ function backendLabel() {
   return described ? `${name} (${described})` : name;
 }
 
+/** A run the core refused (an expression that does not parse, say) or that failed: the status line says why, and
+ *  the control of the field it is about is marked. @param {Extract<FromWorker, { type: 'error' }>} m */
+function onRunError(m) {
+  if (m.id !== runId) return; // a run the visitor has since replaced
+  const control = controls.find((c) => c.dataset.field === m.field);
+  const label = control && document.querySelector(`label[for="${control.id}"]`)?.textContent;
+  if (current) current.error = label ? `${label} refused: ${m.message}` : `could not run: ${m.message}`;
+  showStatus(null);
+  markInvalid(m.field ?? null);
+}
+
+/** Marks the controls of `field` as holding what was refused (aria-invalid, an outline), and no other.
+ *  @param {string | null} field */
+function markInvalid(field) {
+  for (const control of controls) {
+    if (control.dataset.field === field) {
+      control.setAttribute('aria-invalid', 'true');
+      control.setAttribute('aria-errormessage', 'status');
+    } else {
+      control.removeAttribute('aria-invalid');
+      control.removeAttribute('aria-errormessage');
+    }
+  }
+}
+
 /** @param {string | null} message @param {string} [suffix] */
 function showStatus(message, suffix = '') {
+  // A refused run's reason stays until the next run: the weights arriving, say, do not cover it.
+  if (current?.error) [message, suffix] = [current.error, ''];
+  $('status').classList.toggle('failed', Boolean(current?.error));
   const last = current?.last;
   const parts = [last && current ? describeRun(current.request) : null, backendLabel()];
   if (message) {
@@ -969,24 +1088,27 @@ function showStatus(message, suffix = '') {
     const ms = current.recentMillis.reduce((a, b) => a + b, 0) / current.recentMillis.length;
     parts.push(`step ${last.step}/${last.steps}`);
     parts.push(`${ms < 100 ? ms.toFixed(1) : Math.round(ms)} ms/step`);
-    if (!suffix && last.step < last.steps) parts.push(timeLeft((last.steps - last.step) * ms));
+    if (!suffix && last.step < last.steps) {
+      const { msPerStep, measured } = current;
+      parts.push(msPerStep === null || measured < STEPS_BEFORE_ESTIMATE ? 'estimating the time left…' : `${duration((last.steps - last.step) * msPerStep)} left`);
+    }
     const grid = last.activations.length > 1;
     const preRelu = last.preRelu.length === 1 && last.preRelu[0] ? ' (pre-ReLU)' : '';
     const minimised = current.request.minimise ? ', minimised' : '';
-    parts.push(`${grid ? 'mean activation' : 'activation'} ${formatActivation(last.activation)}${preRelu}${minimised}${suffix}`);
+    // Where the steps see transformed views, the picture's own activation: the value that means the same at every step.
+    const whole = current.yardstick.at(-1);
+    const value = whole ? `${formatActivation(whole.value)} (whole picture)` : formatActivation(last.activation);
+    parts.push(`${grid ? 'mean activation' : 'activation'} ${value}${preRelu}${minimised}${suffix}`);
   }
   $('status').textContent = parts.filter(Boolean).join(' · ');
   // The status is a live region, and a run rewrites it at every step: while steps come in it is busy, so a screen
   // reader is not made to read ten lines a second; it speaks again when the run starts, ends, stops or waits.
   $('status').setAttribute('aria-busy', String(!message && !suffix && Boolean(last && !last.done)));
+  // While a run goes on, Stop is the main action.
+  const running = Boolean(current && !current.error && !current.stopped && !stopping && !weightsFailed && !current.last?.done);
+  $('controls').classList.toggle('running', running);
 }
 
-/** "about 3 min left": the remaining steps at the recent pace (a grid on the CPU can take an hour). @param {number} ms */
-function timeLeft(ms) {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s left`;
-  return s < 5400 ? `about ${Math.round(s / 60)} min left` : `about ${(s / 3600).toFixed(1)} h left`;
-}
 
 /** @param {number} a */
 const formatActivation = (a) => (Math.abs(a) >= 100 ? a.toFixed(1) : Math.abs(a) >= 1 ? a.toFixed(3) : a.toPrecision(3));
@@ -1044,19 +1166,39 @@ function retryWeights() {
 
 /** The step under the pointer on the plot, or null. @type {number | null} */
 let plotCursor = null;
-const PLOT = { left: 46, right: 8, top: 8, bottom: 20 };
+const PLOT = { left: 46, right: 10, top: 8, bottom: 20 };
+/** The least room between two labels of the value axis, pixels (11 px type). */
+const LABEL_ROOM = 13;
 
-/** The activation per step, with both axes ticked, zero marked, and the value at the pointer. */
+/** What the plot shows of `run`: where the steps see transformed views, the pictures' own (untransformed)
+ *  activation as the worker measured it; else each step's objective. @param {Run | null} run
+ *  @returns {{ points: [number, number][], caption: string }} */
+function plotted(run) {
+  if (!run) return { points: [], caption: 'activation per step' };
+  const pictures = picturesOf(run.request);
+  const what = pictures > 1 ? `mean activation of the ${pictures} pictures` : 'activation';
+  if (run.yardstick.length) {
+    return {
+      points: run.yardstick.map((p) => [p.step, p.value]),
+      caption: `${what} as they are (untransformed), measured every few steps`,
+    };
+  }
+  return { points: run.activations.map((v, i) => [i + 1, v]), caption: `${what} per step` };
+}
+
+/** The activation over the steps, with both axes ticked, zero marked, and the value at the pointer. */
 function drawPlot() {
   const c = /** @type {HTMLCanvasElement} */ ($('plot'));
   const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
   const { width, height } = c;
   ctx.clearRect(0, 0, width, height);
-  const a = current?.activations ?? [];
+  const { points, caption } = plotted(current);
+  $('plot-caption').textContent = caption;
+  const values = points.map(([, v]) => v);
   const steps = Math.max(current?.last?.steps ?? current?.request.steps ?? 1, 1);
   // The range always includes zero (a pre-ReLU objective can be negative).
-  const lo = Math.min(0, ...a);
-  let hi = Math.max(0, ...a);
+  const lo = Math.min(0, ...values);
+  let hi = Math.max(0, ...values);
   if (hi - lo < 1e-9) hi = lo + 1;
   const x = (step) => PLOT.left + ((width - PLOT.left - PLOT.right) * step) / steps;
   const y = (v) => height - PLOT.bottom - ((height - PLOT.top - PLOT.bottom) * (v - lo)) / (hi - lo);
@@ -1064,10 +1206,11 @@ function drawPlot() {
   ctx.fillStyle = '#555';
   ctx.strokeStyle = '#d8d8d8';
   ctx.lineWidth = 1;
-  // Axes: activation on the left (its range and zero), steps below.
+  // Axes: activation on the left (its range, and zero where it is apart from them), steps below.
   ctx.textAlign = 'right';
   ctx.textBaseline = 'middle';
-  for (const v of lo < 0 ? [lo, 0, hi] : [0, hi]) {
+  const ticks = lo < 0 ? [lo, hi, 0].filter((v, i) => i < 2 || Math.min(y(v) - y(hi), y(lo) - y(v)) >= LABEL_ROOM) : [0, hi];
+  for (const v of ticks) {
     const yy = Math.round(y(v)) + 0.5;
     ctx.beginPath();
     ctx.moveTo(PLOT.left - 3, yy);
@@ -1075,7 +1218,6 @@ function drawPlot() {
     ctx.stroke();
     ctx.fillText(formatActivation(v), PLOT.left - 5, yy);
   }
-  ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
   for (const step of [0, Math.round(steps / 2), steps]) {
     const xx = Math.round(x(step)) + 0.5;
@@ -1083,27 +1225,31 @@ function drawPlot() {
     ctx.moveTo(xx, height - PLOT.bottom);
     ctx.lineTo(xx, height - PLOT.bottom + 3);
     ctx.stroke();
-    ctx.fillText(step === steps ? `${step} steps` : String(step), Math.min(xx, width - 24), height - PLOT.bottom + 4);
+    // The last tick's label ends at its tick, inside the canvas.
+    ctx.textAlign = step === steps ? 'right' : 'center';
+    ctx.fillText(step === steps ? `${step} steps` : String(step), step === steps ? xx + 0.5 : xx, height - PLOT.bottom + 4);
   }
-  const caption = $('plot-caption').textContent;
+  const [first, last] = [points[0], points.at(-1)];
   c.setAttribute(
     'aria-label',
-    a.length ? `${caption}: ${formatActivation(a[0])} at step 1, ${formatActivation(a.at(-1))} at step ${a.length} of ${steps}` : caption,
+    first && last ? `${caption}: ${formatActivation(first[1])} at step ${first[0]}, ${formatActivation(last[1])} at step ${last[0]} of ${steps}` : caption,
   );
-  if (a.length === 0) return;
+  if (!first || !last) return;
   ctx.strokeStyle = '#c2410c';
   ctx.lineWidth = 2;
   ctx.beginPath();
-  a.forEach((v, i) => (i === 0 ? ctx.moveTo(x(i + 1), y(v)) : ctx.lineTo(x(i + 1), y(v))));
+  points.forEach(([step, v], i) => (i === 0 ? ctx.moveTo(x(step), y(v)) : ctx.lineTo(x(step), y(v))));
   ctx.stroke();
-  const shown = plotCursor !== null && plotCursor <= a.length ? plotCursor : a.length;
-  if (plotCursor !== null && plotCursor <= a.length) {
+  // The point at the pointer: the last one measured at or before its step.
+  const atCursor = plotCursor === null ? null : points.filter(([step]) => step <= /** @type {number} */ (plotCursor)).at(-1);
+  const shown = atCursor ?? last;
+  if (atCursor) {
     ctx.fillStyle = '#c2410c';
     ctx.beginPath();
-    ctx.arc(x(shown), y(a[shown - 1]), 3.5, 0, 2 * Math.PI);
+    ctx.arc(x(atCursor[0]), y(atCursor[1]), 3.5, 0, 2 * Math.PI);
     ctx.fill();
   }
-  $('plot-value').textContent = ` · step ${shown}: ${formatActivation(a[shown - 1])}`;
+  $('plot-value').textContent = ` · step ${shown[0]}: ${formatActivation(shown[1])}`;
 }
 
 const plotCanvas = /** @type {HTMLCanvasElement} */ ($('plot'));
@@ -1166,3 +1312,4 @@ writeHash();
 drawPlot();
 showStatus('loading the weights…');
 run();
+fitPicture();

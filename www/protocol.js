@@ -111,7 +111,9 @@
  * @property {number} step                 steps taken (1 after the first)
  * @property {number} steps
  * @property {boolean} done
- * @property {number[]} activations        the objective per filter, before this step's update
+ * @property {number[]} activations        the objective per filter, before this step's update (on the transformed views)
+ * @property {number[] | null} wholePicture  where the network sees transformed views: the objective per picture as it
+ *                                         is after this step, untransformed (the first and last steps, every 8th between)
  * @property {boolean[]} preRelu           per filter: maximising its pre-ReLU activation now
  * @property {number[]} switchedToPreRelu  images (tiles, by index) found silent on the starting image at this step
  * @property {number} millis               the core's step time
@@ -146,6 +148,7 @@
 // ---------------------------------------------------------------- worker -> page
 
 /**
+ * A run's `error` names the request `field` it is about, where it is about one (an expression that does not parse).
  * The weights come by layer (weights.js): `progress` counts the bytes of the layers up to `layer` (the header
  * included), `background` when no run waits for them (the deeper layers, fetched after a first picture); `ready`
  * says those `bytes` are in and checked, `complete` once every layer is.
@@ -162,7 +165,7 @@
  *   | ({ type: 'step', id: number, sinceStart: number } & StepReply)
  *   | { type: 'done', id: number }
  *   | { type: 'stopped', id: number }
- *   | { type: 'error', id: number, message: string }
+ *   | { type: 'error', id: number, message: string, field?: string }
  *   | { type: 'png', id: number, what: Export, bytes: Uint8Array }
  *   | { type: 'png', id: number, what: Export, error: string }
  *   | { type: 'tile', filter: number | null }

@@ -250,8 +250,10 @@ export class Weights {
   async upTo(count, onProgress = () => {}) {
     const wanted = this.entry.parts.slice(0, count);
     const total = wanted.at(-1)?.end ?? 0;
+    // From the cache only once every part came from it: before they arrive, a first visit's parts are coming over
+    // the network.
     /** @returns {Source} */
-    const source = () => (this.source.slice(0, count).includes('network') ? 'network' : 'cache');
+    const source = () => (this.source.slice(0, count).every((s) => s === 'cache') ? 'cache' : 'network');
     const report = () => onProgress(wanted.reduce((n, _, i) => n + this.received[i], 0), total, source());
     const timer = setInterval(report, 100);
     try {

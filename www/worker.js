@@ -70,9 +70,10 @@ async function chooseBuild(backend) {
 let startImage = null;
 
 /** What the page asked for most recently; `model`: the network of its first run (from `init`, before any run);
- *  `more`: extra steps for the run `id`; `transparency`: pictures shown with their transparency map as alpha.
- *  @type {{ backend: import('./protocol.js').BackendChoice, model: Model, runId: number, run: { request: RunRequest, fromImage: boolean } | null, more: { id: number, steps: number } | null, transparency: boolean }} */
-const wanted = { backend: 'auto', model: /** @type {Model} */ ('vgg16'), runId: 0, run: null, more: null, transparency: false };
+ *  `paused`: the run `runId` is stopped after its current step (and kept, to go on); `more`: extra steps for the run
+ *  `id` (0: a stopped run goes on to its end); `transparency`: pictures shown with their transparency map as alpha.
+ *  @type {{ backend: import('./protocol.js').BackendChoice, model: Model, runId: number, run: { request: RunRequest, fromImage: boolean } | null, paused: boolean, more: { id: number, steps: number } | null, transparency: boolean }} */
+const wanted = { backend: 'auto', model: /** @type {Model} */ ('vgg16'), runId: 0, run: null, paused: false, more: null, transparency: false };
 /** What the visualizer is doing. */
 const current = { backend: /** @type {string | null} */ (null), runId: 0, running: false, startedAt: 0, step: 0, model: /** @type {Model} */ ('vgg16'), transparency: false };
 let driving = false;
@@ -313,16 +314,26 @@ async function drive() {
         current.runId = -1; // the run, if any, restarts on the new backend
       }
       feedWeights();
+      if (wanted.paused && wanted.runId !== current.runId) {
+        // Stopped before it started: there is nothing to keep.
+        current.runId = wanted.runId;
+        current.running = false;
+        wanted.run = null;
+        visualizer.stop();
+        post({ type: 'stopped', id: current.runId });
+        continue;
+      }
       let ready = true;
       if (wanted.run && wanted.runId !== current.runId) {
         try {
           ready = weightsIn(wanted.run.request);
         } catch (e) {
-          // An expression the core refuses: the run's error, said as the core says it.
+          // An expression the core refuses: the run's error, said as the core says it, and the field it is about.
           current.runId = wanted.runId;
           current.running = false;
+          const field = wanted.run.request.expressions ? 'expressions' : undefined;
           wanted.run = null;
-          post({ type: 'error', id: current.runId, message: e instanceof Error ? e.message : String(e) });
+          post({ type: 'error', id: current.runId, message: e instanceof Error ? e.message : String(e), field });
           continue;
         }
       }
@@ -366,10 +377,6 @@ async function drive() {
           current.step = 0;
           current.model = modelOf(request);
           post({ type: 'started', id: current.runId, layout });
-        } else {
-          visualizer.stop();
-          post({ type: 'stopped', id: current.runId });
-          current.running = false;
         }
       }
       if (wanted.more && wanted.more.id === current.runId) {
@@ -380,6 +387,10 @@ async function drive() {
           post({ type: 'error', id: current.runId, message: e instanceof Error ? e.message : String(e) });
         }
         wanted.more = null;
+      }
+      if (wanted.paused && current.running) {
+        current.running = false;
+        post({ type: 'stopped', id: current.runId });
       }
       if (wanted.transparency !== current.transparency) {
         current.transparency = wanted.transparency;
@@ -476,12 +487,13 @@ scope.onmessage = ({ data: message }) => {
     case 'run':
       wanted.runId = message.id;
       wanted.run = { request: message.request, fromImage: message.fromImage };
+      wanted.paused = false;
       wake();
       drive();
       break;
     case 'stop':
-      wanted.runId = message.id;
-      wanted.run = null;
+      if (message.id !== wanted.runId) break;
+      wanted.paused = true;
       wake();
       drive();
       break;
@@ -491,6 +503,7 @@ scope.onmessage = ({ data: message }) => {
       break;
     case 'continue':
       wanted.more = { id: message.id, steps: message.steps };
+      wanted.paused = false;
       drive();
       break;
     case 'start-image':

@@ -56,8 +56,11 @@ pub struct StepReply {
     step: usize,
     steps: usize,
     done: bool,
-    /// The objective of each filter, before this step's update.
+    /// The objective of each filter, before this step's update (on the step's transformed views).
     activations: Vec<f32>,
+    /// Where the network sees transformed views, the objective of each picture as it is after this step, untransformed
+    /// (`Ascent::whole_picture`): on the first and last steps and every [`WHOLE_PICTURE_EVERY`] between.
+    whole_picture: Option<Vec<f32>>,
     /// For each filter, whether it maximises its pre-ReLU activation now.
     pre_relu: Vec<bool>,
     /// The images (tiles, by index) that a zero gradient on the starting image (a dead filter) moved to their
@@ -71,6 +74,10 @@ pub struct StepReply {
     /// Set when this step moved the run to another backend (a lost WebGPU device).
     backend_change: Option<BackendInfo>,
 }
+
+/// How often a run with transforms measures its pictures untransformed: a forward pass without a gradient, so about
+/// a third of a step's work, every this many steps.
+const WHOLE_PICTURE_EVERY: usize = 8;
 
 /// One run: its request, the ascent, where its tiles go, and (on WebGPU) its state after the last painted step,
 /// to carry on elsewhere if the device is lost.
@@ -234,11 +241,19 @@ impl Visualizer {
         if self.on_webgpu() {
             run.checkpoint = Some(run.ascent.checkpoint().await.map_err(js_error)?);
         }
+        let done = run.ascent.is_done();
+        let measured = step == 1 || done || step % WHOLE_PICTURE_EVERY == 0;
+        let whole_picture = if measured && !run.ascent.config().transforms.is_none() {
+            Some(run.ascent.whole_picture().await.map_err(js_error)?)
+        } else {
+            None
+        };
         let reply = StepReply {
             step,
             steps: run.ascent.config().steps,
-            done: run.ascent.is_done(),
+            done,
             activations: report.activations,
+            whole_picture,
             pre_relu: run.ascent.activations().iter().map(|a| *a == Activation::PreRelu).collect(),
             switched_to_pre_relu: report.switched_to_pre_relu,
             millis: report.millis,

@@ -24,10 +24,10 @@ test('an expression runs from a link and from the box; a bad one is refused at i
   // A layer that does not exist: the core's refusal, pointing at it; the box keeps what was typed.
   await page.fill('#expressions', 'conv4_3:20 + conv9:1');
   await page.press('#expressions', 'Enter');
-  await page.waitForFunction(() => !document.getElementById('error')?.hidden, null, { timeout: 60_000 });
-  assert.equal(
-    await page.locator('#error-text').textContent(),
-    "objective 'conv4_3:20 + conv9:1' at character 14: unknown layer 'conv9' (VGG16 has conv1_1 … conv5_3)",
+  await page.waitForFunction(() => /refused/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 60_000 });
+  assert.match(
+    await page.locator('#status').textContent() ?? '',
+    / · Expression refused: objective 'conv4_3:20 \+ conv9:1' at character 14: unknown layer 'conv9' \(VGG16 has conv1_1 … conv5_3\)$/,
   );
   assert.equal(await page.inputValue('#expressions'), 'conv4_3:20 + conv9:1');
   assert.match(await page.evaluate(() => location.hash), /&expressions=conv4_3%3A20\+%2B\+conv9%3A1&/);
@@ -38,7 +38,7 @@ test('an expression runs from a link and from the box; a bad one is refused at i
   await page.waitForFunction(() => window.filterlens.run?.request.filters?.length === 1, null, { timeout: 60_000 });
   await waitForDone(page);
   assert.deepEqual(await unused(page), []);
-  assert.ok(await page.locator('#error').isHidden(), 'a good run clears the refusal');
+  assert.doesNotMatch(await page.locator('#status').textContent() ?? '', /refused/, 'a good run clears the refusal');
   assert.doesNotMatch(await page.evaluate(() => location.hash), /expressions/);
 });
 
@@ -54,8 +54,8 @@ test('a grid interpolates from the filter to another, tile by tile, each caption
   const { request } = /** @type {any} */ (await page.evaluate(() => window.filterlens.run));
   assert.equal(request.expressions[0], 'conv2_1:3');
   assert.equal(request.expressions[5], 'conv2_1:9');
-  assert.match(await page.locator('#grid option:checked').textContent() ?? '', /^6 steps from this filter to filter 9$/);
-  assert.match(await page.locator('#status').textContent() ?? '', /^VGG16 conv2_1:3 → conv2_1:9, 6 steps between · /);
+  assert.match(await page.locator('#grid option:checked').textContent() ?? '', /^6 pictures from this filter to filter 9$/);
+  assert.match(await page.locator('#status').textContent() ?? '', /^VGG16 6 pictures from conv2_1:3 to conv2_1:9 · /);
   assert.match(await page.evaluate(() => location.hash), /&grid=6&towards=9&/);
   // One picture: nothing to interpolate, and the row goes.
   await page.selectOption('#grid', '1');

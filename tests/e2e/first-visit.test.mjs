@@ -28,19 +28,21 @@ test('a shared link paints with only its layers\' weights; a deeper layer loads 
   const browser = await browserFor(t, { webgpu: false });
   const context = await openContext(browser);
 
-  // The page's own default: conv3_2.
+  // The page's own landing: conv3_1.
   const page = await openPage(context, server.url);
   await waitForSteps(page, 1, 300_000);
   const request = await page.evaluate(() => window.filterlens.run.request);
-  assert.equal(request.layer, 'conv3_2');
+  assert.equal(request.layer, 'conv3_1');
   const before = weightBytes(server, await firstPaint(page));
-  assert.equal(before, endOf('conv3_2'), `the header and conv1_1 … conv3_2 (${endOf('conv3_2')} bytes), no more`);
+  assert.equal(before, endOf('conv3_1'), `the header and conv1_1 … conv3_1 (${endOf('conv3_1')} bytes), no more`);
   const weights = await page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'weights'));
   const progress = weights.filter((e) => e.phase === 'progress' && !e.background);
-  assert.ok(progress.every((e) => e.total === endOf('conv3_2') && e.layer === 'conv3_2'), 'the bar counts what conv3_2 needs');
+  assert.ok(progress.every((e) => e.total === endOf('conv3_1') && e.layer === 'conv3_1'), 'the bar counts what conv3_1 needs');
   assert.ok(progress.some((e) => e.loaded > 0 && e.loaded < e.total), `a report while the download was under way: ${JSON.stringify(progress)}`);
-  assert.equal(progress.at(-1)?.loaded, endOf('conv3_2'));
-  assert.match(await page.locator('#weights-text').textContent(), /VGG16 weights up to conv3_2 2\.3 MB downloaded, SHA-256 checked/);
+  assert.ok(progress.every((e) => e.source === 'network'), 'a first visit never says the weights come from the cache');
+  assert.equal(progress.at(-1)?.loaded, endOf('conv3_1'));
+  const megabytes = (endOf('conv3_1') / 1e6).toFixed(1).replace('.', '\\.');
+  assert.match(await page.locator('#weights-text').textContent(), new RegExp(`VGG16 weights up to conv3_1 ${megabytes} MB downloaded, SHA-256 checked`));
   await screenshot(page, 'first-visit-first-picture');
 
   // The slider to conv5_3: the rest of the file (already under way in the background), each byte once.

@@ -184,9 +184,11 @@ test('asking for WebGPU where there is none runs on Flex and says why', { timeou
   assert.equal(await page.locator('#backend').inputValue(), 'wgpu', 'the choice stays as the link says');
 });
 
-test("the page's defaults are the seed's demo (conv3_2 filter 0, 150 steps of 2/255, 224 px) and a texture forms", { timeout: 600_000 }, async (t) => {
+test("the original demo, one click from the landing, is the seed's (conv3_2 filter 0, 150 steps of 2/255, 224 px) and a texture forms", { timeout: 600_000 }, async (t) => {
   const browser = await browserFor(t, { webgpu: false });
   const page = await open(browser, `${site.url}dist/`);
+  await page.getByRole('link', { name: "the original blog post's demo (classic, conv3_2)" }).click();
+  await page.waitForFunction(() => window.filterlens.run?.request.mode === 'classic');
   assert.deepEqual(await page.evaluate(() => window.filterlens.settings), {
     mode: 'classic', model: 'vgg16', layer: 'conv3_2', filter: 0, grid: 1, objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 150, stepSize: 2,
     lr: 0.05, jitter: 0, crops: 4, size: 224, seed: 0, backend: 'auto', threads: 0, towards: -1, expressions: '',

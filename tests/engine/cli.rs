@@ -74,6 +74,37 @@ fn grid_writes_six_captioned_tiles() {
     }
 }
 
+/// Lucid's channel interpolation: each tile's caption says how much of each filter it holds (within a 64 px tile,
+/// so without the layer's name where the weights need the room).
+#[test]
+fn interpolation_captions_carry_their_weights() {
+    let out = temp_png("interpolation.png");
+    let run = filterlens(&[
+        "grid",
+        "--layer",
+        "conv2_1",
+        "--interpolate",
+        "3,9",
+        "--tiles",
+        "6",
+        "--steps",
+        "1",
+        "--size",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let (layout, picture) = (GridLayout::new(6, 64), Rgba::from_png(&std::fs::read(&out).unwrap()).unwrap());
+    let captions: Vec<String> = (0..6)
+        .map(|tile| {
+            let (x0, y0) = layout.origin(tile);
+            read_caption(&picture, x0, y0 + 64, 64, 11)
+        })
+        .collect();
+    assert_eq!(captions, ["conv2_1:3", ".8*3+.2*9", ".6*3+.4*9", ".4*3+.6*9", ".2*3+.8*9", "conv2_1:9"]);
+}
+
 /// The text in a caption strip, read back glyph by glyph against the font (scale 1: 64 px tiles): from the ink's
 /// top-left corner, each 4×7 cell must be exactly one glyph, until a blank cell. Panics on ink that is no glyph.
 fn read_caption(picture: &Rgba, x: usize, y: usize, width: usize, height: usize) -> String {

@@ -147,6 +147,20 @@ fn channel_mean(model: &Model, ascent: &Ascent, layer: &str, filter: usize) -> f
     features.narrow(1, filter, 1).mean().into_scalar::<f32>()
 }
 
+/// What the page plots for a run with transforms (`Ascent::whole_picture`) is that yardstick: the objective of the
+/// picture as it is, untransformed, here against the forward pass written out above.
+#[test]
+fn whole_picture_is_the_objective_untransformed() {
+    let model = flex_model();
+    let objective = Objective::channels(model.network(), "conv3_1", &[5]).unwrap();
+    let (_, ascent) = run_to_end(Ascent::new(model, objective, config(3, 64, 2, 48)).unwrap());
+    let whole = pollster::block_on(ascent.whole_picture()).unwrap();
+    let expected = channel_mean(model, &ascent, "conv3_1", 5);
+    println!("conv3_1:5 after 3 maco steps: whole picture {} vs {expected}", whole[0]);
+    assert_eq!(whole.len(), 1);
+    assert!((whole[0] - expected).abs() <= 1e-5 * expected.abs().max(1.0), "{} vs {expected}", whole[0]);
+}
+
 /// The objective climbs, on both networks: the filter responds far more to the finished picture than to the
 /// starting one (×5.9 and ×1.5 here).
 #[test]

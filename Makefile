@@ -20,9 +20,14 @@ test: weights lint
 	cargo test --release
 	$(MAKE) typecheck e2e
 
-# rustfmt, and clippy with warnings as errors for the native build (CLI, tests) and the wasm build (the page's).
-lint:
+# The page's JavaScript and CSS and the browser tests, formatted as Prettier (pinned in package.json) does them.
+PRETTIER_FILES = www/*.js www/*.css tests/e2e/*.mjs tests/e2e/*.ts
+
+# rustfmt and Prettier, and clippy with warnings as errors for the native build (CLI, tests) and the wasm build (the
+# page's).
+lint: node-deps
 	cargo fmt --check
+	node_modules/.bin/prettier --check $(PRETTIER_FILES)
 	cargo clippy --release --all-targets -- -D warnings
 	cargo clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
 
@@ -87,7 +92,7 @@ fuzz: weights
 # restores each file). Both the build and the test phase use the release profile and MUTANTS_TESTS's targets, so a
 # mutant rebuilds only what its tests need (~2–4 s on two cores). Results in mutants.out/;
 # docs/MUTANTS.md records the missed ones and why.
-MUTANTS_FILES ?= src/objective.rs src/ascent.rs src/param.rs src/transform.rs
+MUTANTS_FILES ?= src/optvis/objective.rs src/optvis/ascent.rs src/optvis/param.rs src/optvis/transform.rs
 MUTANTS_ARGS ?=
 # `MUTANTS_TESTS=--lib` is the quick first pass (unit tests only, ~2.5 s a mutant); what it misses, the full suite
 # (~40 s a mutant) reruns.

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "vgg16.safetensors"
 
-# The core's catalog (www/catalog.json, written by `filterlens catalog --json`): VGG16 layer name -> index of its
+# The core's catalog (www/catalog.json, written by `filterlens catalog`): VGG16 layer name -> index of its
 # conv in torchvision's `features` (the ReLU after it is at index + 1), and the input normalisation.
 CATALOG = json.loads((Path(__file__).resolve().parent.parent / "www" / "catalog.json").read_text())
 LAYERS = next(model["layers"] for model in CATALOG["models"] if model["name"] == "vgg16")

@@ -4,53 +4,40 @@
 //! code runs on WebGPU or Flex in the browser (through the wasm surface), and on wgpu, Flex or ndarray natively
 //! (the CLI and the tests).
 //!
-//! The pieces, in the vocabulary of Lucid's `optvis`:
-//! - [`model`]: the networks as tables of conv layers (VGG16's 13, AlexNet's 5), and a model: one network with its
-//!   weights, forward up to a named layer;
-//! - [`weights`]: safetensors bytes to a model, with validation;
-//! - [`objective`]: what to maximise (a channel's mean, a neuron, a whole layer), per image of a batch;
-//! - [`expression`]: objectives as weighted sums across layers, `conv4_3:20 + 0.5*conv4_3:33 - conv5_1:7`;
-//! - [`param`]: how the image is parameterised (pixels, Lucid's FFT spectrum with decorrelated colour, or MACO's
-//!   phase under a fixed magnitude);
-//! - [`spectrum`]: ImageNet's average Fourier magnitude, which MACO's phase parameterisation holds fixed;
-//! - [`transform`]: random pad, jitter, scale and rotation before each forward pass, or MACO's crops and noise;
-//! - [`ascent`]: the optimisation loop (classic's max-normalised step, Adam or NAdam), per-step metrics, the
-//!   transparency map, checkpoints;
-//! - [`image`]: tensor to RGBA8, PNG, captioned grids;
-//! - [`animation`]: the ascent as an animated PNG, a captioned frame every k steps;
+//! The house in layers, each folder using only those below it:
+//! - [`net`]: the networks as tables of conv layers (VGG16's 13, AlexNet's 5), a model (one network with its
+//!   weights, forward up to a named layer), and the safetensors weights that make one;
+//! - [`optvis`]: the visualization core, in the vocabulary of Lucid's `optvis`: objectives and their expressions,
+//!   parameterisations (pixels, Lucid's FFT spectrum, MACO's phase under ImageNet's spectrum), transforms, and the
+//!   ascent (classic's max-normalised step, Adam or NAdam; per-step reports, the transparency map, checkpoints);
+//! - [`picture`]: RGBA8, captioned grids, PNG, and the ascent as an animated PNG;
+//! - [`backends`]: wgpu, Flex and ndarray, WebGPU's one initialisation and the fallback to Flex;
+//! - [`api`]: what a front end talks to: one run request (presets, overrides, validation, the plan) and the
+//!   catalog of what can be asked for;
+//! - the front ends: `web` (the wasm-bindgen surface the page's worker drives) and the CLI (`src/bin`).
 //!
-//! and around them, what a front end (the CLI, the page) talks to:
-//! - [`request`]: one run request, with the modes' presets and validation;
-//! - [`catalog`]: what can be asked for (layers, modes, fields, backends), in one table;
-//! - [`device`]: the backends, their initialisation and the fallback to Flex.
+//! [`names`] (how the link and the command line spell an enum's values) and [`Error`] serve every layer.
 
-pub mod animation;
-pub mod ascent;
-pub mod catalog;
-pub mod device;
-pub mod expression;
-pub mod image;
-pub mod model;
-pub mod objective;
-pub mod param;
-pub mod request;
-pub mod spectrum;
+pub mod api;
+pub mod backends;
+mod names;
+pub mod net;
+pub mod optvis;
+pub mod picture;
 #[cfg(test)]
 mod testing;
-pub mod transform;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
-pub mod weights;
 
-pub use ascent::{Ascent, AscentConfig, Checkpoint, Optimiser, StepReport};
-pub use device::{Backend, BackendChoice, BackendInfo, Backends, Fallback};
-pub use model::{Activation, LayerSpec, Model, Network};
-pub use objective::{Objective, Target};
-pub use param::Param;
-pub use request::{Mode, RunRequest};
-pub use spectrum::Spectrum;
-pub use transform::Transforms;
-pub use weights::WeightsError;
+pub use api::request::{Mode, RunRequest, Start};
+pub use backends::{Backend, BackendChoice, BackendInfo, Backends, Fallback};
+pub use net::{Activation, LayerSpec, Model, Network, WeightsError};
+pub use optvis::ascent::{Ascent, AscentConfig, Checkpoint, Optimiser, StepReport};
+pub use optvis::expression::Target;
+pub use optvis::objective::Objective;
+pub use optvis::param::{Levels, Param};
+pub use optvis::spectrum::Spectrum;
+pub use optvis::transform::Transforms;
 
 /// Everything that can go wrong when asking for a visualization, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
@@ -65,10 +52,9 @@ pub enum Error {
         "the random transforms shrink a {size} px image to {smallest} px, below the {min} px the model needs: choose a larger size or less jitter"
     )]
     TransformedTooSmall { size: usize, smallest: usize, min: usize },
-    #[error(
-        "{field} does not apply to {mode} mode (classic takes stepSize, lucid takes lr and jitter, maco takes lr and crops)"
-    )]
-    FieldForOtherMode { field: &'static str, mode: Mode },
+    /// `takes`: which mode takes which of the fields that belong to some modes only.
+    #[error("{field} does not apply to {mode} mode ({takes})")]
+    FieldForOtherMode { field: &'static str, mode: String, takes: String },
     #[error(
         "maco mode starts from noise (its phase cannot hold a picture with another spectrum): choose classic or lucid to start from a picture"
     )]

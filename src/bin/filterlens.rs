@@ -4,12 +4,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use filterlens::animation::{Animation, BUDGET_BYTES, FRAMES};
-use filterlens::catalog::catalog;
-use filterlens::expression::interpolation;
-use filterlens::image::{GridLayout, Rgba, picture, transparent};
-use filterlens::{Ascent, BackendChoice, Backends, Mode, Model, Network, RunRequest, Spectrum, Target};
+use filterlens::api::catalog::catalog;
+use filterlens::optvis::expression::interpolation;
+use filterlens::picture::animation::{Animation, BUDGET_BYTES, FRAMES};
+use filterlens::picture::image::{GridLayout, Rgba, picture, transparent};
+use filterlens::{Ascent, BackendChoice, Backends, Mode, Model, Network, RunRequest, Spectrum, Start, Target};
 use indicatif::{ProgressBar, ProgressStyle};
+
+/// The burn release the benchmarks ran on (Cargo.toml pins it exactly), for their records.
+const BURN: &str = "0.22.1";
 
 #[derive(Parser)]
 #[command(
@@ -61,13 +64,9 @@ enum Command {
     },
     /// Time the ascent step per backend, layer and image size; writes JSON and a Markdown table.
     Bench(BenchArgs),
-    /// What can be asked for: the networks, their layers and channels, modes and their presets, the request's fields and their
-    /// limits, backends (www/catalog.json is this output).
-    Catalog {
-        /// Print JSON (the default, and for now the only form).
-        #[arg(long)]
-        json: bool,
-    },
+    /// What can be asked for, as JSON: the networks, their layers and channels, modes and their presets, the
+    /// request's fields and their limits, backends (www/catalog.json is this output).
+    Catalog,
 }
 
 /// The CLI's front end for a [`RunRequest`]: each argument is one of its fields.
@@ -185,7 +184,7 @@ impl RunArgs {
     fn request(&self, images: &Images) -> RunRequest {
         let request = match images {
             Images::Filters(filters) => RunRequest {
-                objective: self.target().unwrap_or_default(),
+                target: self.target().unwrap_or_default(),
                 ..RunRequest::new(self.mode, self.layer(), filters)
             },
             Images::Expressions(expressions) => RunRequest::with_expressions(self.mode, self.model, expressions),
@@ -270,7 +269,7 @@ fn main() -> ExitCode {
             images.and_then(|images| visualize(&run, &images, columns, &out, &animation))
         }
         Command::Bench(args) => bench(&args),
-        Command::Catalog { json: _ } => {
+        Command::Catalog => {
             print!("{}", catalog().to_json());
             Ok(())
         }
@@ -284,13 +283,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// ImageNet's magnitude spectrum for maco mode, from `path`.
-fn load_spectrum(path: &Path) -> Result<std::sync::Arc<Spectrum>, String> {
+/// ImageNet's magnitude spectrum from `path`, where `mode` needs it (maco).
+fn spectrum_for(mode: Mode, path: &Path) -> Result<Option<std::sync::Arc<Spectrum>>, String> {
+    if mode != Mode::Maco {
+        return Ok(None);
+    }
     let bytes = std::fs::read(path).map_err(|e| {
         format!("cannot read the spectrum '{}': {e} (run `make weights` to prepare it)", path.display())
     })?;
     let spectrum = Spectrum::from_npy(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(std::sync::Arc::new(spectrum))
+    Ok(Some(std::sync::Arc::new(spectrum)))
 }
 
 /// `network` on the chosen backend; says so on stderr when `auto` or `wgpu` fell back to Flex.
@@ -319,17 +321,17 @@ fn visualize(
     out: &Path,
     animate: &AnimationArgs,
 ) -> Result<(), String> {
-    let (objective, mut config) = run.request(images).plan().map_err(|e| e.to_string())?;
+    let picture = match &run.init {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+            Some(Rgba::from_png(&bytes).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let start = Start { picture, spectrum: spectrum_for(run.mode, &run.spectrum)? };
+    let (objective, config) = run.request(images).plan(&start).map_err(|e| e.to_string())?;
     let batch = objective.batch();
     let captions = objective.captions();
-    if let Some(path) = &run.init {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
-        let picture = Rgba::from_png(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        config.init = Some(picture.to_planar_square(config.size));
-    }
-    if run.mode == Mode::Maco {
-        config.spectrum = Some(load_spectrum(&run.spectrum)?);
-    }
     let (steps, size) = (config.steps, config.size);
     let (model, backend) = load_model(run.model, &run.weights(), run.backend)?;
     let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
@@ -339,7 +341,7 @@ fn visualize(
     };
     let show = |ascent: &Ascent| -> Result<Rgba, String> {
         let pixels = pollster::block_on(ascent.pixels()).map_err(|e| e.to_string())?;
-        Ok(picture(&pixels, ascent.display(), &ascent.objective().captions(), &layout))
+        Ok(picture(&pixels, ascent.levels(), &ascent.objective().captions(), &layout))
     };
     let mut animation = animate
         .animate
@@ -445,7 +447,7 @@ struct BenchCase {
 }
 
 fn bench(args: &BenchArgs) -> Result<(), String> {
-    let spectrum = if args.mode == Mode::Maco { Some(load_spectrum(&args.spectrum)?) } else { None };
+    let spectrum = spectrum_for(args.mode, &args.spectrum)?;
     let mut cases = Vec::new();
     for &choice in &args.backends {
         let (model, backend) = match load_model(Network::Vgg16, &args.weights, choice) {
@@ -463,8 +465,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                     size: Some(size),
                     ..RunRequest::new(args.mode, layer, &filters)
                 };
-                let (objective, mut config) = request.plan().map_err(|e| e.to_string())?;
-                config.spectrum = spectrum.clone();
+                let start = Start { picture: None, spectrum: spectrum.clone() };
+                let (objective, config) = request.plan(&start).map_err(|e| e.to_string())?;
                 let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
                 let mut times = Vec::new();
                 while !ascent.is_done() {
@@ -496,14 +498,14 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let json = serde_json::json!({
         "machine": machine,
         "filterlens": env!("CARGO_PKG_VERSION"),
-        "burn": "0.22.1",
+        "burn": BURN,
         "mode": args.mode.to_string(),
         "warmup_steps": args.warmup,
         "cases": cases,
     });
     std::fs::write(&args.json, serde_json::to_string_pretty(&json).expect("serialisable") + "\n")
         .map_err(|e| format!("cannot write '{}': {e}", args.json.display()))?;
-    let mut md = format!("Machine: {machine}; burn 0.22.1; {} mode; {} warm-up steps.\n\n", args.mode, args.warmup);
+    let mut md = format!("Machine: {machine}; burn {BURN}; {} mode; {} warm-up steps.\n\n", args.mode, args.warmup);
     md.push_str("| backend | layer | size | batch | ms/step (median) | mean | min | ms/image | steps |\n");
     md.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for c in &cases {

@@ -4,7 +4,7 @@ use js_sys::Uint8ClampedArray;
 use wasm_bindgen::{JsCast, JsError};
 use web_sys::{ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
-use crate::image::Rgba;
+use crate::picture::image::Rgba;
 
 pub struct Canvas {
     canvas: OffscreenCanvas,

@@ -13,11 +13,11 @@ use wasm_bindgen::prelude::*;
 use web_sys::OffscreenCanvas;
 use web_time::Instant;
 
-use crate::animation::{Animation, BUDGET_BYTES, FRAMES};
-use crate::image::{GridLayout, Rgba, TileRect};
+use crate::picture::animation::{Animation, BUDGET_BYTES, FRAMES};
+use crate::picture::image::{self, GridLayout, Rgba, TileRect};
 use crate::{
     Activation, Ascent, Backend, BackendChoice, BackendInfo, Backends, Checkpoint, Error, Network, RunRequest,
-    Spectrum, image,
+    Spectrum, Start,
 };
 use canvas::Canvas;
 use std::sync::Arc;
@@ -83,7 +83,7 @@ const WHOLE_PICTURE_EVERY: usize = 8;
 /// to carry on elsewhere if the device is lost.
 struct Run {
     request: RunRequest,
-    init: Option<Vec<f32>>,
+    start: Start,
     ascent: Ascent,
     layout: GridLayout,
     checkpoint: Option<Checkpoint>,
@@ -174,27 +174,17 @@ impl Visualizer {
         };
         let request = run_request(request)?;
         let model = self.backends.model(request.model, backend).map_err(js_error)?;
-        let (objective, mut config) = request.plan().map_err(js_error)?;
+        let picture = init.map(square_picture).transpose()?;
+        let start = Start { picture, spectrum: self.spectrum.clone() };
+        let (objective, config) = request.plan(&start).map_err(js_error)?;
         let size = config.size;
-        if let Some(rgba) = init {
-            if rgba.len() != 4 * size * size {
-                return Err(JsError::new(&format!(
-                    "the starting picture has {} bytes, expected RGBA of {size}×{size} ({})",
-                    rgba.len(),
-                    4 * size * size
-                )));
-            }
-            config.init = Some(Rgba { width: size, height: size, pixels: rgba }.to_planar_square(size));
-        }
-        config.spectrum = self.spectrum.clone();
-        let init = config.init.clone();
         let every = config.steps.div_ceil(FRAMES);
         let ascent = Ascent::new(&model, objective, config).map_err(js_error)?;
         let layout = GridLayout::new(ascent.objective().batch(), size);
         self.canvas.resize(layout.width(), layout.height());
         self.shown = Some((layout, request.filters.clone()));
         self.animation = Some(Animation::new(every, BUDGET_BYTES));
-        self.run = Some(Run { request, init, ascent, layout, checkpoint: None });
+        self.run = Some(Run { request, start, ascent, layout, checkpoint: None });
         Ok(to_js(&Started { width: layout.width(), height: layout.height(), tiles: layout.tiles() }))
     }
 
@@ -216,9 +206,7 @@ impl Visualizer {
         {
             let info = self.backends.lose_gpu(self.choice, e.to_string());
             let flex = self.backends.model(run.request.model, info.backend).map_err(js_error)?;
-            let (objective, mut config) = run.request.plan().map_err(js_error)?;
-            config.init = run.init.clone();
-            config.spectrum = self.spectrum.clone();
+            let (objective, config) = run.request.plan(&run.start).map_err(js_error)?;
             run.ascent = match run.checkpoint.take() {
                 Some(checkpoint) => Ascent::resume(&flex, objective, config, checkpoint),
                 None => Ascent::new(&flex, objective, config),
@@ -234,7 +222,7 @@ impl Visualizer {
             && animation.wants(step, run.ascent.is_done())
         {
             let captions = run.ascent.objective().captions();
-            animation.record(step, &image::picture(&pixels, run.ascent.display(), &captions, &run.layout));
+            animation.record(step, &image::picture(&pixels, run.ascent.levels(), &captions, &run.layout));
         }
         let picture = self.picture(&run, &pixels).await.map_err(js_error)?;
         self.canvas.paint(picture)?;
@@ -254,7 +242,7 @@ impl Visualizer {
             done,
             activations: report.activations,
             whole_picture,
-            pre_relu: run.ascent.activations().iter().map(|a| *a == Activation::PreRelu).collect(),
+            pre_relu: run.ascent.reads().iter().map(|a| *a == Activation::PreRelu).collect(),
             switched_to_pre_relu: report.switched_to_pre_relu,
             millis: report.millis,
             total_millis: started.elapsed().as_secs_f64() * 1e3,
@@ -320,7 +308,7 @@ impl Visualizer {
     /// Returns whether there was a device to destroy.
     #[wasm_bindgen(js_name = loseWebGpuDeviceForTesting)]
     pub fn lose_webgpu_device_for_testing() -> bool {
-        crate::device::destroy_gpu_for_testing()
+        crate::backends::destroy_gpu_for_testing()
     }
 }
 
@@ -332,12 +320,21 @@ impl Visualizer {
     /// What the canvas shows of `run`'s images `pixels`: the picture, with their transparency as alpha when asked.
     async fn picture(&self, run: &Run, pixels: &[f32]) -> Result<Rgba, Error> {
         let captions = run.ascent.objective().captions();
-        let mut picture = image::picture(pixels, run.ascent.display(), &captions, &run.layout);
+        let mut picture = image::picture(pixels, run.ascent.levels(), &captions, &run.layout);
         if self.transparency {
             image::transparent(&mut picture, &run.ascent.transparency().await?, &run.layout);
         }
         Ok(picture)
     }
+}
+
+/// A square picture from its RGBA bytes (the worker sends the picture at the run's size).
+fn square_picture(rgba: Vec<u8>) -> Result<Rgba, JsError> {
+    let side = ((rgba.len() / 4) as f64).sqrt() as usize;
+    if rgba.len() != 4 * side * side || side == 0 {
+        return Err(JsError::new(&format!("the starting picture has {} bytes, not RGBA of a square", rgba.len())));
+    }
+    Ok(Rgba { width: side, height: side, pixels: rgba })
 }
 
 fn run_request(value: JsValue) -> Result<RunRequest, JsError> {
@@ -350,7 +347,7 @@ fn run_request(value: JsValue) -> Result<RunRequest, JsError> {
 pub fn deepest_layer(request: JsValue) -> Result<String, JsError> {
     let request = run_request(request)?;
     let objective = request.objective().map_err(js_error)?;
-    Ok(request.model.layers()[objective.layer()].name.to_string())
+    Ok(request.model.layers()[objective.deepest_layer()].name.to_string())
 }
 
 fn network(name: &str) -> Result<Network, JsError> {

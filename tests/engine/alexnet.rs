@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use filterlens::{
-    Ascent, AscentConfig, Backend, Backends, Error, Mode, Model, Network, Objective, RunRequest, StepReport,
+    Ascent, AscentConfig, Backend, Backends, Error, Mode, Model, Network, Objective, RunRequest, Start, StepReport,
 };
 
 use crate::{flex_model, network_model, run_to_end, weights_bytes};
@@ -16,7 +16,7 @@ pub fn alexnet() -> &'static Model {
 }
 
 fn climb(request: &RunRequest) -> Vec<StepReport> {
-    let (objective, config) = request.plan().unwrap();
+    let (objective, config) = request.plan(&Start::default()).unwrap();
     run_to_end(Ascent::new(alexnet(), objective, config).unwrap()).0
 }
 
@@ -51,7 +51,7 @@ fn captions_and_refusals_name_alexnet_layers() {
     let vgg_layer = Objective::channels(Network::Alexnet, "conv3_1", &[0]).unwrap_err();
     assert!(matches!(vgg_layer, Error::UnknownLayer { network: Network::Alexnet, .. }), "{vgg_layer}");
     // A VGG16 objective on AlexNet's model is refused, not run on the wrong layer table.
-    let config = AscentConfig { steps: 1, size: 64, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 1, size: 64, ..Mode::Classic.preset_config() };
     let other = Ascent::new(alexnet(), Objective::channels(Network::Vgg16, "conv1_1", &[0]).unwrap(), config);
     assert_eq!(other.err().unwrap().to_string(), "the objective is for VGG16, but the model is AlexNet");
 }

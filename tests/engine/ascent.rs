@@ -2,8 +2,10 @@
 
 use std::time::Instant;
 
-use filterlens::image::{Display, batch_rgba};
-use filterlens::{Activation, Ascent, AscentConfig, Error, Mode, Network, Objective, RunRequest, StepReport};
+use filterlens::picture::image::batch_rgba;
+use filterlens::{
+    Activation, Ascent, AscentConfig, Error, Levels, Mode, Network, Objective, RunRequest, Start, StepReport,
+};
 
 use crate::{flex_model, run_to_end};
 
@@ -17,7 +19,7 @@ fn pixels(ascent: &Ascent) -> Vec<f32> {
 
 #[test]
 fn activation_rises_over_30_steps() {
-    let config = AscentConfig { steps: 30, size: 64, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 30, size: 64, ..Mode::Classic.preset_config() };
     let (reports, _) = run("conv3_2", &[0, 1], config);
     for image in 0..2 {
         let first = reports[0].activations[image];
@@ -31,7 +33,7 @@ fn activation_rises_over_30_steps() {
 
 #[test]
 fn same_seed_same_picture_other_seed_other_picture() {
-    let config = |seed| AscentConfig { steps: 5, size: 48, seed, ..Mode::Classic.config() };
+    let config = |seed| AscentConfig { steps: 5, size: 48, seed, ..Mode::Classic.preset_config() };
     let a = pixels(&run("conv2_1", &[3], config(7)).1);
     let b = pixels(&run("conv2_1", &[3], config(7)).1);
     let c = pixels(&run("conv2_1", &[3], config(8)).1);
@@ -42,7 +44,7 @@ fn same_seed_same_picture_other_seed_other_picture() {
 /// Classic starts from the seed's grey noise, (128 + U[0, 1)) / 255 per value: the picture before any step.
 #[test]
 fn classic_starts_from_grey_noise() {
-    let config = AscentConfig { steps: 1, size: 48, seed: 7, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 1, size: 48, seed: 7, ..Mode::Classic.preset_config() };
     let ascent =
         Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv2_1", &[3]).unwrap(), config).unwrap();
     let start = pixels(&ascent);
@@ -58,7 +60,7 @@ fn classic_starts_from_grey_noise() {
 /// around the call agrees with it. Not a bound on the time: the two clocks time the same work.
 #[test]
 fn a_step_reports_its_wall_time_in_milliseconds() {
-    let config = AscentConfig { steps: 3, size: 48, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 3, size: 48, ..Mode::Classic.preset_config() };
     let mut ascent =
         Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv2_1", &[3]).unwrap(), config).unwrap();
     for _ in 0..3 {
@@ -78,11 +80,11 @@ fn a_step_reports_its_wall_time_in_milliseconds() {
 /// and the activation then rises.
 #[test]
 fn dead_filter_switches_to_pre_relu_and_rises() {
-    let config = AscentConfig { steps: 8, size: 128, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 8, size: 128, ..Mode::Classic.preset_config() };
     let (reports, ascent) = run("conv5_3", &[100], config);
     assert_eq!(reports[0].switched_to_pre_relu, vec![0]);
     assert!(reports[1..].iter().all(|r| r.switched_to_pre_relu.is_empty()), "the switch happens once, at the start");
-    assert_eq!(ascent.activations(), &[Activation::PreRelu]);
+    assert_eq!(ascent.reads(), &[Activation::PreRelu]);
     let values: Vec<f32> = reports.iter().map(|r| r.activations[0]).collect();
     println!("conv5_3:100 pre-ReLU activation: {values:?}");
     assert!(values[7] > values[0] + 0.5, "pre-ReLU activation did not rise: {values:?}");
@@ -90,21 +92,21 @@ fn dead_filter_switches_to_pre_relu_and_rises() {
 
 #[test]
 fn live_filters_do_not_switch() {
-    let config = AscentConfig { steps: 1, size: 64, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 1, size: 64, ..Mode::Classic.preset_config() };
     let (reports, ascent) = run("conv1_1", &[0, 5], config);
     assert!(reports[0].switched_to_pre_relu.is_empty());
-    assert_eq!(ascent.activations(), &[Activation::PostRelu, Activation::PostRelu]);
+    assert_eq!(ascent.reads(), &[Activation::PostRelu, Activation::PostRelu]);
 }
 
 /// A batch of filters is the same computation as one run per filter (each tile normalised on its own).
 #[test]
 fn batched_grid_matches_single_runs() {
-    let config = AscentConfig { steps: 5, size: 40, seed: 3, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 5, size: 40, seed: 3, ..Mode::Classic.preset_config() };
     let filters = [0, 1, 2, 3, 4, 5];
-    let batch = batch_rgba(&pixels(&run("conv2_2", &filters, config.clone()).1), config.size, Display::MinMax);
+    let batch = batch_rgba(&pixels(&run("conv2_2", &filters, config.clone()).1), config.size, Levels::MinMax);
     for (i, &filter) in filters.iter().enumerate() {
         let single =
-            batch_rgba(&pixels(&run("conv2_2", &[filter], config.clone()).1), config.size, Display::MinMax).remove(0);
+            batch_rgba(&pixels(&run("conv2_2", &[filter], config.clone()).1), config.size, Levels::MinMax).remove(0);
         let worst = batch[i].iter().zip(&single).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
         assert!(worst <= 1, "tile {i} (filter {filter}) differs from its single run by {worst} levels");
     }
@@ -116,8 +118,14 @@ fn bad_requests_are_refused_with_reasons() {
     let model = flex_model();
     let objective = || Objective::channels(Network::Vgg16, "conv1_1", &[0]).unwrap();
     let refuse = |config: AscentConfig| Ascent::new(model, objective(), config).err().expect("refused").to_string();
-    assert_eq!(refuse(AscentConfig { size: 8, ..Mode::Classic.config() }), "size 8 is out of range (16 to 1024)");
-    assert_eq!(refuse(AscentConfig { steps: 0, ..Mode::Classic.config() }), "steps 0 is out of range (1 to 10000)");
+    assert_eq!(
+        refuse(AscentConfig { size: 8, ..Mode::Classic.preset_config() }),
+        "size 8 is out of range (16 to 1024)"
+    );
+    assert_eq!(
+        refuse(AscentConfig { steps: 0, ..Mode::Classic.preset_config() }),
+        "steps 0 is out of range (1 to 10000)"
+    );
     assert!(matches!(Objective::channels(Network::Vgg16, "conv6_1", &[0]), Err(Error::UnknownLayer { .. })));
     let message = Objective::channels(Network::Vgg16, "conv1_1", &[64]).unwrap_err().to_string();
     assert_eq!(message, "filter 64 is out of range: conv1_1 has filters 0..=63");
@@ -127,7 +135,7 @@ fn bad_requests_are_refused_with_reasons() {
 /// More steps after the planned ones carry on from the picture: the same as planning them from the start.
 #[test]
 fn extending_a_finished_run_equals_planning_the_steps() {
-    let config = |steps| AscentConfig { steps, size: 40, seed: 2, ..Mode::Lucid.config() };
+    let config = |steps| AscentConfig { steps, size: 40, seed: 2, ..Mode::Lucid.preset_config() };
     let (_, mut extended) = run("conv2_1", &[3], config(3));
     assert!(extended.is_done());
     extended.extend(2).unwrap();
@@ -152,7 +160,7 @@ fn a_minimised_filter_falls_below_its_start() {
             ..RunRequest::new(mode, "conv3_1", &[5])
         };
         let run = |request: RunRequest| {
-            let (objective, config) = request.plan().unwrap();
+            let (objective, config) = request.plan(&Start::default()).unwrap();
             run_to_end(Ascent::new(flex_model(), objective, config).unwrap()).0
         };
         let (down, up) = (run(request(true)), run(request(false)));
@@ -205,7 +213,7 @@ fn diversity_pushes_pictures_of_one_filter_apart() {
             diversity,
             ..RunRequest::new(Mode::Lucid, "conv3_1", &[20; 4])
         };
-        let (objective, config) = request.plan().unwrap();
+        let (objective, config) = request.plan(&Start::default()).unwrap();
         let (reports, ascent) = run_to_end(Ascent::new(flex_model(), objective, config).unwrap());
         for i in 0..batch {
             assert!(

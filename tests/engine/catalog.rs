@@ -1,8 +1,8 @@
 //! The request and the catalog: presets, overrides and refusals in one place; the committed www/catalog.json is
 //! what the core says; every field the catalog names is a field of the request, and the other way round.
 
-use filterlens::catalog::catalog;
-use filterlens::{Error, Mode, Optimiser, RunRequest, Target};
+use filterlens::api::catalog::catalog;
+use filterlens::{Error, Mode, Optimiser, RunRequest, Start, Target};
 use serde_json::{Value, json};
 
 use crate::repo_path;
@@ -13,7 +13,7 @@ fn committed_catalog_is_the_cores() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == catalog().to_json(),
-        "{} is out of date: run `cargo run --release --bin filterlens -- catalog --json > www/catalog.json`",
+        "{} is out of date: run `cargo run --release --bin filterlens -- catalog > www/catalog.json`",
         path.display()
     );
 }
@@ -21,7 +21,7 @@ fn committed_catalog_is_the_cores() {
 #[test]
 fn catalog_fields_are_the_requests_fields() {
     let full = RunRequest {
-        objective: Target::Neuron,
+        target: Target::Neuron,
         pre_relu: true,
         steps: Some(3),
         size: Some(32),
@@ -55,7 +55,7 @@ fn presets_and_overrides() {
         "mode": "classic", "layer": "conv2_1", "filters": [3, 4], "steps": 12, "size": 64, "stepSize": 3, "seed": 9
     }))
     .unwrap();
-    let (objective, config) = request.plan().unwrap();
+    let (objective, config) = request.plan(&Start::default()).unwrap();
     assert_eq!((classic.transforms.jitter, lucid.transforms.jitter, config.transforms.jitter), (0, 8, 0));
     assert_eq!(objective.captions(), ["conv2_1:3", "conv2_1:4"]);
     assert_eq!((config.steps, config.size, config.seed), (12, 64, 9));
@@ -66,7 +66,7 @@ fn presets_and_overrides() {
 fn bad_requests_name_the_field() {
     let refuse = |value: Value| -> String {
         match serde_json::from_value::<RunRequest>(value) {
-            Ok(request) => request.plan().expect_err("refused").to_string(),
+            Ok(request) => request.plan(&Start::default()).expect_err("refused").to_string(),
             Err(e) => e.to_string(),
         }
     };
@@ -78,7 +78,7 @@ fn bad_requests_name_the_field() {
     };
     assert_eq!(
         refuse(with("lr", json!(0.1))),
-        "lr does not apply to classic mode (classic takes stepSize, lucid takes lr and jitter, maco takes lr and crops)"
+        "lr does not apply to classic mode (classic takes stepSize and jitter, lucid takes lr and jitter, maco takes lr and crops)"
     );
     let mut lucid = with("stepSize", json!(2));
     lucid["mode"] = json!("lucid");
@@ -106,7 +106,7 @@ fn bad_requests_name_the_field() {
         "the random transforms shrink a 30 px image to 30 px, below the 31 px the model needs: choose a larger size or less jitter"
     );
     assert!(matches!(
-        RunRequest { filters: vec![], ..RunRequest::new(Mode::Classic, "conv1_1", &[]) }.plan(),
+        RunRequest { filters: vec![], ..RunRequest::new(Mode::Classic, "conv1_1", &[]) }.plan(&Start::default()),
         Err(Error::NoFilters)
     ));
 }

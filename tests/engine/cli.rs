@@ -1,6 +1,6 @@
 //! The CLI as a user runs it: PNGs of the right size, clear messages and a failing exit code on bad input.
 
-use filterlens::image::{GridLayout, Rgba};
+use filterlens::picture::image::{GridLayout, Rgba};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -108,7 +108,7 @@ fn interpolation_captions_carry_their_weights() {
 /// The text in a caption strip, read back glyph by glyph against the font (scale 1: 64 px tiles): from the ink's
 /// top-left corner, each 4×7 cell must be exactly one glyph, until a blank cell. Panics on ink that is no glyph.
 fn read_caption(picture: &Rgba, x: usize, y: usize, width: usize, height: usize) -> String {
-    use filterlens::image::{GLYPH_HEIGHT, GLYPH_WIDTH, GLYPHS, glyph};
+    use filterlens::picture::image::{GLYPH_HEIGHT, GLYPH_WIDTH, GLYPHS, glyph};
     let ink = |px: usize, py: usize| picture.pixels[4 * (py * picture.width + px)] < 100;
     let inked: Vec<(usize, usize)> =
         (y..y + height).flat_map(|py| (x..x + width).map(move |px| (px, py))).filter(|&(px, py)| ink(px, py)).collect();

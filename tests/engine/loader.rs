@@ -3,15 +3,27 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::Device;
-use filterlens::model::VGG16;
-use filterlens::{Ascent, AscentConfig, Backend, Backends, Error, Mode, Network, Objective, WeightsError, weights};
+use filterlens::net::VGG16;
+use filterlens::net::weights;
+use filterlens::{Ascent, AscentConfig, Backend, Backends, Error, Mode, Network, Objective, WeightsError};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensors, serialize};
 
 use crate::weights_bytes;
 
+/// `bytes` as VGG16's weights, through the product's own loading path (the CLI's and the page's: the header
+/// checked, then each layer decoded and checked as the model takes it).
 fn load(bytes: &[u8]) -> Result<(), WeightsError> {
-    weights::load(bytes, Network::Vgg16, &Device::flex()).map(|_| ())
+    load_as(bytes, Network::Vgg16).map(|_| ())
+}
+
+fn load_as(bytes: &[u8], network: Network) -> Result<Model, WeightsError> {
+    let weights_error = |e: Error| match e {
+        Error::Weights(e) => e,
+        other => panic!("not a weights error: {other}"),
+    };
+    let mut backends = Backends::new(network, bytes.to_vec()).map_err(weights_error)?;
+    backends.model(network, Backend::Flex).map_err(weights_error)
 }
 
 /// The real f32 file with its tensors edited: `edit` may remove, add or replace tensors (name -> dtype, shape, bytes).
@@ -31,7 +43,7 @@ fn real_files_load() {
     load(&weights_bytes("vgg16.safetensors")).unwrap();
     load(&weights_bytes("vgg16-f16.safetensors")).unwrap();
     for file in ["alexnet.safetensors", "alexnet-f16.safetensors"] {
-        let model = weights::load(&weights_bytes(file), Network::Alexnet, &Device::flex()).unwrap();
+        let model = load_as(&weights_bytes(file), Network::Alexnet).unwrap();
         assert_eq!((model.network(), model.depth()), (Network::Alexnet, 5));
     }
 }
@@ -43,7 +55,7 @@ fn another_networks_file() {
     let error = load(&alexnet).unwrap_err();
     assert_eq!(error, WeightsError::UnexpectedTensor { network: "VGG16", name: "features.3.bias".into() });
     assert!(error.to_string().contains("(is it another network's file?)"), "{error}");
-    let vgg = weights::read(&weights_bytes("vgg16-f16.safetensors"), Network::Alexnet).unwrap_err();
+    let vgg = load_as(&weights_bytes("vgg16-f16.safetensors"), Network::Alexnet).map(|_| ()).unwrap_err();
     assert!(matches!(&vgg, WeightsError::UnexpectedTensor { network: "AlexNet", .. }), "{vgg:?}");
 }
 
@@ -197,7 +209,7 @@ fn random_damage_is_refused_or_harmless() {
             let complete = header.layers_within(bytes.len());
             assert!((0..complete).all(|l| header.layer(&bytes, l).is_ok()), "case {case}: a layer of a sound prefix");
         }
-        let outcome = std::panic::catch_unwind(|| weights::read(&bytes, Network::Vgg16).map(|_| ()));
+        let outcome = std::panic::catch_unwind(|| load(&bytes));
         let outcome = match outcome {
             Ok(Ok(())) => "loads".to_string(),
             Ok(Err(e)) => format!("{e:?}").split(['(', ' ', '{']).next().unwrap().to_string(),
@@ -269,7 +281,7 @@ fn a_run_on_the_first_layers_equals_the_whole_file() {
     let partial = first.model(Network::Vgg16, Backend::Flex).unwrap();
     let whole = Backends::new(Network::Vgg16, bytes.clone()).unwrap().model(Network::Vgg16, Backend::Flex).unwrap();
 
-    let config = AscentConfig { steps: 3, size: 32, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 3, size: 32, ..Mode::Classic.preset_config() };
     let picture = |model: &filterlens::Model| {
         let ascent =
             Ascent::new(model, Objective::channels(Network::Vgg16, "conv2_1", &[7]).unwrap(), config.clone()).unwrap();

@@ -1,8 +1,10 @@
 //! Lucid mode and the other objectives on the real weights.
 
 use burn::tensor::Tensor;
-use filterlens::image::{Display, batch_rgba};
-use filterlens::{Activation, Ascent, AscentConfig, Backend, Mode, Network, Objective, RunRequest, Target, Transforms};
+use filterlens::picture::image::batch_rgba;
+use filterlens::{
+    Activation, Ascent, AscentConfig, Backend, Levels, Mode, Network, Objective, RunRequest, Start, Target, Transforms,
+};
 
 use crate::{flex_model, largest_difference, model, run_to_end};
 
@@ -42,8 +44,8 @@ fn standard_transforms_are_lucids() {
 fn lucid_beats_classic_on_a_deep_filter() {
     let (layer, filter, steps, size) = ("conv4_3", 20, 48, 128);
     let objective = || Objective::channels(Network::Vgg16, layer, &[filter]).unwrap();
-    let (_, classic) = run(objective(), AscentConfig { steps, size, ..Mode::Classic.config() });
-    let (_, lucid) = run(objective(), AscentConfig { steps, size, ..Mode::Lucid.config() });
+    let (_, classic) = run(objective(), AscentConfig { steps, size, ..Mode::Classic.preset_config() });
+    let (_, lucid) = run(objective(), AscentConfig { steps, size, ..Mode::Lucid.preset_config() });
     let (c, l) = (channel_mean(&classic, layer, filter), channel_mean(&lucid, layer, filter));
     println!("{layer}:{filter} after {steps} steps at {size} px: classic {c:.2}, lucid {l:.2}");
     assert!(l > 2.0 * c.max(0.1), "lucid {l} is not far above classic {c}");
@@ -51,7 +53,7 @@ fn lucid_beats_classic_on_a_deep_filter() {
 
 #[test]
 fn lucid_images_stay_in_range_and_reproduce() {
-    let config = AscentConfig { steps: 4, size: 48, seed: 5, ..Mode::Lucid.config() };
+    let config = AscentConfig { steps: 4, size: 48, seed: 5, ..Mode::Lucid.preset_config() };
     let a = pollster::block_on(
         run(Objective::channels(Network::Vgg16, "conv3_1", &[2]).unwrap(), config.clone()).1.pixels(),
     )
@@ -65,11 +67,11 @@ fn lucid_images_stay_in_range_and_reproduce() {
 /// Transforms are drawn once per step for the whole batch, so a lucid grid tile is its single run.
 #[test]
 fn lucid_batched_grid_matches_single_runs() {
-    let config = AscentConfig { steps: 4, size: 48, seed: 9, ..Mode::Lucid.config() };
+    let config = AscentConfig { steps: 4, size: 48, seed: 9, ..Mode::Lucid.preset_config() };
     let filters = [0, 1, 2, 3, 4, 5];
     let tiles = |fs: &[usize]| {
         let ascent = run(Objective::channels(Network::Vgg16, "conv2_2", fs).unwrap(), config.clone()).1;
-        batch_rgba(&pollster::block_on(ascent.pixels()).unwrap(), config.size, Display::Clamp)
+        batch_rgba(&pollster::block_on(ascent.pixels()).unwrap(), config.size, Levels::Clamp)
     };
     let batch = tiles(&filters);
     for (i, &filter) in filters.iter().enumerate() {
@@ -83,7 +85,7 @@ fn lucid_batched_grid_matches_single_runs() {
 fn neuron_and_layer_objectives_rise() {
     for target in [Target::Neuron, Target::Layer] {
         let objective = Objective::new(Network::Vgg16, "conv3_1", &[7], target, Activation::PostRelu).unwrap();
-        let (values, _) = run(objective, AscentConfig { steps: 12, size: 64, ..Mode::Lucid.config() });
+        let (values, _) = run(objective, AscentConfig { steps: 12, size: 64, ..Mode::Lucid.preset_config() });
         println!("{target:?}: {:.3} -> {:.3}", values[0], values[11]);
         assert!(values[11] > 1.5 * values[0].max(1e-3), "{target:?} did not rise: {values:?}");
     }
@@ -94,14 +96,14 @@ fn neuron_and_layer_objectives_rise() {
 fn own_image_start() {
     let size = 32;
     let picture: Vec<f32> = (0..3 * size * size).map(|i| (i % 97) as f32 / 96.0).collect();
-    let config = AscentConfig { steps: 1, size, init: Some(picture.clone()), ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 1, size, init: Some(picture.clone()), ..Mode::Classic.preset_config() };
     let ascent =
         Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv2_1", &[4]).unwrap(), config.clone())
             .unwrap();
     assert_eq!(pollster::block_on(ascent.pixels()).unwrap(), picture);
     let (_, moved) = run(Objective::channels(Network::Vgg16, "conv2_1", &[4]).unwrap(), config);
     assert_ne!(pollster::block_on(moved.pixels()).unwrap(), picture);
-    let wrong = AscentConfig { init: Some(vec![0.5; 10]), ..Mode::Classic.config() };
+    let wrong = AscentConfig { init: Some(vec![0.5; 10]), ..Mode::Classic.preset_config() };
     let error =
         Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv2_1", &[4]).unwrap(), wrong).err().unwrap();
     assert_eq!(error.to_string(), "the starting image has 10 values, expected 3 × 224 × 224");
@@ -116,7 +118,7 @@ fn own_image_start() {
 fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
     let request =
         RunRequest { steps: Some(6), size: Some(32), seed: 4, ..RunRequest::new(Mode::Lucid, "conv2_1", &[7, 8]) };
-    let (objective, config) = request.plan().unwrap();
+    let (objective, config) = request.plan(&Start::default()).unwrap();
     let (_, uninterrupted) = run(objective.clone(), config.clone());
     let expected = pollster::block_on(uninterrupted.pixels()).unwrap();
 
@@ -130,7 +132,6 @@ fn a_run_resumed_on_another_backend_ends_where_an_uninterrupted_run_does() {
             pollster::block_on(ascent.step()).unwrap();
         }
         let checkpoint = pollster::block_on(ascent.checkpoint()).unwrap();
-        assert_eq!(checkpoint.steps_taken(), 3);
         let resumed = Ascent::resume(flex_model(), objective.clone(), config.clone(), checkpoint).unwrap();
         assert_eq!(resumed.steps_taken(), 3, "the step count carries on");
         let (reports, resumed) = run_to_end(resumed);
@@ -169,8 +170,13 @@ fn accentuation_stays_closer_to_the_start_at_equal_activation() {
     let size = 64;
     let start = crate::golden_image(size);
     let objective = || Objective::channels(Network::Vgg16, "conv3_1", &[5]).unwrap();
-    let config =
-        |accentuate| AscentConfig { steps: 48, size, init: Some(start.clone()), accentuate, ..Mode::Lucid.config() };
+    let config = |accentuate| AscentConfig {
+        steps: 48,
+        size,
+        init: Some(start.clone()),
+        accentuate,
+        ..Mode::Lucid.preset_config()
+    };
     let distance = |ascent: &Ascent| {
         let pixels = pollster::block_on(ascent.pixels()).unwrap();
         (pixels.iter().zip(&start).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>() / pixels.len() as f64).sqrt()

@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use filterlens::param::color_matrix;
-use filterlens::transform::Crops;
+use filterlens::optvis::param::color_matrix;
+use filterlens::optvis::transform::Crops;
 use filterlens::{
-    Activation, Ascent, AscentConfig, Error, Mode, Model, Network, Objective, RunRequest, Spectrum, Transforms,
+    Activation, Ascent, AscentConfig, Error, Mode, Model, Network, Objective, RunRequest, Spectrum, Start, Transforms,
 };
 
 use crate::alexnet::alexnet;
@@ -59,7 +59,7 @@ fn config(steps: usize, size: usize, count: usize, side: usize) -> AscentConfig 
         size,
         transforms: Transforms::maco(Crops { count, side }),
         spectrum: Some(spectrum()),
-        ..Mode::Maco.config()
+        ..Mode::Maco.preset_config()
     }
 }
 
@@ -218,10 +218,10 @@ fn diversity_leaves_a_pictures_own_crops_alone() {
 #[test]
 fn maco_requests_and_refusals() {
     let request = |json: serde_json::Value| serde_json::from_value::<RunRequest>(json).unwrap();
-    let refusal = |json: serde_json::Value| request(json).plan().unwrap_err().to_string();
+    let refusal = |json: serde_json::Value| request(json).plan(&Start::default()).unwrap_err().to_string();
     let (_, planned) =
         request(serde_json::json!({ "mode": "maco", "layer": "conv3_1", "filters": [1], "crops": 5, "lr": 0.5 }))
-            .plan()
+            .plan(&Start::default())
             .unwrap();
     assert_eq!(planned.transforms.crops, Some(Crops { count: 5, side: 128 }));
     assert_eq!(planned.optimiser, filterlens::Optimiser::Nadam { learning_rate: 0.5 });

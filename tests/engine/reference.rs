@@ -249,7 +249,7 @@ fn transparency_sums_the_gradients_magnitudes() {
 /// ones (after it) follows, tile by tile, the same path as each filter's single run.
 #[test]
 fn grid_mixing_dead_and_live_filters_equals_single_runs() {
-    let config = AscentConfig { steps: 3, size: SIZE, seed: 0, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 3, size: SIZE, seed: 0, ..Mode::Classic.preset_config() };
     let run = |filters: &[usize]| {
         let ascent =
             Ascent::new(flex_model(), Objective::channels(Network::Vgg16, "conv5_3", filters).unwrap(), config.clone())
@@ -399,7 +399,7 @@ fn an_expression_is_the_weighted_sum_of_its_terms() {
         - 2.0 * one("conv2_2", 3, Target::Neuron)
         + 0.25 * one("conv1_2", 0, Target::Layer);
     let objective = Objective::expressions(Network::Vgg16, &[text.to_string()], Activation::PostRelu).unwrap();
-    assert_eq!(objective.layer(), Network::Vgg16.layer_index("conv4_1").unwrap(), "the deepest layer");
+    assert_eq!(objective.deepest_layer(), Network::Vgg16.layer_index("conv4_1").unwrap(), "the deepest layer");
     let config = start_from(&image, Optimiser::MaxNormalised { step_size: 2.0 / 255.0 }, 1);
     let (report, ascent) = step_once(Ascent::new(flex_model(), objective, config).unwrap());
     assert!(report.switched_to_pre_relu.is_empty(), "every term has a gradient on this image");
@@ -433,7 +433,7 @@ fn an_expression_is_the_weighted_sum_of_its_terms() {
 #[test]
 fn a_batch_of_expressions_equals_each_alone() {
     let texts = ["conv3_1:7 - conv3_1:8".to_string(), "conv2_1:4 + 0.5*conv3_1:7".to_string()];
-    let config = AscentConfig { steps: 3, size: SIZE, ..Mode::Classic.config() };
+    let config = AscentConfig { steps: 3, size: SIZE, ..Mode::Classic.preset_config() };
     let run = |texts: &[String]| {
         let objective = Objective::expressions(Network::Vgg16, texts, Activation::PostRelu).unwrap();
         let (reports, ascent) = run_to_end(Ascent::new(flex_model(), objective, config.clone()).unwrap());

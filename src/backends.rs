@@ -11,9 +11,10 @@ use burn::tensor::Device;
 use burn::tensor::wgpu::wgpu;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Model, Network};
-use crate::request::from_name;
-use crate::{Error, WeightsError, weights};
+use crate::Error;
+use crate::names::from_name;
+use crate::net::weights::{self, WeightsError};
+use crate::net::{Model, Network};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -14,15 +14,14 @@ use rand_pcg::Pcg64;
 use std::sync::Arc;
 use web_time::Instant;
 
+use super::expression::Expression;
+use super::limits;
+use super::objective::{Objective, Selection};
+use super::param::{Levels, Param, ParamsToImage};
+use super::spectrum::Spectrum;
+use super::transform::Transforms;
 use crate::Error;
-use crate::expression::Expression;
-use crate::image::Display;
-use crate::model::{Activation, Model, Network};
-use crate::objective::{Objective, Selection};
-use crate::param::{Param, ParamsToImage};
-use crate::request::limits;
-use crate::spectrum::Spectrum;
-use crate::transform::Transforms;
+use crate::net::{Activation, Model, Network};
 
 /// How the parameters move along their gradient (upwards: the objective is maximised).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,11 +75,6 @@ impl AscentConfig {
         {
             return Err(Error::InitSize { values: init.len(), size: self.size });
         }
-        // A phase with ImageNet's fixed magnitude cannot hold another picture's spectrum.
-        if self.init.is_some() && self.param == Param::Phase {
-            return Err(Error::MacoFromPicture);
-        }
-
         Ok(())
     }
 }
@@ -114,7 +108,8 @@ pub struct Ascent {
     transparency: Tensor<4>,
     /// Draws the random transforms.
     rng: Pcg64,
-    activations: Vec<Activation>,
+    /// Which activation each image reads, before or after its ReLU (pre-ReLU after a dead-filter switch).
+    reads: Vec<Activation>,
     selection: Selection,
     steps_taken: usize,
     /// The starting picture `[1, 3, size, size]`, while accentuating: its features are the pull's target.
@@ -134,15 +129,8 @@ pub struct Checkpoint {
     adam: Option<(Vec<f32>, Vec<f32>)>,
     transparency: Vec<f32>,
     rng: Pcg64,
-    activations: Vec<Activation>,
+    reads: Vec<Activation>,
     steps_taken: usize,
-}
-
-impl Checkpoint {
-    /// Steps taken when the checkpoint was made.
-    pub fn steps_taken(&self) -> usize {
-        self.steps_taken
-    }
 }
 
 impl Ascent {
@@ -155,8 +143,8 @@ impl Ascent {
         if config.accentuate > 0.0 && config.init.is_none() {
             return Err(Error::AccentuateWithoutPicture);
         }
-        if objective.layer() >= model.depth() {
-            let layer = network.layers()[objective.layer()].name;
+        if objective.deepest_layer() >= model.depth() {
+            let layer = network.layers()[objective.deepest_layer()].name;
             return Err(Error::LayerNotLoaded { layer, loaded: model.depth() });
         }
         let device = model.device();
@@ -173,9 +161,9 @@ impl Ascent {
             }
             _ => None,
         };
-        let activations = vec![objective.activation(); batch];
+        let reads = vec![objective.activation(); batch];
         let viewed = objective.per_view(config.transforms.views());
-        let selection = select(&viewed, &activations, &device);
+        let selection = select(&viewed, &reads, &device);
         // The transforms draw from their own stream, so the initial noise does not depend on them.
         let rng = Pcg64::seed_from_u64(config.seed ^ 0x7472_616e_7366_6f72);
         let transparency = Tensor::zeros([batch, 3, config.size, config.size], &device);
@@ -189,7 +177,7 @@ impl Ascent {
             viewed,
             transparency,
             rng,
-            activations,
+            reads,
             selection,
             steps_taken: 0,
             start,
@@ -204,9 +192,9 @@ impl Ascent {
         &self.objective
     }
 
-    /// Which activation each image maximises (pre-ReLU after a dead-filter switch).
-    pub fn activations(&self) -> &[Activation] {
-        &self.activations
+    /// Which activation each image maximises, before or after its ReLU (pre-ReLU after a dead-filter switch).
+    pub fn reads(&self) -> &[Activation] {
+        &self.reads
     }
 
     pub fn steps_taken(&self) -> usize {
@@ -232,11 +220,8 @@ impl Ascent {
     }
 
     /// How to show [`Ascent::pixels`]: pixels min-max normalised (classic), FFT images as they are.
-    pub fn display(&self) -> Display {
-        match self.config.param {
-            Param::Pixels => Display::MinMax,
-            Param::Fft | Param::Phase => Display::Clamp,
-        }
+    pub fn levels(&self) -> Levels {
+        self.config.param.levels()
     }
 
     /// The objective per image on the images as they are, untransformed: what the picture itself does to the
@@ -244,13 +229,13 @@ impl Ascent {
     /// crops, which shrink over the run), so they are not comparable from step to step; this is. One forward pass,
     /// no gradient.
     pub async fn whole_picture(&self) -> Result<Vec<f32>, Error> {
-        let selection = select(&self.objective, &self.activations, &self.model.device());
+        let selection = select(&self.objective, &self.reads, &self.model.device());
         let features = self.model.pre_relu(self.image(), &selection.layers());
         read_floats(self.objective.evaluate(&features, &selection)).await
     }
 
     /// Each image's transparency map read back, planar `[batch][3][size][size]`: Σ |∂objective/∂image| over the
-    /// steps taken (MACO's; [`crate::image::transparent`] makes it the picture's alpha).
+    /// steps taken (MACO's; [`crate::picture::image::transparent`] makes it the picture's alpha).
     pub async fn transparency(&self) -> Result<Vec<f32>, Error> {
         read_floats(self.transparency.clone()).await
     }
@@ -273,7 +258,7 @@ impl Ascent {
             adam,
             transparency: read_floats(self.transparency.clone()).await?,
             rng: self.rng.clone(),
-            activations: self.activations.clone(),
+            reads: self.reads.clone(),
             steps_taken: self.steps_taken,
         })
     }
@@ -297,8 +282,8 @@ impl Ascent {
         ascent.transparency =
             Tensor::from_data(TensorData::new(checkpoint.transparency, [batch, 3, size, size]), &device);
         ascent.rng = checkpoint.rng;
-        ascent.selection = select(&ascent.viewed, &checkpoint.activations, &device);
-        ascent.activations = checkpoint.activations;
+        ascent.selection = select(&ascent.viewed, &checkpoint.reads, &device);
+        ascent.reads = checkpoint.reads;
         ascent.steps_taken = checkpoint.steps_taken;
         Ok(ascent)
     }
@@ -313,9 +298,9 @@ impl Ascent {
             switched = peaks.iter().enumerate().filter(|(_, p)| **p == 0.0).map(|(i, _)| i).collect();
             if !switched.is_empty() {
                 for &i in &switched {
-                    self.activations[i] = Activation::PreRelu;
+                    self.reads[i] = Activation::PreRelu;
                 }
-                self.selection = select(&self.viewed, &self.activations, &self.model.device());
+                self.selection = select(&self.viewed, &self.reads, &self.model.device());
                 (grad, image_grad, values) = self.gradient();
             }
         }
@@ -376,7 +361,7 @@ impl Ascent {
             climbed = climbed - (distance / energy).sum() * self.config.accentuate;
         }
         if self.objective.diversity() > 0.0 {
-            climbed = climbed - crate::objective::similarity(deepest) * self.objective.diversity();
+            climbed = climbed - crate::optvis::objective::similarity(deepest) * self.objective.diversity();
         }
         let grads = climbed.backward();
         let image_grad = image.grad(&grads).expect("the images require a gradient");
@@ -443,9 +428,9 @@ fn nadam_factors(t: usize) -> (f64, f64) {
 }
 
 /// The selection for `viewed` (the objective per view) with each image's activation given to its views.
-fn select(viewed: &Objective, activations: &[Activation], device: &burn::tensor::Device) -> Selection {
-    let views = viewed.batch() / activations.len();
-    let per_view: Vec<Activation> = activations.iter().flat_map(|&a| std::iter::repeat_n(a, views)).collect();
+fn select(viewed: &Objective, reads: &[Activation], device: &burn::tensor::Device) -> Selection {
+    let views = viewed.batch() / reads.len();
+    let per_view: Vec<Activation> = reads.iter().flat_map(|&a| std::iter::repeat_n(a, views)).collect();
     viewed.selection(&per_view, device)
 }
 

@@ -4,7 +4,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::Dtype;
 use safetensors::tensor::Metadata;
 
-use crate::model::{Model, Network};
+use crate::net::{Model, Network};
 
 /// Why a weights file was refused. Each case names what is wrong, so a person can fix the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -135,24 +135,9 @@ impl Header {
     }
 }
 
-/// Parses and validates a whole safetensors file of `network`'s weights, then uploads them to `device` (as f32).
-pub fn load(bytes: &[u8], network: Network, device: &Device) -> Result<Model, WeightsError> {
-    let layers = read(bytes, network)?.into_iter().map(|l| upload(l, device)).collect();
-    Ok(Model::from_tensors(network, layers, device))
-}
-
 /// One layer's weight and bias on `device`.
 pub(crate) fn upload((weight, bias): (TensorData, TensorData), device: &Device) -> (Tensor<4>, Tensor<1>) {
     (Tensor::<4>::from_data(weight, device), Tensor::<1>::from_data(bias, device))
-}
-
-/// Parses and validates a whole safetensors file of `network`'s weights: each conv layer's `(weight, bias)` as f32,
-/// in the network's order, on the host. Every kind of damage is a [`WeightsError`]; nothing is allocated beyond
-/// what the file holds.
-pub fn read(bytes: &[u8], network: Network) -> Result<Vec<(TensorData, TensorData)>, WeightsError> {
-    let header = Header::parse(bytes, network)?;
-    header.check_len(bytes.len())?;
-    (0..network.layers().len()).map(|layer| header.layer(bytes, layer)).collect()
 }
 
 /// A name the header's JSON object holds twice (JSON parsers keep the last one silently).

@@ -4,7 +4,7 @@
 //! Memory stays bounded however long the run: when the frames would pass their budget, every other frame goes and
 //! k doubles, so the animation always spans the whole run, at a coarser pace.
 
-use crate::image::{GLYPH_HEIGHT, Rgba, text_width};
+use crate::picture::image::{GLYPH_HEIGHT, Rgba, text_width};
 
 /// An animation's frames over a run, by default: a frame every `steps / FRAMES` steps (rounded up).
 pub const FRAMES: usize = 60;

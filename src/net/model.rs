@@ -191,9 +191,24 @@ impl Network {
     fn output_side(self, side: usize) -> Option<usize> {
         self.layers().iter().try_fold(side, |side, layer| layer.output_side(side).filter(|&s| s > 0))
     }
+
+    /// Each layer's multiply-adds per pixel of the network's input (its strides and pools shrink the maps it works
+    /// on): a forward pass of an `s`-pixel image up to a layer costs about s² times the sum up to it, what a front
+    /// end scales its time estimates by.
+    pub fn macs_per_pixel(self) -> Vec<f64> {
+        let mut reduction = 1;
+        self.layers()
+            .iter()
+            .map(|layer| {
+                reduction *= layer.pool_before.map_or(1, |pool| pool.stride) * layer.stride;
+                let per_output = layer.in_channels * layer.channels * layer.kernel * layer.kernel;
+                per_output as f64 / (reduction * reduction) as f64
+            })
+            .collect()
+    }
 }
 
-crate::request::from_name!(Network, "model", Network::ALL);
+crate::names::from_name!(Network, "model", Network::ALL);
 
 /// ImageNet statistics torchvision's networks were trained with; inputs are RGB in [0, 1].
 pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -288,6 +303,20 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Multiply-adds per input pixel, written out by hand: VGG16's conv1_2 (64 → 64, 3×3, full size), conv2_1
+    /// after the first pool (64 → 128 on a quarter of the pixels), conv5_3 after four (512 → 512, 1/256); AlexNet's
+    /// conv1 (3 → 64, 11×11, stride 4) and conv2 after its pool (64 → 192, 5×5, 1/64).
+    #[test]
+    fn macs_per_pixel_follow_strides_and_pools() {
+        let vgg = Network::Vgg16.macs_per_pixel();
+        assert_eq!(
+            [vgg[1], vgg[2], vgg[12]],
+            [64.0 * 64.0 * 9.0, 64.0 * 128.0 * 9.0 / 4.0, 512.0 * 512.0 * 9.0 / 256.0]
+        );
+        let alexnet = Network::Alexnet.macs_per_pixel();
+        assert_eq!([alexnet[0], alexnet[1]], [3.0 * 64.0 * 121.0 / 16.0, 64.0 * 192.0 * 25.0 / 64.0]);
+    }
 
     #[test]
     fn smallest_inputs_follow_the_tables() {

@@ -1,30 +1,12 @@
 //! What the ascent maximises, per image of a batch: a channel's mean activation (classic), the activation of the
 //! channel's centre neuron, the whole layer's mean squared activation (DeepDream), or a weighted sum of those
-//! across layers ([`crate::expression`]).
+//! across layers ([`crate::optvis::expression`]).
 
 use burn::tensor::{Device, Tensor, activation::relu};
 
+use super::expression::{Expression, Target, Term};
 use crate::Error;
-use crate::expression::{Expression, Term};
-use crate::model::{Activation, Network};
-
-/// Which part of a layer's activations an objective reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// Mean over the feature map of one channel (classic).
-    #[default]
-    Channel,
-    /// The one activation at the centre of a channel's feature map.
-    Neuron,
-    /// Mean of the squares of every activation of the layer (DeepDream); the filter is ignored.
-    #[serde(alias = "deepdream")]
-    Layer,
-}
-
-impl Target {
-    pub const ALL: [Target; 3] = [Target::Channel, Target::Neuron, Target::Layer];
-}
+use crate::net::{Activation, Network};
 
 /// Objectives for a batch of images: image `i` maximises (or minimises) its own [`Expression`], a weighted sum of
 /// what filters of the network's layers read. A single visualization is a batch of one; a grid is a batch of
@@ -64,7 +46,7 @@ impl Objective {
         Self::of(network, images, activation)
     }
 
-    /// Each expression (see [`crate::expression`]) an image.
+    /// Each expression (see [`crate::optvis::expression`]) an image.
     pub fn expressions(network: Network, texts: &[String], activation: Activation) -> Result<Self, Error> {
         let images = texts.iter().map(|text| Expression::parse(text, network)).collect::<Result<_, _>>()?;
         Self::of(network, images, activation)
@@ -120,7 +102,7 @@ impl Objective {
 
     /// The deepest layer any image reads (its position in the network's table): the forward pass goes that far,
     /// and the diversity term compares the images there.
-    pub fn layer(&self) -> usize {
+    pub fn deepest_layer(&self) -> usize {
         self.images.iter().map(Expression::deepest_layer).max().expect("a batch has an image")
     }
 
@@ -174,36 +156,29 @@ impl Objective {
             .into_iter()
             .map(|layer| {
                 let channels = self.network.layers()[layer].channels;
-                let weights_for = |wanted: Activation, target: Target| {
-                    let mut w = vec![0.0f32; batch * channels];
+                // The weights of this layer's `target` terms for the images that read `wanted`, each added at the
+                // place `at` gives it in a vector of `len`; none where no term applies.
+                let gather = |wanted: Activation, target: Target, len: usize, at: &dyn Fn(usize, &Term) -> usize| {
+                    let mut w = vec![0.0f32; len];
                     let mut any = false;
-                    for (i, (image, &activation)) in self.images.iter().zip(activations).enumerate() {
+                    let reading = self.images.iter().zip(activations).enumerate().filter(|(_, (_, a))| **a == wanted);
+                    for (i, (image, _)) in reading {
                         for term in image.terms().iter().filter(|t| t.layer == layer && t.target == target) {
-                            if activation == wanted {
-                                w[i * channels + term.filter] += term.weight;
-                                any = true;
-                            }
+                            w[at(i, term)] += term.weight;
+                            any = true;
                         }
                     }
-                    any.then(|| Tensor::<1>::from_floats(w.as_slice(), device).reshape([batch, channels, 1, 1]))
+                    any.then_some(w)
                 };
-                let squares_for = |wanted: Activation| {
-                    let mut w = vec![0.0f32; batch];
-                    let mut any = false;
-                    for (i, (image, &activation)) in self.images.iter().zip(activations).enumerate() {
-                        for term in image.terms().iter().filter(|t| t.layer == layer && t.target == Target::Layer) {
-                            if activation == wanted {
-                                w[i] += term.weight;
-                                any = true;
-                            }
-                        }
-                    }
-                    any.then(|| Tensor::<1>::from_floats(w.as_slice(), device))
+                let per_channel = |wanted, target| {
+                    gather(wanted, target, batch * channels, &|i, t| i * channels + t.filter)
+                        .map(|w| Tensor::<1>::from_floats(w.as_slice(), device).reshape([batch, channels, 1, 1]))
                 };
                 let weights = |wanted| Weights {
-                    channel: weights_for(wanted, Target::Channel),
-                    neuron: weights_for(wanted, Target::Neuron),
-                    squares: squares_for(wanted),
+                    channel: per_channel(wanted, Target::Channel),
+                    neuron: per_channel(wanted, Target::Neuron),
+                    squares: gather(wanted, Target::Layer, batch, &|i, _| i)
+                        .map(|w| Tensor::<1>::from_floats(w.as_slice(), device)),
                 };
                 LayerSelection {
                     layer,

@@ -8,6 +8,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::RngExt;
 use rand_pcg::Pcg64;
 
+use super::random::standard_normal;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transforms {
     /// Constant (0.5 grey) padding on every side, pixels.
@@ -80,6 +82,12 @@ impl Transforms {
             jitter_after: 4,
             crops: None,
         }
+    }
+
+    /// How much larger than the image a view is, unscaled, before the `jitter` a request sets: the padding on both
+    /// sides less the second jitter (Lucid's transforms: 24 − 4). A front end's estimate of a step's work uses it.
+    pub fn view_margin(&self) -> usize {
+        (2 * self.pad).saturating_sub(self.jitter_after)
     }
 
     /// The smallest side the transformed image of a `size`-pixel image can have.
@@ -206,13 +214,6 @@ impl CropBox {
             })
             .collect()
     }
-}
-
-/// Box–Muller: one N(0, 1) sample.
-pub(crate) fn standard_normal(rng: &mut Pcg64) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 fn pick(choices: &[f32], rng: &mut Pcg64) -> Option<f32> {

@@ -1,5 +1,5 @@
 //! MACO's prior (Fel et al. 2023): the average Fourier magnitude of ImageNet images, per decorrelated colour
-//! channel, which MACO holds fixed while it optimises the phase ([`crate::param::Param::Phase`]).
+//! channel, which MACO holds fixed while it optimises the phase ([`crate::optvis::param::Param::Phase`]).
 //!
 //! The numbers are xplique's `spectrum_decorrelated.npy` (float32, `3 × 512 × 257`: the half-spectrum of a 512 px
 //! image, MIT), which `make weights` takes from the PyPI wheel `xplique==2.0.2` and checks by hash. Other image

@@ -4,13 +4,19 @@
 //! `(Objective, AscentConfig)`, or a typed error that names the field.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::Error;
-use crate::ascent::{AscentConfig, Optimiser};
-use crate::model::{Activation, Network};
-use crate::objective::{Objective, Target};
-use crate::param::Param;
-use crate::transform::{Crops, Transforms};
+use crate::names::from_name;
+use crate::net::{Activation, Network};
+use crate::optvis::ascent::{AscentConfig, Optimiser};
+use crate::optvis::expression::Target;
+use crate::optvis::limits;
+use crate::optvis::objective::Objective;
+use crate::optvis::param::Param;
+use crate::optvis::spectrum::Spectrum;
+use crate::optvis::transform::{Crops, Transforms};
+use crate::picture::image::Rgba;
 
 /// The three presets: the original plain ascent on pixels, Lucid's recipe, and MACO's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,8 +68,9 @@ impl Mode {
         }
     }
 
-    /// The loop's configuration for this mode's preset, seed 0, starting from noise.
-    pub fn config(self) -> AscentConfig {
+    /// The loop's configuration for this mode's preset, seed 0, starting from noise: as it is, unvalidated (a
+    /// request's [`RunRequest::config`] is this with its overrides, validated).
+    pub fn preset_config(self) -> AscentConfig {
         let preset = self.preset();
         let (param, transforms) = match (self, preset.crops, preset.crop_side) {
             (Mode::Maco, Some(count), Some(side)) => (Param::Phase, Transforms::maco(Crops { count, side })),
@@ -82,6 +89,37 @@ impl Mode {
             accentuate: 0.0,
             spectrum: None,
         }
+    }
+}
+
+/// The request's fields that belong to some modes only, with those modes: the one table the request checks, the
+/// catalog shows and a refusal quotes. Every other field applies to every mode.
+pub const MODE_FIELDS: [(&str, &[Mode]); 4] = [
+    ("stepSize", &[Mode::Classic]),
+    ("lr", &[Mode::Lucid, Mode::Maco]),
+    ("jitter", &[Mode::Classic, Mode::Lucid]),
+    ("crops", &[Mode::Maco]),
+];
+
+impl Mode {
+    /// The modes `field` applies to, where it belongs to some only ([`MODE_FIELDS`]).
+    pub fn taking(field: &str) -> Option<&'static [Mode]> {
+        MODE_FIELDS.iter().find(|(name, _)| *name == field).map(|&(_, modes)| modes)
+    }
+
+    /// Whether this mode takes `field`.
+    pub fn takes(self, field: &str) -> bool {
+        Self::taking(field).is_none_or(|modes| modes.contains(&self))
+    }
+
+    /// Which mode takes which of [`MODE_FIELDS`], as a refusal says it: "classic takes stepSize and jitter, …".
+    fn fields_taken() -> String {
+        let taken = |mode: Mode| {
+            let names: Vec<&str> =
+                MODE_FIELDS.iter().filter(|(_, modes)| modes.contains(&mode)).map(|(n, _)| *n).collect();
+            format!("{mode} takes {}", names.join(" and "))
+        };
+        Mode::ALL.map(taken).join(", ")
     }
 }
 
@@ -130,11 +168,11 @@ pub struct RunRequest {
     /// One filter of `layer`, or several optimised together as one batch (a grid). Empty with `expressions`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<usize>,
-    /// What `objective` reads of each filter.
-    #[serde(default)]
-    pub objective: Target,
+    /// What the objective reads of each filter (the link's and the CLI's `objective`: channel, neuron or layer).
+    #[serde(default, rename = "objective")]
+    pub target: Target,
     /// Instead of `layer` and `filters`: one objective expression per image (a weighted sum across layers,
-    /// `conv4_3:20 + 0.5*conv4_3:33 - conv5_1:7`; the grammar is [`crate::expression`]'s).
+    /// `conv4_3:20 + 0.5*conv4_3:33 - conv5_1:7`; the grammar is [`crate::optvis::expression`]'s).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expressions: Vec<String>,
     /// Maximise the activation before the layer's ReLU.
@@ -192,7 +230,7 @@ impl RunRequest {
             model,
             layer: None,
             filters: Vec::new(),
-            objective: Target::Channel,
+            target: Target::Channel,
             expressions: Vec::new(),
             pre_relu: false,
             minimise: false,
@@ -211,8 +249,8 @@ impl RunRequest {
     pub fn objective(&self) -> Result<Objective, Error> {
         let activation = if self.pre_relu || self.minimise { Activation::PreRelu } else { Activation::PostRelu };
         let objective = match (&self.layer, self.expressions.is_empty()) {
-            (Some(layer), true) => Objective::new(self.model, layer, &self.filters, self.objective, activation)?,
-            (None, false) if self.filters.is_empty() && self.objective == Target::Channel => {
+            (Some(layer), true) => Objective::new(self.model, layer, &self.filters, self.target, activation)?,
+            (None, false) if self.filters.is_empty() && self.target == Target::Channel => {
                 Objective::expressions(self.model, &self.expressions, activation)?
             }
             (None, true) => return Err(Error::NoFilters),
@@ -225,19 +263,20 @@ impl RunRequest {
     /// The loop's configuration: the mode's preset with this request's overrides, validated. Starts from noise;
     /// set [`AscentConfig::init`] to start from a picture.
     pub fn config(&self) -> Result<AscentConfig, Error> {
-        let mut config = self.mode.config();
+        let mut config = self.mode.preset_config();
         let preset = self.mode.preset();
         config.steps = self.steps.unwrap_or(preset.steps);
         config.size = self.size.unwrap_or(preset.size);
         config.seed = limits::SEED.check(self.seed)?;
         config.accentuate = limits::ACCENTUATE.check(self.accentuate)? as f32;
-        let foreign = match self.mode {
-            Mode::Classic => [self.lr.map(|_| "lr"), self.crops.map(|_| "crops")],
-            Mode::Lucid => [self.step_size.map(|_| "stepSize"), self.crops.map(|_| "crops")],
-            Mode::Maco => [self.step_size.map(|_| "stepSize"), self.jitter.map(|_| "jitter")],
-        };
-        if let Some(field) = foreign.into_iter().flatten().next() {
-            return Err(Error::FieldForOtherMode { field, mode: self.mode });
+        let given = [
+            ("stepSize", self.step_size.is_some()),
+            ("lr", self.lr.is_some()),
+            ("jitter", self.jitter.is_some()),
+            ("crops", self.crops.is_some()),
+        ];
+        if let Some((field, _)) = given.into_iter().find(|&(field, set)| set && !self.mode.takes(field)) {
+            return Err(Error::FieldForOtherMode { field, mode: self.mode.to_string(), takes: Mode::fields_taken() });
         }
         config.transforms.jitter = limits::JITTER.check(self.jitter.unwrap_or(preset.jitter))?;
         if let Some(crops) = &mut config.transforms.crops {
@@ -252,84 +291,22 @@ impl RunRequest {
         Ok(config)
     }
 
-    /// What the loop runs for this request, or why it cannot.
-    pub fn plan(&self) -> Result<(Objective, AscentConfig), Error> {
-        Ok((self.objective()?, self.config()?))
+    /// What the loop runs for this request from `start`, or why it cannot.
+    pub fn plan(&self, start: &Start) -> Result<(Objective, AscentConfig), Error> {
+        let mut config = self.config()?;
+        config.init = start.picture.as_ref().map(|picture| picture.to_planar_square(config.size));
+        config.spectrum = start.spectrum.clone();
+        Ok((self.objective()?, config))
     }
 }
 
-/// The allowed values of the request's numeric fields, named as the request names them.
-pub mod limits {
-    use std::fmt::Display;
-
-    use serde::Serialize;
-
-    use crate::Error;
-
-    #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-    pub struct Limit<T> {
-        #[serde(skip)]
-        pub field: &'static str,
-        pub min: T,
-        pub max: T,
-    }
-
-    impl<T: PartialOrd + Copy + Display> Limit<T> {
-        /// `value` if it lies within the limit (NaN does not), else an error naming the field.
-        pub fn check(&self, value: T) -> Result<T, Error> {
-            if value >= self.min && value <= self.max {
-                Ok(value)
-            } else {
-                Err(Error::OutOfRange {
-                    field: self.field,
-                    value: value.to_string(),
-                    min: self.min.to_string(),
-                    max: self.max.to_string(),
-                })
-            }
-        }
-    }
-
-    pub const STEPS: Limit<usize> = Limit { field: "steps", min: 1, max: 10_000 };
-    pub const SIZE: Limit<usize> = Limit { field: "size", min: 16, max: 1024 };
-    /// Grey levels (1/255 of the [0, 1] range).
-    pub const STEP_SIZE: Limit<f32> = Limit { field: "stepSize", min: 0.01, max: 64.0 };
-    pub const LEARNING_RATE: Limit<f32> = Limit { field: "lr", min: 1e-4, max: 1.0 };
-    pub const DIVERSITY: Limit<usize> = Limit { field: "diversity", min: 0, max: 10_000 };
-    pub const ACCENTUATE: Limit<usize> = Limit { field: "accentuate", min: 0, max: 100 };
-    /// Pixels (and the transformed image must still reach the network's deepest layer: see
-    /// `AscentConfig::validate`).
-    pub const JITTER: Limit<usize> = Limit { field: "jitter", min: 0, max: 32 };
-    /// Maco mode's crops per step: each is a forward and backward pass of the network.
-    pub const CROPS: Limit<usize> = Limit { field: "crops", min: 1, max: 64 };
-    /// Seeds are 32-bit, so that every one is exact in a link (JavaScript numbers) and on the command line.
-    pub const SEED: Limit<u64> = Limit { field: "seed", min: 0, max: u32::MAX as u64 };
+/// What a run starts from besides its request, which a front end brings: a picture of its own (its centre square,
+/// resized to the run's size; none: the seed's noise), and ImageNet's magnitude spectrum, which maco mode needs (the
+/// other modes ignore it).
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    pub picture: Option<Rgba>,
+    pub spectrum: Option<Arc<Spectrum>>,
 }
-
-/// Names as the request spells them (`classic`, `neuron`, …), for command-line parsing.
-macro_rules! from_name {
-    ($type:ty, $what:literal, $all:expr) => {
-        impl std::str::FromStr for $type {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-                    let names: Vec<String> = $all.iter().map(|v| v.to_string()).collect();
-                    format!("unknown {} '{s}' (expected {})", $what, names.join(", "))
-                })
-            }
-        }
-
-        impl std::fmt::Display for $type {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                let name = serde_json::to_value(self).expect("a unit variant serialises to its name");
-                f.write_str(name.as_str().expect("a unit variant serialises to a string"))
-            }
-        }
-    };
-}
-
-pub(crate) use from_name;
 
 from_name!(Mode, "mode", Mode::ALL);
-from_name!(Target, "objective", Target::ALL);

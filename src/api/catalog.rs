@@ -1,17 +1,17 @@
 //! What can be asked for, in one table for every front end: the networks with their layers and channel counts, the
 //! modes with their presets, the request's fields with their kinds and limits, the objectives and the backends.
 //!
-//! `filterlens catalog --json` prints it; `www/catalog.json` is that output, committed so the page can build its
+//! `filterlens catalog` prints it; `www/catalog.json` is that output, committed so the page can build its
 //! controls and read a link before the WebAssembly arrives, and read by `weights/prepare.py` and the benches. A
 //! test keeps the file equal to [`catalog`].
 
 use serde::Serialize;
 
-use crate::device::Backend;
-use crate::expression;
-use crate::model::{self, LayerSpec, Network};
-use crate::objective::Target;
-use crate::request::{Mode, Preset, limits};
+use super::request::{Mode, Preset};
+use crate::backends::Backend;
+use crate::net::{self, LayerSpec, Network};
+use crate::optvis::expression::{self, Target};
+use crate::optvis::limits;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -35,7 +35,17 @@ pub struct ModelEntry {
     pub default_layer: &'static str,
     /// The smallest image side that reaches the deepest layer (after the random transforms' shrinking).
     pub smallest_size: usize,
-    pub layers: Vec<LayerSpec>,
+    pub layers: Vec<LayerEntry>,
+}
+
+/// A layer as the front ends see it: its spec, and its multiply-adds per input pixel ([`Network::macs_per_pixel`]),
+/// for their time estimates.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerEntry {
+    #[serde(flatten)]
+    pub spec: LayerSpec,
+    pub macs_per_pixel: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +59,11 @@ pub struct Preprocessing {
 pub struct ModeEntry {
     pub name: Mode,
     pub preset: Preset,
+    /// Whether a run can start from a picture of one's own (maco's phase cannot hold one).
+    pub starts_from_picture: bool,
+    /// How much larger than the image a view of it is, unscaled, before the request's `jitter`
+    /// (`Transforms::view_margin`); maco's views are the preset's `cropSide`.
+    pub view_margin: usize,
 }
 
 /// One field of the request: its name (as in the request and the page's link) and what it takes.
@@ -85,7 +100,7 @@ pub enum FieldKind {
     },
     /// One of the `model`'s layers (`models[].layers`); the model's `defaultLayer` by default.
     Layer,
-    /// Objective expressions (one per image; crate::expression's grammar), each at most `maxChars` characters;
+    /// Objective expressions (one per image; crate::optvis::expression's grammar), each at most `maxChars` characters;
     /// none by default.
     #[serde(rename_all = "camelCase")]
     Expressions {
@@ -106,7 +121,7 @@ pub fn catalog() -> Catalog {
     let integer = |limit| within(limit, None);
     // A term's weight: 0 (none) by default.
     let weight = |limit| within(limit, Some(0));
-    let field = |name, kind| Field { name, kind, modes: None };
+    let field = |name, kind| Field { name, kind, modes: Mode::taking(name).map(<[Mode]>::to_vec) };
     Catalog {
         models: Network::ALL
             .into_iter()
@@ -115,11 +130,24 @@ pub fn catalog() -> Catalog {
                 title: network.title(),
                 default_layer: network.default_layer(),
                 smallest_size: network.smallest_input(),
-                layers: network.layers().to_vec(),
+                layers: network
+                    .layers()
+                    .iter()
+                    .zip(network.macs_per_pixel())
+                    .map(|(&spec, macs_per_pixel)| LayerEntry { spec, macs_per_pixel })
+                    .collect(),
             })
             .collect(),
         preprocessing: Preprocessing { mean: model::MEAN, std: model::STD },
-        modes: Mode::ALL.into_iter().map(|name| ModeEntry { name, preset: name.preset() }).collect(),
+        modes: Mode::ALL
+            .into_iter()
+            .map(|name| ModeEntry {
+                name,
+                preset: name.preset(),
+                starts_from_picture: name.preset_config().param.holds_pictures(),
+                view_margin: name.preset_config().transforms.view_margin(),
+            })
+            .collect(),
         fields: vec![
             field("mode", FieldKind::Choice { choices: names(Mode::ALL), default: Mode::Classic.to_string() }),
             field("model", FieldKind::Choice { choices: names(Network::ALL), default: Network::default().to_string() }),
@@ -132,18 +160,10 @@ pub fn catalog() -> Catalog {
             field("accentuate", weight(limits::ACCENTUATE)),
             field("steps", integer(limits::STEPS)),
             field("size", integer(limits::SIZE)),
-            Field {
-                name: "stepSize",
-                kind: FieldKind::Number { min: limits::STEP_SIZE.min, max: limits::STEP_SIZE.max },
-                modes: Some(vec![Mode::Classic]),
-            },
-            Field {
-                name: "lr",
-                kind: FieldKind::Number { min: limits::LEARNING_RATE.min, max: limits::LEARNING_RATE.max },
-                modes: Some(vec![Mode::Lucid, Mode::Maco]),
-            },
-            Field { name: "jitter", kind: integer(limits::JITTER), modes: Some(vec![Mode::Classic, Mode::Lucid]) },
-            Field { name: "crops", kind: integer(limits::CROPS), modes: Some(vec![Mode::Maco]) },
+            field("stepSize", FieldKind::Number { min: limits::STEP_SIZE.min, max: limits::STEP_SIZE.max }),
+            field("lr", FieldKind::Number { min: limits::LEARNING_RATE.min, max: limits::LEARNING_RATE.max }),
+            field("jitter", integer(limits::JITTER)),
+            field("crops", integer(limits::CROPS)),
             field("seed", FieldKind::Integer { min: limits::SEED.min, max: limits::SEED.max, default: Some(0) }),
         ],
         backends: Backend::ALL.to_vec(),

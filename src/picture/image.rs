@@ -1,20 +1,13 @@
 //! From tensors to pictures: RGBA8 (classic min-max normalisation, or as-is for images already in [0, 1]),
 //! captioned grids of tiles, PNG encoding.
 
-/// How an image's values become grey levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Display {
-    /// Stretched so the smallest value is black and the largest white (the classic display of unbounded pixels).
-    MinMax,
-    /// Taken as they are, [0, 1] to 0..=255 (Lucid's sigmoid images).
-    Clamp,
-}
+use crate::optvis::param::Levels;
 
 /// One image, planar `[3][height][width]`, to RGBA8 rows.
-pub fn rgba(planar: &[f32], width: usize, height: usize, display: Display) -> Vec<u8> {
-    match display {
-        Display::MinMax => min_max_rgba(planar, width, height),
-        Display::Clamp => interleave(planar, width * height, |v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
+pub fn rgba(planar: &[f32], width: usize, height: usize, levels: Levels) -> Vec<u8> {
+    match levels {
+        Levels::MinMax => min_max_rgba(planar, width, height),
+        Levels::Clamp => interleave(planar, width * height, |v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
     }
 }
 
@@ -37,8 +30,8 @@ fn interleave(planar: &[f32], plane: usize, level: impl Fn(f32) -> u8) -> Vec<u8
 }
 
 /// Each image of a batch, planar `[batch][3][size][size]`, each on its own (min-max normalised one by one).
-pub fn batch_rgba(planar: &[f32], size: usize, display: Display) -> Vec<Vec<u8>> {
-    planar.chunks_exact(3 * size * size).map(|one| rgba(one, size, size, display)).collect()
+pub fn batch_rgba(planar: &[f32], size: usize, levels: Levels) -> Vec<Vec<u8>> {
+    planar.chunks_exact(3 * size * size).map(|one| rgba(one, size, size, levels)).collect()
 }
 
 /// A picture: RGBA8 rows.
@@ -136,9 +129,9 @@ impl GridLayout {
 
 /// What a run shows: one image on its own (no caption), or several as a captioned grid. `planar` is
 /// `[batch][3][size][size]`; each image is normalised on its own, as classic mode normalises its one image.
-pub fn picture(planar: &[f32], display: Display, captions: &[String], layout: &GridLayout) -> Rgba {
+pub fn picture(planar: &[f32], levels: Levels, captions: &[String], layout: &GridLayout) -> Rgba {
     let size = layout.tile;
-    let tiles = batch_rgba(planar, size, display);
+    let tiles = batch_rgba(planar, size, levels);
     if let [one] = tiles.as_slice()
         && layout.is_single()
     {
@@ -359,7 +352,7 @@ mod tests {
         // Tile t is a flat image of value t/4 (min-max of a constant image is mid grey, so use Clamp).
         let planar: Vec<f32> = (0..4).flat_map(|t| vec![t as f32 / 4.0; 3 * size * size]).collect();
         let captions: Vec<String> = (0..4).map(|t| format!("conv5_3:51{t}")).collect();
-        let picture = picture(&planar, Display::Clamp, &captions, &layout);
+        let picture = picture(&planar, Levels::Clamp, &captions, &layout);
         let at = |x: usize, y: usize| picture.pixels[4 * (y * picture.width + x)];
         let (x1, y1) = layout.origin(1);
         let (x3, y3) = layout.origin(3);
@@ -385,13 +378,13 @@ mod tests {
         assert_eq!(text_width("conv5_3 (x)"), None);
         let layout = GridLayout::new(2, 32);
         let planar = vec![0.5; 2 * 3 * 32 * 32];
-        let picture = picture(&planar, Display::Clamp, &["conv5_3:511".into(), "conv5_3:7".into()], &layout);
+        let picture = picture(&planar, Levels::Clamp, &["conv5_3:511".into(), "conv5_3:7".into()], &layout);
         let dark: usize = picture.pixels.chunks_exact(4).filter(|p| p[0] == 34).count();
         // "511" and "7": the pixels of those glyphs only.
         let ink = |t: &str| t.chars().map(|c| glyph(c).unwrap().concat().matches('#').count()).sum::<usize>();
         assert_eq!(dark, ink("511") + ink("7"));
         // An expression's caption keeps all its filter numbers.
-        let sums = super::picture(&planar, Display::Clamp, &["conv4_3:20+33".into(), "conv4_3:2-3".into()], &layout);
+        let sums = super::picture(&planar, Levels::Clamp, &["conv4_3:20+33".into(), "conv4_3:2-3".into()], &layout);
         let dark: usize = sums.pixels.chunks_exact(4).filter(|p| p[0] == 34).count();
         assert_eq!(dark, ink("20+33") + ink("2-3"));
     }
@@ -401,7 +394,7 @@ mod tests {
         let layout = GridLayout::new(1, 2);
         let one = picture(
             &[0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0],
-            Display::Clamp,
+            Levels::Clamp,
             &["conv1_1:0".into()],
             &layout,
         );

@@ -15,9 +15,9 @@ use burn::tensor::{Device, Tensor, TensorData, activation::sigmoid};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 
+use super::random::standard_normal;
+use super::spectrum::Spectrum;
 use crate::Error;
-use crate::spectrum::Spectrum;
-use crate::transform::standard_normal;
 
 /// Square root of ImageNet's colour-correlation matrix (from Lucid), columns scaled so the largest has norm 1.
 pub const COLOR_CORRELATION_SVD_SQRT: [[f32; 3]; 3] = [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]];
@@ -32,6 +32,31 @@ pub enum Param {
     Pixels,
     Fft,
     Phase,
+}
+
+impl Param {
+    /// Whether a picture of one's own can be where this parameterisation starts: not MACO's phase, whose fixed
+    /// magnitude cannot hold another picture's spectrum.
+    pub fn holds_pictures(self) -> bool {
+        self != Param::Phase
+    }
+
+    /// How this parameterisation's images are shown: pixels min-max normalised (classic), FFT images as they are.
+    pub fn levels(self) -> Levels {
+        match self {
+            Param::Pixels => Levels::MinMax,
+            Param::Fft | Param::Phase => Levels::Clamp,
+        }
+    }
+}
+
+/// How an image's values become grey levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Levels {
+    /// Stretched so the smallest value is black and the largest white (the classic display of unbounded pixels).
+    MinMax,
+    /// Taken as they are, [0, 1] to 0..=255 (Lucid's sigmoid images).
+    Clamp,
 }
 
 /// The colour matrix applied to the decorrelated image: `rgb = M · t`.
@@ -212,13 +237,15 @@ impl ParamsToImage {
     }
 
     /// Parameters that render to `image` (planar `[3][size][size]` in [0, 1]), for starting from a picture; none
-    /// for MACO's phase, under which a picture with another spectrum has no exact parameters.
+    /// where the parameterisation cannot hold one ([`Param::holds_pictures`]).
     pub fn params_for(&self, image: &[f32]) -> Result<Vec<f32>, Error> {
-        match self.param {
-            Param::Pixels => Ok(image.to_vec()),
-            Param::Fft => Ok(spectrum_of(image, self.size)),
-            Param::Phase => Err(Error::MacoFromPicture),
+        if !self.param.holds_pictures() {
+            return Err(Error::MacoFromPicture);
         }
+        Ok(match self.param {
+            Param::Pixels => image.to_vec(),
+            _ => spectrum_of(image, self.size),
+        })
     }
 }
 
@@ -343,7 +370,8 @@ mod tests {
             };
             let (magnitude, phase, expected) = (floats("magnitude"), floats("phase"), floats("image"));
             // The case's magnitude is already at the image's size: resampling leaves it as it is.
-            let spectrum = Spectrum::from_npy(&crate::spectrum::npy([3, size, size / 2 + 1], &magnitude)).unwrap();
+            let spectrum =
+                Spectrum::from_npy(&crate::optvis::spectrum::npy([3, size, size / 2 + 1], &magnitude)).unwrap();
             let to_image = ParamsToImage::new(Param::Phase, size, Some(&spectrum), &device).unwrap();
             let tensor = Tensor::<4>::from_data(TensorData::new(phase, to_image.shape(1)), &device);
             let image = to_image.apply(tensor).into_data().try_into_vec::<f32>().unwrap();

@@ -18,8 +18,28 @@
 use std::fmt;
 
 use crate::Error;
-use crate::model::Network;
-use crate::objective::Target;
+use crate::names::from_name;
+use crate::net::Network;
+
+/// Which part of a layer's activations an objective reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Mean over the feature map of one channel (classic).
+    #[default]
+    Channel,
+    /// The one activation at the centre of a channel's feature map.
+    Neuron,
+    /// Mean of the squares of every activation of the layer (DeepDream); the filter is ignored.
+    #[serde(alias = "deepdream")]
+    Layer,
+}
+
+impl Target {
+    pub const ALL: [Target; 3] = [Target::Channel, Target::Neuron, Target::Layer];
+}
+
+from_name!(Target, "objective", Target::ALL);
 
 /// One term: `weight` × what `target` reads of `filter` of the network's layer `layer` (the filter is unused for
 /// [`Target::Layer`]).

@@ -23,10 +23,15 @@ export async function isolate() {
         navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true), { once: true });
         setTimeout(() => resolve(false), WAIT_MS);
       });
-      if (!controlled) throw new Error(`it did not take control within ${WAIT_MS / 1000} s (state: ${registration.installing?.state ?? registration.waiting?.state ?? registration.active?.state})`);
+      if (!controlled)
+        throw new Error(
+          `it did not take control within ${WAIT_MS / 1000} s (state: ${registration.installing?.state ?? registration.waiting?.state ?? registration.active?.state})`,
+        );
     }
   } catch (e) {
-    console.warn(`filterlens: no cross-origin isolation (service worker: ${e instanceof Error ? e.message : e}); Flex runs on one thread`);
+    console.warn(
+      `filterlens: no cross-origin isolation (service worker: ${e instanceof Error ? e.message : e}); Flex runs on one thread`,
+    );
     return false;
   }
   sessionStorage.setItem(RELOADED, '1');

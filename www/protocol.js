@@ -7,7 +7,7 @@
 // ---------------------------------------------------------------- the catalog (src/catalog.rs)
 
 /** @typedef {'classic' | 'lucid' | 'maco'} Mode */
-/** @typedef {'vgg16' | 'alexnet'} Model */
+/** A network's name (the request's `model`; the core's `Network`). @typedef {'vgg16' | 'alexnet'} NetworkName */
 /** @typedef {'wgpu' | 'flex' | 'ndarray'} Backend */
 /** @typedef {'auto' | Backend} BackendChoice */
 
@@ -21,13 +21,14 @@
  * @property {number} stride
  * @property {number} padding
  * @property {{ kernel: number, stride: number } | null} poolBefore   the max-pool before the conv
+ * @property {number} macsPerPixel   the layer's multiply-adds per pixel of the network's input (time estimates)
  */
 
 /**
  * A network (src/catalog.rs `ModelEntry`): what the request's `model` names and the layers it takes. Its weights
  * are `weights/{name}-f16.safetensors`.
  * @typedef {object} ModelEntry
- * @property {Model} name
+ * @property {NetworkName} name
  * @property {string} title          VGG16, AlexNet
  * @property {string} defaultLayer   the layer shown first, and a request's default
  * @property {number} smallestSize   the smallest image side that reaches the deepest layer
@@ -53,10 +54,16 @@
  */
 
 /**
+ * A mode (src/api/catalog.rs `ModeEntry`): its preset, whether a run can start from a picture of one's own, and how
+ * much larger than the image a view of it is before the request's jitter (maco's views are `preset.cropSide`).
+ * @typedef {{ name: Mode, preset: Preset, startsFromPicture: boolean, viewMargin: number }} ModeEntry
+ */
+
+/**
  * @typedef {object} Catalog
  * @property {ModelEntry[]} models
  * @property {{ mean: number[], std: number[] }} preprocessing
- * @property {{ name: Mode, preset: Preset }[]} modes
+ * @property {ModeEntry[]} modes
  * @property {Field[]} fields
  * @property {Backend[]} backends
  */
@@ -67,7 +74,7 @@
  * What to visualize (src/request.rs `RunRequest`): unset optional fields take the mode's preset.
  * @typedef {object} RunRequest
  * @property {Mode} mode
- * @property {Model} [model]       vgg16 when absent
+ * @property {NetworkName} [model]       vgg16 when absent
  * @property {string} [layer]      one of the model's layers (with `filters`)
  * @property {number[]} [filters]  filters of `layer`, an image each
  * @property {string[]} [expressions]  instead of `layer` and `filters`: an objective expression per image
@@ -128,7 +135,7 @@
 
 /**
  * @typedef {(
- *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number, model: Model, transparency: boolean }
+ *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number, model: NetworkName, transparency: boolean }
  *   | { type: 'transparency', on: boolean }
  *   | { type: 'backend', backend: BackendChoice }
  *   | { type: 'run', id: number, request: RunRequest, fromImage: boolean }
@@ -156,8 +163,8 @@
  *   | { type: 'program', loaded: number, total: number }
  *   | { type: 'cpu', threads: number, build: 'pkg' | 'pkg-threads' }
  *   | { type: 'other-build' }
- *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network', model: Model, layer: string, background: boolean }
- *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number, model: Model, layer: string, complete: boolean }
+ *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network', model: NetworkName, layer: string, background: boolean }
+ *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number, model: NetworkName, layer: string, complete: boolean }
  *   | { type: 'weights', phase: 'error', message: string }
  *   | { type: 'insecure' }
  *   | { type: 'backend', info: BackendInfo }

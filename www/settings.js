@@ -3,6 +3,8 @@
 // request fields), plus the page's own fields and overrides, each named here once. Pure functions: the link in,
 // settings and the fields it could not use out; settings to a link, and to the run request the worker sends on.
 
+import { clamp } from './units.js';
+
 /** @typedef {import('./protocol.js').Catalog} Catalog */
 /** @typedef {import('./protocol.js').Field} Field */
 /** @typedef {import('./protocol.js').RunRequest} RunRequest */
@@ -13,7 +15,7 @@
  * `transparency` (each picture shown with its transparency map as alpha), `backend` and `threads`. `expressions` holds one objective expression ('' for none), which the request repeats
  * for each picture.
  * @typedef {Record<string, string | number | boolean> & { mode: import('./protocol.js').Mode,
- *   model: import('./protocol.js').Model, layer: string,
+ *   model: import('./protocol.js').NetworkName, layer: string,
  *   filter: number, grid: number, towards: number, expressions: string, backend: import('./protocol.js').BackendChoice,
  *   threads: number, transparency: boolean, steps: number, size: number }} Settings
  */
@@ -27,6 +29,7 @@ export const GRIDS = [1, 6, 16, 64];
 export const MAX_GRID_PIXELS = 6 * 224 * 224;
 /** Lucid's 512 steps take many minutes on a CPU; the page runs the lower end of Lucid's usual 256–512. MACO's 8
  *  crops a step make each step several passes: the page takes 4 (a link may ask for more). */
+/** @type {Partial<Record<string, Partial<import('./protocol.js').Preset>>>} */
 export const PRESET_OVERRIDES = { lucid: { steps: 256 }, maco: { crops: 4 } };
 /** Flex's threads where the page is cross-origin isolated (the threaded build): a link may ask for 1–MAX_THREADS
  *  (for benchmarks); 0, the default and not written into links (it is the visitor's machine, not the picture), takes
@@ -50,20 +53,43 @@ const PAGE_DEFAULTS = { filter: 0, grid: 1, towards: -1, transparency: false, ba
  *  stops at 24. */
 export const MAX_VIEWS = 24;
 
-/** The most crops a maco step of a grid of `grid` tiles may take here (0: maco cannot show that grid). */
+/** The most crops a maco step of a grid of `grid` tiles may take here (0: maco cannot show that grid).
+ *  @param {number} grid */
 export const maxCrops = (grid) => Math.floor(MAX_VIEWS / grid);
 
-/** The largest offered image size a grid of `grid` tiles may use. */
+/** Keeps a maco run's tiles × crops within MAX_VIEWS (each crop is a pass through the network for every tile): its
+ *  grid, then its crops. What it changed. @param {Settings} s
+ *  @returns {{ grid?: { from: number, to: number }, crops?: { from: number, to: number } }} */
+export function fitMaco(s) {
+  /** @type {{ grid?: { from: number, to: number }, crops?: { from: number, to: number } }} */
+  const fitted = {};
+  if (s.mode !== 'maco') return fitted;
+  if (maxCrops(s.grid) < 1) {
+    const grid = Math.max(...GRIDS.filter((g) => maxCrops(g) >= 1));
+    fitted.grid = { from: s.grid, to: grid };
+    s.grid = grid;
+  }
+  const crops = Number(s.crops);
+  if (crops > maxCrops(s.grid)) {
+    fitted.crops = { from: crops, to: maxCrops(s.grid) };
+    s.crops = maxCrops(s.grid);
+  }
+  return fitted;
+}
+
+/** The largest offered image size a grid of `grid` tiles may use. @param {number} grid */
 export const maxSize = (grid) => Math.max(...SIZES.filter((size) => grid * size * size <= MAX_GRID_PIXELS));
 
 /** The network `name` names. @param {Catalog} catalog @param {string} name */
-export const modelOf = (catalog, name) => /** @type {import('./protocol.js').ModelEntry} */ (catalog.models.find((m) => m.name === name));
+export const modelOf = (catalog, name) =>
+  /** @type {import('./protocol.js').ModelEntry} */ (catalog.models.find((m) => m.name === name));
 
 /** The chosen network's layers. @param {Catalog} catalog @param {Settings} s */
 export const layersOf = (catalog, s) => modelOf(catalog, s.model).layers;
 
 /** How many filters the chosen layer has. @param {Catalog} catalog @param {Settings} s */
-export const channels = (catalog, s) => /** @type {import('./protocol.js').LayerSpec} */ (layersOf(catalog, s).find((l) => l.name === s.layer)).channels;
+export const channels = (catalog, s) =>
+  /** @type {import('./protocol.js').LayerSpec} */ (layersOf(catalog, s).find((l) => l.name === s.layer)).channels;
 
 /** The filters a picture shows: `grid` consecutive filters from the chosen one (fewer from the layer's end); with
  *  diversity, `grid` pictures of the chosen filter, pushed apart. @param {Catalog} catalog @param {Settings} s */
@@ -110,19 +136,27 @@ export function preset(catalog, mode) {
   const entry = catalog.modes.find((m) => m.name === mode);
   if (!entry) throw new Error(`unknown mode ${mode}`);
   const { cropSide, ...values } = entry.preset;
-  return { ...values, ...(PRESET_OVERRIDES[mode] || {}) };
+  return { ...values, ...PRESET_OVERRIDES[mode] };
 }
 
-/** The side maco's crops are resized to (the network's input), or none for a mode without crops.
+/** Whether a run of `mode` can start from a picture of one's own (the core says: maco's phase cannot hold one).
  *  @param {Catalog} catalog @param {string} mode */
-export const cropSide = (catalog, mode) => catalog.modes.find((m) => m.name === mode)?.preset.cropSide ?? null;
+export const startsFromPicture = (catalog, mode) =>
+  Boolean(catalog.modes.find((m) => m.name === mode)?.startsFromPicture);
+
+/** How many pictures a run makes. @param {RunRequest} request */
+export const picturesOf = (request) => request.filters?.length || request.expressions?.length || 0;
+
+/** Whether a batch is several pictures of one filter (a grid with diversity). @param {number[]} filters */
+export const onePictured = (filters) => filters.length > 1 && filters.every((f) => f === filters[0]);
 
 /** Every field's default in `mode`. @param {Catalog} catalog @param {string} mode @returns {Settings} */
 export function defaults(catalog, mode) {
   /** @type {Record<string, any>} */
   const s = { ...PAGE_DEFAULTS };
   for (const field of catalog.fields) {
-    if (field.kind !== 'number' && field.kind !== 'layer' && field.kind !== 'expressions' && field.default !== null) s[field.name] = field.default;
+    if (field.kind !== 'number' && field.kind !== 'layer' && field.kind !== 'expressions' && field.default !== null)
+      s[field.name] = field.default;
   }
   s.expressions = '';
   s.layer = modelOf(catalog, s.model).defaultLayer;
@@ -134,8 +168,6 @@ export function defaults(catalog, mode) {
   s.size = Math.min(s.size, maxSize(s.grid));
   return /** @type {Settings} */ (s);
 }
-
-const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
 /** A number as a link writes it: decimal digits, an optional fraction and exponent. `Number()` alone would also
  *  take "", " ", "0x10", "0b1" and "Infinity"'s relatives. */
@@ -168,30 +200,49 @@ export function ignoredNotice(ignored) {
  * @param {Field} field @param {string} text @param {import('./protocol.js').ModelEntry} model
  * @returns {{ value: string | number | boolean, note?: string } | { error: string }}
  */
-function readField(field, text, model) {
+export function readField(field, text, model) {
   const said = `${field.name}=${shorten(text)}`;
   switch (field.kind) {
     case 'expressions':
       // Checked by the core when the run starts (it names the character where an expression goes wrong).
-      return [...text].length <= field.maxChars ? { value: text.trim() } : { error: `${field.name} is longer than ${field.maxChars} characters` };
+      return [...text].length <= field.maxChars
+        ? { value: text.trim() }
+        : { error: `${field.name} is longer than ${field.maxChars} characters` };
     case 'layer':
       return model.layers.some((l) => l.name === text)
         ? { value: text }
         : { error: `${said} is not a layer of ${model.title} (${model.layers.map((l) => l.name).join(', ')})` };
     case 'choice':
-      return field.choices.includes(text) ? { value: text } : { error: `${said} is not one of ${field.choices.join(', ')}` };
+      return field.choices.includes(text)
+        ? { value: text }
+        : { error: `${said} is not one of ${field.choices.join(', ')}` };
     case 'boolean':
-      return text === 'true' || text === 'false' ? { value: text === 'true' } : { error: `${said} is not true or false` };
+      return text === 'true' || text === 'false'
+        ? { value: text === 'true' }
+        : { error: `${said} is not true or false` };
     case 'integer':
     case 'number': {
-      const v = numberIn(text);
-      if (!Number.isFinite(v) || (field.kind === 'integer' && !Number.isInteger(v))) {
-        return { error: `${said} is not ${field.kind === 'integer' ? 'a whole number' : 'a number'}` };
-      }
-      const value = clamp(v, field.min, field.max);
-      return value === v ? { value } : { value, note: `${said} is out of range: ${value} instead` };
+      const read = readNumber(text, field.kind, field.min, field.max);
+      if ('error' in read) return { error: `${said} is not ${read.error}` };
+      return read.asked === undefined
+        ? { value: read.value }
+        : { value: read.value, note: `${said} is out of range: ${read.value} instead` };
     }
   }
+}
+
+/**
+ * A number of `kind` from `text`, kept within [lo, hi]: its value (and, where it was clamped, the number asked), or
+ * what `text` is not. The link's fields and the page's controls read numbers here alone.
+ * @param {string} text @param {'integer' | 'number'} kind @param {number} lo @param {number} hi
+ * @returns {{ value: number, asked?: number } | { error: string }}
+ */
+export function readNumber(text, kind, lo, hi) {
+  const v = numberIn(text.trim());
+  if (!Number.isFinite(v) || (kind === 'integer' && !Number.isInteger(v)))
+    return { error: kind === 'integer' ? 'a whole number' : 'a number' };
+  const value = clamp(v, lo, hi);
+  return value === v ? { value } : { value, asked: v };
 }
 
 /**
@@ -206,11 +257,12 @@ export function parseLink(catalog, hash) {
   /** @type {string[]} */
   const ignored = [];
   const fields = new Map(catalog.fields.map((f) => [f.name, f]));
-  const known = new Set(['filter', 'grid', 'towards', 'transparency', 'backend', 'threads', ...fields.keys(), ...Object.keys(LEGACY_NAMES)]);
+  const known = new Set([...Object.keys(PAGE_DEFAULTS), ...fields.keys(), ...Object.keys(LEGACY_NAMES)]);
   // A setting given more than once: the first counts (URLSearchParams.get), the others are named.
   for (const key of new Set(q.keys())) {
     const values = q.getAll(key);
-    if (known.has(key) && values.some((v) => v !== values[0])) ignored.push(`${key} is given ${values.length} times: only the first counts`);
+    if (known.has(key) && values.some((v) => v !== values[0]))
+      ignored.push(`${key} is given ${values.length} times: only the first counts`);
   }
   for (const [legacy, name] of Object.entries(LEGACY_NAMES)) {
     if (!q.has(legacy)) continue;
@@ -219,7 +271,9 @@ export function parseLink(catalog, hash) {
     q.delete(legacy);
   }
   const modeField = /** @type {Field} */ (fields.get('mode'));
-  const mode = q.has('mode') ? readField(modeField, /** @type {string} */ (q.get('mode')), catalog.models[0]) : { value: 'classic' };
+  const mode = q.has('mode')
+    ? readField(modeField, /** @type {string} */ (q.get('mode')), catalog.models[0])
+    : { value: 'classic' };
   if ('error' in mode) ignored.push(mode.error);
   /** @type {Record<string, any>} */
   const s = defaults(catalog, 'value' in mode ? String(mode.value) : 'classic');
@@ -270,20 +324,19 @@ export function parseLink(catalog, hash) {
   }
   if (!SIZES.includes(s.size)) {
     const nearest = SIZES.reduce((a, b) => (Math.abs(b - s.size) < Math.abs(a - s.size) ? b : a));
-    ignored.push(`size=${shorten(String(q.get('size')))} is not offered here (${SIZES.join(', ')}): ${nearest} instead`);
+    ignored.push(
+      `size=${shorten(String(q.get('size')))} is not offered here (${SIZES.join(', ')}): ${nearest} instead`,
+    );
     s.size = nearest;
   }
-  if (s.mode === 'maco') {
-    const grids = GRIDS.filter((g) => maxCrops(g) >= 1);
-    if (!grids.includes(s.grid)) {
-      ignored.push(`grid=${s.grid} is more than maco mode can show here: ${grids.at(-1)} instead`);
-      s.grid = grids.at(-1);
-    }
-    if (s.crops > maxCrops(s.grid)) {
-      // Only crops the link asked for are worth a word; the page's own number simply fits the grid.
-      if (q.has('crops')) ignored.push(`crops=${s.crops} is more than a grid of ${s.grid} may take a step here: ${maxCrops(s.grid)} instead`);
-      s.crops = maxCrops(s.grid);
-    }
+  const fitted = fitMaco(/** @type {Settings} */ (s));
+  if (fitted.grid)
+    ignored.push(`grid=${fitted.grid.from} is more than maco mode can show here: ${fitted.grid.to} instead`);
+  // Only crops the link asked for are worth a word; the page's own number simply fits the grid.
+  if (fitted.crops && q.has('crops')) {
+    ignored.push(
+      `crops=${fitted.crops.from} is more than a grid of ${s.grid} may take a step here: ${fitted.crops.to} instead`,
+    );
   }
   if (s.size > maxSize(s.grid)) {
     // Only a size the link asked for is worth a word; the mode's own size simply fits the grid.
@@ -294,16 +347,19 @@ export function parseLink(catalog, hash) {
   for (const name of ['filter', 'towards']) {
     const text = q.get(name);
     if (text === null) continue;
-    const v = numberIn(text);
-    if (!Number.isInteger(v)) ignored.push(`${name}=${shorten(text)} is not a whole number`);
+    const read = readNumber(text, 'integer', 0, max);
+    if ('error' in read) ignored.push(`${name}=${shorten(text)} is not ${read.error}`);
     else {
-      s[name] = clamp(v, 0, max);
-      if (s[name] !== v) ignored.push(`${name}=${shorten(text)} is out of range: ${s.layer} has filters 0–${max}`);
+      s[name] = read.value;
+      if (read.asked !== undefined)
+        ignored.push(`${name}=${shorten(text)} is out of range: ${s.layer} has filters 0–${max}`);
     }
   }
   for (const key of new Set(q.keys())) {
     if (known.has(key)) continue;
-    ignored.push(key === '' ? `=${shorten(/** @type {string} */ (q.get(key)))} has no name` : `${shorten(key)} is not a setting`);
+    ignored.push(
+      key === '' ? `=${shorten(/** @type {string} */ (q.get(key)))} has no name` : `${shorten(key)} is not a setting`,
+    );
   }
   return { settings: /** @type {Settings} */ (s), ignored };
 }

@@ -11,6 +11,12 @@
 // ignores `Range` sends the whole file, whose parts are taken as they stream in. Every failure is a WeightsError
 // with a message meant for the page.
 
+import { sha256 } from './sha256.js';
+import { megabytes } from './units.js';
+
+/** @param {unknown} e */
+const messageOf = (e) => (e instanceof Error ? e.message : String(e));
+
 /** The page's weights file of a network. @param {string} model */
 export const weightsFile = (model) => `${model}-f16.safetensors`;
 /** MACO's ImageNet magnitude spectrum (a .npy file), fetched and checked as the weights files are. */
@@ -18,13 +24,12 @@ export const SPECTRUM_FILE = 'imagenet-spectrum.npy';
 const CACHE_NAME = 'filterlens-weights';
 
 export class WeightsError extends Error {
+  /** @param {string} message */
   constructor(message) {
     super(message);
     this.name = 'WeightsError';
   }
 }
-
-const megabytes = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 /** What a visitor reads when the server does not deliver a file. @param {string} what @param {number} status */
 const unavailable = (what, status) =>
@@ -33,86 +38,9 @@ const unavailable = (what, status) =>
 
 /** For whoever runs the site, not its visitors: where the weights come from. */
 const builderHint = () =>
-  console.warn('filterlens: build the site with "make dist" (it runs "make weights"), which puts the weights in dist/weights/.');
-
-function hex(buffer) {
-  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** SHA-256 as hex: the browser's own (WebCrypto) where the page is a secure context, else sha256Js. */
-export async function sha256(bytes) {
-  if (self.crypto?.subtle) return hex(await crypto.subtle.digest('SHA-256', bytes));
-  return sha256Js(bytes);
-}
-
-// prettier-ignore
-const K = new Uint32Array([
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-]);
-
-/**
- * SHA-256 in plain JS (FIPS 180-4), for pages served over plain http from another host, where browsers withhold
- * WebCrypto. About a second for the 29 MB of weights, in the worker.
- */
-export function sha256Js(bytes) {
-  const H = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
-  const W = new Uint32Array(64);
-  const block = (view, offset) => {
-    for (let i = 0; i < 16; i++) W[i] = view.getUint32(offset + 4 * i);
-    for (let i = 16; i < 64; i++) {
-      const a = W[i - 15];
-      const b = W[i - 2];
-      const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
-      const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
-      W[i] = (W[i - 16] + s0 + W[i - 7] + s1) | 0;
-    }
-    let [a, b, c, d, e, f, g, h] = H;
-    for (let i = 0; i < 64; i++) {
-      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i] + W[i]) | 0;
-      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      h = g;
-      g = f;
-      f = e;
-      e = (d + t1) | 0;
-      d = c;
-      c = b;
-      b = a;
-      a = (t1 + t2) | 0;
-    }
-    H[0] += a;
-    H[1] += b;
-    H[2] += c;
-    H[3] += d;
-    H[4] += e;
-    H[5] += f;
-    H[6] += g;
-    H[7] += h;
-  };
-  const n = bytes.length;
-  const whole = n - (n % 64);
-  const main = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let offset = 0; offset < whole; offset += 64) block(main, offset);
-  // The tail: the last partial block, 0x80, zeros, and the length in bits (big-endian, 64 bits).
-  const tail = new Uint8Array(n % 64 < 56 ? 64 : 128);
-  tail.set(bytes.subarray(whole));
-  tail[n % 64] = 0x80;
-  const view = new DataView(tail.buffer);
-  view.setUint32(tail.length - 8, Math.floor(n / 2 ** 29));
-  view.setUint32(tail.length - 4, (n * 8) >>> 0);
-  for (let offset = 0; offset < tail.length; offset += 64) block(view, offset);
-  const out = new DataView(new ArrayBuffer(32));
-  H.forEach((word, i) => out.setUint32(4 * i, word));
-  return hex(out.buffer);
-}
+  console.warn(
+    'filterlens: build the site with "make dist" (it runs "make weights"), which puts the weights in dist/weights/.',
+  );
 
 /** One piece of the weights file: the header, or a layer's weight and bias (`name` is the layer's).
  *  @typedef {{ name: string, start: number, end: number, sha256: string }} Part */
@@ -127,7 +55,7 @@ async function manifestEntry(base, file) {
   try {
     response = await fetch(url, { cache: 'no-cache' });
   } catch (e) {
-    throw new WeightsError(`The weights manifest (weights/manifest.json) could not be fetched: ${e.message}`);
+    throw new WeightsError(`The weights manifest (weights/manifest.json) could not be fetched: ${messageOf(e)}`);
   }
   if (!response.ok) {
     builderHint();
@@ -137,18 +65,23 @@ async function manifestEntry(base, file) {
   try {
     manifest = await response.json();
   } catch (e) {
-    throw new WeightsError(`The weights manifest (weights/manifest.json) is not valid JSON: ${e.message}`);
+    throw new WeightsError(`The weights manifest (weights/manifest.json) is not valid JSON: ${messageOf(e)}`);
   }
-  const entry = (manifest.files || []).find((f) => f.file === file);
-  const digest = (d) => /^[0-9a-f]{64}$/.test(d || '');
+  const entry = (manifest.files || []).find((/** @type {FileEntry} */ f) => f.file === file);
+  const digest = (/** @type {string | undefined} */ d) => /^[0-9a-f]{64}$/.test(d || '');
   const parts = entry?.parts;
   const tiled =
     Array.isArray(parts) &&
     parts.length > 1 &&
-    parts.every((p, i) => typeof p.name === 'string' && digest(p.sha256) && p.start === (i ? parts[i - 1].end : 0) && p.end > p.start) &&
+    parts.every(
+      (p, i) =>
+        typeof p.name === 'string' && digest(p.sha256) && p.start === (i ? parts[i - 1].end : 0) && p.end > p.start,
+    ) &&
     parts.at(-1).end === entry.bytes;
   if (!entry || !Number.isInteger(entry.bytes) || !digest(entry.sha256) || !tiled) {
-    throw new WeightsError(`The weights manifest does not describe ${file} (its size, sha256 and parts): run "make weights" again.`);
+    throw new WeightsError(
+      `The weights manifest does not describe ${file} (its size, sha256 and parts): run "make weights" again.`,
+    );
   }
   return { entry, files: manifest.files };
 }
@@ -202,9 +135,12 @@ export class Weights {
     if (cache) {
       // Copies of what the manifest no longer lists (other digests, the whole-file copies of earlier versions) go;
       // the parts of the manifest's other files (another network's) stay.
-      const listed = files.flatMap((f) => (Array.isArray(f.parts) ? f.parts.map((p) => partKey(new URL(`weights/${f.file}`, base), p)) : []));
+      const listed = files.flatMap((f) =>
+        Array.isArray(f.parts) ? f.parts.map((p) => partKey(new URL(`weights/${f.file}`, base), p)) : [],
+      );
       const current = new Set(listed);
-      for (const old of await cache.keys().catch(() => [])) if (!current.has(old.url)) await cache.delete(old).catch(() => {});
+      for (const old of await cache.keys().catch(() => []))
+        if (!current.has(old.url)) await cache.delete(old).catch(() => {});
     }
     return weights;
   }
@@ -254,7 +190,12 @@ export class Weights {
     // the network.
     /** @returns {Source} */
     const source = () => (this.source.slice(0, count).every((s) => s === 'cache') ? 'cache' : 'network');
-    const report = () => onProgress(wanted.reduce((n, _, i) => n + this.received[i], 0), total, source());
+    const report = () =>
+      onProgress(
+        wanted.reduce((n, _, i) => n + this.received[i], 0),
+        total,
+        source(),
+      );
     const timer = setInterval(report, 100);
     try {
       for (let i = 0; i < count; i++) if (!this.bytes[i] && !this.arriving[i]) this.#bringFrom(i, count);
@@ -275,7 +216,10 @@ export class Weights {
     while (last + 1 < count && !this.bytes[last + 1] && !this.arriving[last + 1]) last += 1;
     for (let i = first; i <= last; i++) this.arriving[i] = deferred();
     this.#fill(first, last).catch((e) => {
-      const error = e instanceof WeightsError ? e : new WeightsError(`The weights could not be loaded: ${e instanceof Error ? e.message : e}`);
+      const error =
+        e instanceof WeightsError
+          ? e
+          : new WeightsError(`The weights could not be loaded: ${e instanceof Error ? e.message : e}`);
       for (let i = first; i <= last; i++) this.#failed(i, error);
     });
   }
@@ -333,7 +277,7 @@ export class Weights {
     try {
       response = await fetch(this.url, { cache: 'no-store', headers: { Range: `bytes=${start}-${end - 1}` } });
     } catch (e) {
-      throw new WeightsError(`The weights file (weights/${this.entry.file}) could not be fetched: ${e.message}`);
+      throw new WeightsError(`The weights file (weights/${this.entry.file}) could not be fetched: ${messageOf(e)}`);
     }
     if (!response.ok || !response.body) {
       builderHint();
@@ -343,7 +287,8 @@ export class Weights {
     let length; // the file's length, as the server tells it
     if (response.status === 206) {
       const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get('Content-Range') ?? '');
-      if (!range || Number(range[1]) !== start) throw new WeightsError(`The server answered the weights request with another range (${range?.[0] ?? 'none'}).`);
+      if (!range || Number(range[1]) !== start)
+        throw new WeightsError(`The server answered the weights request with another range (${range?.[0] ?? 'none'}).`);
       at = start;
       length = Number(range[3]);
     } else {
@@ -367,7 +312,7 @@ export class Weights {
     try {
       await this.#read(response, at, first, lastTaken, response.status === 206 ? end : fileLength);
     } catch (e) {
-      for (const i of extra) this.#failed(i, e);
+      for (const i of extra) this.#failed(i, e instanceof Error ? e : new Error(String(e)));
       throw e;
     }
   }
@@ -389,7 +334,7 @@ export class Weights {
         chunk = await reader.read();
       } catch (e) {
         throw new WeightsError(
-          `The weights download broke off after ${megabytes(moved)} of ${megabytes(expected)}: ${e.message}. Retry to try again.`,
+          `The weights download broke off after ${megabytes(moved)} of ${megabytes(expected)}: ${messageOf(e)}. Retry to try again.`,
         );
       }
       if (chunk.done) break;
@@ -398,7 +343,9 @@ export class Weights {
       while (value.length) {
         if (part > lastTaken) {
           await reader.cancel();
-          throw new WeightsError(`The weights file is larger than the list of weights says (${fileLength} bytes): it is damaged or out of date.`);
+          throw new WeightsError(
+            `The weights file is larger than the list of weights says (${fileLength} bytes): it is damaged or out of date.`,
+          );
         }
         const n = Math.min(value.length, buffer.length - filled);
         buffer.set(value.subarray(0, n), filled);
@@ -414,7 +361,9 @@ export class Weights {
       }
     }
     if (part <= lastTaken) {
-      throw new WeightsError(`The weights download broke off after ${megabytes(moved)} of ${megabytes(expected)}. Retry to try again.`);
+      throw new WeightsError(
+        `The weights download broke off after ${megabytes(moved)} of ${megabytes(expected)}. Retry to try again.`,
+      );
     }
   }
 
@@ -432,7 +381,12 @@ export class Weights {
     this.#arrived(i, bytes, 'network');
     // A full disk only costs the next visit a download.
     await this.cache
-      ?.put(this.key(i), new Response(/** @type {Uint8Array<ArrayBuffer>} */ (bytes), { headers: { 'Content-Type': 'application/octet-stream' } }))
+      ?.put(
+        this.key(i),
+        new Response(/** @type {Uint8Array<ArrayBuffer>} */ (bytes), {
+          headers: { 'Content-Type': 'application/octet-stream' },
+        }),
+      )
       .catch((e) => console.warn('filterlens: could not cache the weights:', e));
   }
 }

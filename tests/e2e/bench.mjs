@@ -14,6 +14,7 @@ import { ARTIFACTS, DIST, launch, openContext, openPage, screenshot, waitForDone
 import { NO_SERVICE_WORKER, serve } from './server.mjs';
 
 const steps = Number(process.argv[2] || 12);
+/** @param {number[]} xs */
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -30,11 +31,29 @@ const cases = [
   { name: 'WebGPU (SwiftShader)', webgpu: true, backend: 'wgpu', link: quick, site: isolated, build: 'pkg' },
   { name: 'Flex, single-threaded build', webgpu: false, backend: 'flex', link: quick, site: plain, build: 'pkg' },
   ...[...new Set([1, 2, all])].map((threads) => ({
-    name: `Flex, threaded build, ${threads} thread${threads > 1 ? 's' : ''}`, webgpu: false, backend: 'flex',
-    link: `${quick}&threads=${threads}`, site: isolated, build: 'pkg-threads',
+    name: `Flex, threaded build, ${threads} thread${threads > 1 ? 's' : ''}`,
+    webgpu: false,
+    backend: 'flex',
+    link: `${quick}&threads=${threads}`,
+    site: isolated,
+    build: 'pkg-threads',
   })),
-  { name: 'default demo, single-threaded build', webgpu: false, backend: 'flex', link: demo, site: plain, build: 'pkg' },
-  { name: `default demo, threaded build, ${all} threads`, webgpu: false, backend: 'flex', link: demo, site: isolated, build: 'pkg-threads' },
+  {
+    name: 'default demo, single-threaded build',
+    webgpu: false,
+    backend: 'flex',
+    link: demo,
+    site: plain,
+    build: 'pkg',
+  },
+  {
+    name: `default demo, threaded build, ${all} threads`,
+    webgpu: false,
+    backend: 'flex',
+    link: demo,
+    site: isolated,
+    build: 'pkg-threads',
+  },
 ];
 const results = [];
 const only = process.argv[3] ?? '';
@@ -62,9 +81,9 @@ for (const { name, webgpu, backend, link, site, build } of cases.filter((c) => c
       threads: m.cpu.threads,
       link,
       last_step_since_run_start_ms: Math.round(m.steps.at(-1).sinceStart),
-      weights_ms: Math.round(m.metrics.weights.millis),
-      first_step_since_navigation_ms: Math.round(run.firstStepAt),
-      first_step_since_run_start_ms: Math.round(run.firstStepSinceStart),
+      weights_ms: Math.round(/** @type {NonNullable<typeof m.metrics.weights>} */ (m.metrics.weights).millis),
+      first_step_since_navigation_ms: Math.round(/** @type {number} */ (run.firstStepAt)),
+      first_step_since_run_start_ms: Math.round(/** @type {number} */ (run.firstStepSinceStart)),
       first_step_ms: Math.round(m.steps[0].totalMillis),
       median_ms_per_step: Number(median(later.map((s) => s.totalMillis)).toFixed(1)),
       median_core_step_ms: Number(median(later.map((s) => s.millis)).toFixed(1)),

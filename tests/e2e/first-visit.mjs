@@ -24,14 +24,17 @@ const links = [
   { name: 'default link', hash: '' },
   { name: 'conv5_3 link', hash: '#layer=conv5_3&filter=100' },
 ];
+/** @param {number[]} xs */
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+/** @param {string} p */
 const kind = (p) => (p.endsWith('.safetensors') ? 'weights' : p.endsWith('.wasm') ? 'program' : 'rest');
 
 /** Opens `url` in `context` and waits for its first painted step: milliseconds since navigation, and the bytes by
- *  kind that had crossed the link by then. */
+ *  kind that had crossed the link by then. @param {import('playwright-core').BrowserContext} context
+ *  @param {string} url @param {Awaited<ReturnType<typeof serve>>} server */
 async function firstPicture(context, url, server) {
   const from = server.sent.length;
   const page = await openPage(context, url);
@@ -65,6 +68,7 @@ for (const mbit of speeds) {
         await server.close();
       }
     }
+    /** @param {number[]} xs */
     const mb = (xs) => Number((median(xs) / 1e6).toFixed(2));
     const row = {
       mbit,
@@ -85,4 +89,7 @@ for (const mbit of speeds) {
   }
 }
 mkdirSync(ARTIFACTS, { recursive: true });
-writeFileSync(path.join(ARTIFACTS, 'first-visit.json'), `${JSON.stringify({ date: new Date().toISOString(), site, rows }, null, 2)}\n`);
+writeFileSync(
+  path.join(ARTIFACTS, 'first-visit.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), site, rows }, null, 2)}\n`,
+);

@@ -62,7 +62,8 @@ export async function browserFor(t, { webgpu, args = [] }) {
   return browser;
 }
 
-/** The page at `url` in a fresh context (its own Cache Storage). @param {import('playwright-core').Browser} browser */
+/** The page at `url` in a fresh context (its own Cache Storage). @param {import('playwright-core').Browser} browser
+ *  @param {string} url */
 export async function open(browser, url) {
   return openPage(await openContext(browser), url);
 }
@@ -89,7 +90,8 @@ const LONGTASK_SCRIPT = () => {
   }).observe({ type: 'longtask', buffered: true });
 };
 
-/** A new context (its own Cache Storage) and page, with console errors collected. */
+/** A new context (its own Cache Storage) and page, with console errors collected.
+ *  @param {import('playwright-core').Browser} browser */
 export async function openContext(browser) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   await context.addInitScript(LONGTASK_SCRIPT);
@@ -112,12 +114,15 @@ export async function openPage(context, url, { before } = {}) {
 }
 
 /** Collects Content-Security-Policy violations from the very start of every page of `context` into
- *  `window.__violations` (the document's `securitypolicyviolation` events). */
+ *  `window.__violations` (the document's `securitypolicyviolation` events).
+ *  @param {import('playwright-core').BrowserContext} context */
 export async function recordViolations(context) {
   await context.addInitScript(() => {
     window.__violations = [];
     document.addEventListener('securitypolicyviolation', (e) =>
-      window.__violations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`),
+      window.__violations.push(
+        `${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`,
+      ),
     );
   });
 }
@@ -131,8 +136,11 @@ export async function recordViolations(context) {
 export async function reportWorkerViolations(page) {
   const cdp = await page.context().newCDPSession(page);
   let id = 0;
+  /** @param {string} sessionId @param {string} method @param {object} [params] */
   const send = (sessionId, method, params = {}) =>
-    cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: ++id, method, params }) }).catch(() => {});
+    cdp
+      .send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: ++id, method, params }) })
+      .catch(() => {});
   cdp.on('Target.attachedToTarget', async ({ sessionId, targetInfo }) => {
     if (targetInfo.type === 'worker') {
       await send(sessionId, 'Runtime.evaluate', {
@@ -146,11 +154,14 @@ export async function reportWorkerViolations(page) {
   await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: false });
 }
 
-/** The page's worker messages so far (window.filterlens.events). */
+/** The page's worker messages so far (window.filterlens.events). @param {import('playwright-core').Page} page
+ *  @param {string} [type] */
 export const events = (page, type) =>
   page.evaluate((type) => window.filterlens.events.filter((e) => !type || e.type === type), type);
 
-/** Waits until the current run (the page's runId) has reported at least `n` steps; returns those reports. */
+/** Waits until the current run (the page's runId) has reported at least `n` steps; returns those reports.
+ *  A page from openPage has `logs`, reported with the page's errors; a plain page has none.
+ *  @param {import('playwright-core').Page & { logs?: string[] }} page @param {number} n @param {number} [timeout] */
 export async function waitForSteps(page, n, timeout = 120_000) {
   await page.waitForFunction(
     (n) => {
@@ -164,20 +175,26 @@ export async function waitForSteps(page, n, timeout = 120_000) {
   const errors = await page.evaluate(() =>
     window.filterlens.events.filter((e) => e.type === 'error' || (e.type === 'weights' && e.phase === 'error')),
   );
-  if (errors.length) throw new Error(`the page reported: ${JSON.stringify(errors)}\n${page.logs.join('\n')}`);
-  const steps = await page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'step' && e.id === window.filterlens.runId));
+  if (errors.length) throw new Error(`the page reported: ${JSON.stringify(errors)}\n${page.logs?.join('\n') ?? ''}`);
+  const steps = await page.evaluate(() =>
+    window.filterlens.events.filter((e) => e.type === 'step' && e.id === window.filterlens.runId),
+  );
   // `activation`: the mean over the tiles, as the page's status line and plot show it.
-  return steps.map((s) => ({ ...s, activation: s.activations.reduce((a, b) => a + b, 0) / s.activations.length }));
+  return steps.map((s) => ({
+    ...s,
+    activation: /** @type {number[]} */ (s.activations).reduce((a, b) => a + b, 0) / s.activations.length,
+  }));
 }
 
 /** The latest run's request, as the page sent it to the worker. @param {import('playwright-core').Page} page */
-export const lastRequest = (page) => page.evaluate(() => window.filterlens.run.request);
+export const lastRequest = (page) => page.evaluate(() => /** @type {FilterlensRun} */ (window.filterlens.run).request);
 
 /** The latest backend the worker announced (`BackendInfo`). @param {import('playwright-core').Page} page */
 export const backendInfo = (page) =>
   page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'backend').map((e) => e.info));
 
-/** Waits for the page's current run to finish (its 'done' message). */
+/** Waits for the page's current run to finish (its 'done' message). @param {import('playwright-core').Page} page
+ *  @param {number} [timeout] */
 export async function waitForDone(page, timeout = 120_000) {
   await page.waitForFunction(
     () => window.filterlens.events.some((e) => e.type === 'done' && e.id === window.filterlens.runId),
@@ -186,24 +203,31 @@ export async function waitForDone(page, timeout = 120_000) {
   );
 }
 
-/** The picture's pixels as the worker holds them: `{ width, height, step, data: number[] }`. */
+/** The picture's pixels as the worker holds them: `{ width, height, step, data: number[] }`.
+ *  @param {import('playwright-core').Page} page */
 export const snapshot = (page) =>
   page.evaluate(async () => {
     const s = await window.filterlens.snapshot();
     return { width: s.width, height: s.height, step: s.step, data: s.data ? Array.from(s.data) : null };
   });
 
+/** The mean absolute difference of two pictures' pixels (Infinity when their sizes differ). Both have pixels (a
+ *  snapshot's `data` is null only before the first picture). @param {{ data: ArrayLike<number> | null }} a
+ *  @param {{ data: ArrayLike<number> | null }} b */
 export function pixelDifference(a, b) {
-  if (a.data.length !== b.data.length) return Infinity;
+  const [p, q] = /** @type {ArrayLike<number>[]} */ ([a.data, b.data]);
+  if (p.length !== q.length) return Infinity;
   let sum = 0;
-  for (let i = 0; i < a.data.length; i++) sum += Math.abs(a.data[i] - b.data[i]);
-  return sum / a.data.length;
+  for (let i = 0; i < p.length; i++) sum += Math.abs(p[i] - q[i]);
+  return sum / p.length;
 }
 
-/** Long tasks on the page's main thread that started after `since` (ms, performance.now()). */
+/** Long tasks on the page's main thread that started after `since` (ms, performance.now()).
+ *  @param {import('playwright-core').Page} page @param {number} [since] */
 export const longTasks = (page, since = 0) =>
   page.evaluate((since) => window.__longtasks.filter((t) => t.start >= since), since);
 
+/** @param {import('playwright-core').Page} page @param {string} name */
 export async function screenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, `${name}.png`);
@@ -211,15 +235,19 @@ export async function screenshot(page, name) {
   return file;
 }
 
-/** Screenshot of the visible canvas element only (what a person sees, via the placeholder canvas). */
+/** Screenshot of the visible canvas element only (what a person sees, via the placeholder canvas).
+ *  @param {import('playwright-core').Page} page */
 export const canvasShot = (page) => page.locator('#view').screenshot();
 
 /** How much neighbouring pixels agree (grey levels), best over four directions: about 0 for the starting noise,
- *  clearly positive once a texture forms. */
+ *  clearly positive once a texture forms. The picture has pixels (a snapshot's `data` is null only before the first).
+ *  @param {{ width: number, height: number, data: ArrayLike<number> | null }} picture */
 export function neighbourCorrelation({ width: w, height: h, data }) {
+  const pixels = /** @type {ArrayLike<number>} */ (data);
   const g = new Float64Array(w * h);
-  for (let i = 0; i < w * h; i++) g[i] = (data[4 * i] + data[4 * i + 1] + data[4 * i + 2]) / 3;
+  for (let i = 0; i < w * h; i++) g[i] = (pixels[4 * i] + pixels[4 * i + 1] + pixels[4 * i + 2]) / 3;
   const mean = g.reduce((a, b) => a + b, 0) / g.length;
+  /** @param {number} dx @param {number} dy */
   const corr = (dx, dy) => {
     let s = 0;
     let q = 0;
@@ -236,10 +264,16 @@ export function neighbourCorrelation({ width: w, height: h, data }) {
 }
 
 /** Decodes a PNG file as filterlens writes them (8-bit RGBA, not interlaced; or RGB, as screenshots come), checking the signature, every chunk's
- *  CRC and the IEND; throws on anything else. Returns `{ width, height, data }` like a snapshot. */
+ *  CRC and the IEND; throws on anything else. Returns `{ width, height, data }` like a snapshot.
+ *  @param {Uint8Array} bytes */
 export function decodePng(bytes) {
   const { width, height, channels, chunks } = readChunks(bytes);
-  const rows = unfilter(inflateSync(Buffer.concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.body))), width, height, channels);
+  const rows = unfilter(
+    inflateSync(Buffer.concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.body))),
+    width,
+    height,
+    channels,
+  );
   if (channels === 4) return { width, height, data: rows };
   const data = new Uint8Array(4 * width * height).fill(255);
   for (let i = 0; i < width * height; i++) data.set(rows.subarray(3 * i, 3 * i + 3), 4 * i);
@@ -255,20 +289,25 @@ export function decodeApng(bytes) {
   assert.ok(actl, 'an acTL chunk: an animated PNG');
   assert.ok(chunks.indexOf(actl) < chunks.findIndex((c) => c.type === 'IDAT'), 'acTL before the image data');
   const [count, plays] = [actl.body.readUInt32BE(0), actl.body.readUInt32BE(4)];
+  /** @type {{ delay: number, parts: Buffer[] }[]} */
   const frames = [];
   let sequence = 0;
   for (const chunk of chunks) {
     if (chunk.type === 'fcTL') {
       const b = chunk.body;
       assert.equal(b.readUInt32BE(0), sequence++, 'fcTL sequence number');
-      assert.deepEqual([b.readUInt32BE(4), b.readUInt32BE(8), b.readUInt32BE(12), b.readUInt32BE(16)], [width, height, 0, 0], 'a whole frame');
+      assert.deepEqual(
+        [b.readUInt32BE(4), b.readUInt32BE(8), b.readUInt32BE(12), b.readUInt32BE(16)],
+        [width, height, 0, 0],
+        'a whole frame',
+      );
       frames.push({ delay: b.readUInt16BE(20) / (b.readUInt16BE(22) || 100), parts: [] });
     } else if (chunk.type === 'IDAT') {
       assert.ok(frames.length === 1, 'the default image is the first frame');
       frames[0].parts.push(chunk.body);
     } else if (chunk.type === 'fdAT') {
       assert.equal(chunk.body.readUInt32BE(0), sequence++, 'fdAT sequence number');
-      frames.at(-1).parts.push(chunk.body.subarray(4));
+      /** @type {(typeof frames)[number]} */ (frames.at(-1)).parts.push(chunk.body.subarray(4)); // after an fcTL
     }
   }
   assert.equal(frames.length, count, 'acTL counts the frames');
@@ -276,7 +315,10 @@ export function decodeApng(bytes) {
     width,
     height,
     plays,
-    frames: frames.map((f) => ({ delay: f.delay, data: unfilter(inflateSync(Buffer.concat(f.parts)), width, height, 4) })),
+    frames: frames.map((f) => ({
+      delay: f.delay,
+      data: unfilter(inflateSync(Buffer.concat(f.parts)), width, height, 4),
+    })),
   };
 }
 
@@ -285,7 +327,7 @@ function readChunks(bytes) {
   const buffer = Buffer.from(bytes);
   assert.deepEqual([...buffer.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'PNG signature');
   const chunks = [];
-  for (let at = 8; at < buffer.length; ) {
+  for (let at = 8; at < buffer.length;) {
     const length = buffer.readUInt32BE(at);
     const type = buffer.toString('latin1', at + 4, at + 8);
     const body = buffer.subarray(at + 8, at + 8 + length);
@@ -294,7 +336,7 @@ function readChunks(bytes) {
     at += 12 + length;
   }
   assert.equal(chunks[0].type, 'IHDR');
-  assert.equal(chunks.at(-1).type, 'IEND');
+  assert.equal(chunks.at(-1)?.type, 'IEND'); // chunks[0] is there
   const ihdr = chunks[0].body;
   const [width, height] = [ihdr.readUInt32BE(0), ihdr.readUInt32BE(4)];
   assert.ok([2, 6].includes(ihdr[9]) && ihdr[8] === 8 && ihdr[12] === 0, '8-bit RGB or RGBA, not interlaced');
@@ -314,7 +356,12 @@ function unfilter(raw, width, height, channels) {
       const b = y > 0 ? rows[(y - 1) * stride + x] : 0;
       const c = x >= channels && y > 0 ? rows[(y - 1) * stride + x - channels] : 0;
       const p = a + b - c;
-      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      const paeth =
+        Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c)
+          ? a
+          : Math.abs(p - b) <= Math.abs(p - c)
+            ? b
+            : c;
       const predictor = [0, a, b, (a + b) >> 1, paeth][filter];
       assert.notEqual(predictor, undefined, `row filter ${filter}`);
       rows[y * stride + x] = (raw[y * (1 + stride) + 1 + x] + predictor) & 255;
@@ -329,6 +376,7 @@ const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   return c >>> 0;
 });
 
+/** @param {Uint8Array} bytes */
 function crc32(bytes) {
   let c = 0xffffffff;
   for (const byte of bytes) c = CRC_TABLE[(c ^ byte) & 255] ^ (c >>> 8);
@@ -340,16 +388,20 @@ function crc32(bytes) {
 export function soakPlot(samples) {
   const [w, h, pad] = [640, 220, 40];
   const tMax = Math.max(...samples.map((s) => s.at), 1);
+  /** @param {'wasm' | 'heap'} key */
   const top = (key) => (Math.max(...samples.map((s) => s[key])) / 1e6) * 1.15;
   const [wasmTop, heapTop] = [top('wasm'), top('heap')];
+  /** @param {number} v */
   const x = (v) => pad + ((w - 2 * pad) * v) / tMax;
+  /** @param {number} mb @param {number} max */
   const y = (mb, max) => h - pad - ((h - 2 * pad) * mb) / max;
+  /** @param {'wasm' | 'heap'} key @param {number} max @param {string} colour */
   const line = (key, max, colour) =>
     `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${samples.map((s) => `${x(s.at).toFixed(1)},${y(s[key] / 1e6, max).toFixed(1)}`).join(' ')}"/>`;
   const phases = ['steps', 'restarts', 'grid'].map((p, i) => {
     const inPhase = samples.filter((s) => s.phase === p);
     if (!inPhase.length) return '';
-    const [a, b] = [x(inPhase[0].at), x(inPhase.at(-1).at)];
+    const [a, b] = [x(inPhase[0].at), x(/** @type {(typeof samples)[number]} */ (inPhase.at(-1)).at)];
     return `<rect x="${a.toFixed(1)}" y="${pad}" width="${Math.max(b - a, 1).toFixed(1)}" height="${h - 2 * pad}" fill="${['#f4f4f4', '#eaf2fb', '#fbf1e8'][i]}"/><text x="${(a + 3).toFixed(1)}" y="${pad + 12}" font-size="11">${p}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">

@@ -10,7 +10,19 @@ import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ROOT, browserFor, openContext, openPage, servedSite } from './helpers.mjs';
-import { GRIDS, IGNORED_SHOWN, MAX_THREADS, SIZES, appliesTo, channels, ignoredNotice, maxSize, parseLink, shorten, toLink } from '../../www/settings.js';
+import {
+  GRIDS,
+  IGNORED_SHOWN,
+  MAX_THREADS,
+  SIZES,
+  appliesTo,
+  channels,
+  ignoredNotice,
+  maxSize,
+  parseLink,
+  shorten,
+  toLink,
+} from '../../www/settings.js';
 
 /** @type {import('../../www/protocol.js').Catalog} */
 const catalog = JSON.parse(readFileSync(path.join(ROOT, 'www/catalog.json'), 'utf8'));
@@ -28,12 +40,63 @@ const SCRIPTS = [
   '${window.pwned=1}',
 ];
 const NUMBERS = [
-  '', ' ', 'NaN', 'Infinity', '-Infinity', '1e308', '1e999', '-1e999', '2e-400', '-1', '-0', '0', '0.5', '1.5', '-3.7',
-  '0x10', '0b101', '0o7', '1_000', '١٢', '9007199254740993', '4294967295', '4294967296', '1e3', '.5', '5.', '+7', '++1',
+  '',
+  ' ',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e308',
+  '1e999',
+  '-1e999',
+  '2e-400',
+  '-1',
+  '-0',
+  '0',
+  '0.5',
+  '1.5',
+  '-3.7',
+  '0x10',
+  '0b101',
+  '0o7',
+  '1_000',
+  '١٢',
+  '9007199254740993',
+  '4294967295',
+  '4294967296',
+  '1e3',
+  '.5',
+  '5.',
+  '+7',
+  '++1',
 ];
 const WORDS = [
-  '%', '%%', '%E0%A4%A', '%ZZ', '%00', '%2526', '%C0%AF', '%ED%A0%80', '+', '&', '=', '==', '#', 'true', 'TRUE',
-  'false', 'null', 'undefined', '[]', '{}', '__proto__', 'constructor', 'toString', '\u0000', '\u202e', '\ud800', 'é',
+  '%',
+  '%%',
+  '%E0%A4%A',
+  '%ZZ',
+  '%00',
+  '%2526',
+  '%C0%AF',
+  '%ED%A0%80',
+  '+',
+  '&',
+  '=',
+  '==',
+  '#',
+  'true',
+  'TRUE',
+  'false',
+  'null',
+  'undefined',
+  '[]',
+  '{}',
+  '__proto__',
+  'constructor',
+  'toString',
+  '\u0000',
+  '\u202e',
+  '\ud800',
+  'é',
 ];
 /** Every value some field takes, so that junk and good values mix. */
 const GOOD = [
@@ -48,7 +111,16 @@ const GOOD = [
             ? ['conv4_3:20 + 0.5*conv4_3:33', 'neuron(conv1:3)']
             : [String(f.min), String(f.max)],
   ),
-  ...BACKENDS, ...SIZES.map(String), ...GRIDS.map(String), '0', '63', '255', '511', '150', '2', '0.05',
+  ...BACKENDS,
+  ...SIZES.map(String),
+  ...GRIDS.map(String),
+  '0',
+  '63',
+  '255',
+  '511',
+  '150',
+  '2',
+  '0.05',
 ];
 const KEYS = [...FIELDS.keys(), 'filter', 'grid', 'backend', 'threads', 'step'];
 
@@ -76,7 +148,11 @@ const pair = fc.oneof(
 );
 /** A hash as a visitor might paste or a page might link it: up to a dozen pairs, any separators. */
 const hash = fc
-  .tuple(fc.constantFrom('#', '', '##', '#&'), fc.array(pair, { maxLength: 12 }), fc.constantFrom('&', '&', '&', '&&', ';'))
+  .tuple(
+    fc.constantFrom('#', '', '##', '#&'),
+    fc.array(pair, { maxLength: 12 }),
+    fc.constantFrom('&', '&', '&', '&&', ';'),
+  )
   .map(([start, pairs, sep]) => start + pairs.join(sep));
 /** About 100 kB: one huge value or key, thousands of keys, thousands of repeats, nothing but separators. */
 const huge = fc
@@ -107,16 +183,23 @@ function problems(s) {
     const v = s[f.name];
     if (f.kind === 'choice' && !f.choices.includes(v)) out.push(`${f.name}=${v}`);
     if (f.kind === 'boolean' && typeof v !== 'boolean') out.push(`${f.name}=${v}`);
-    if ((f.kind === 'integer' || f.kind === 'number') && !(typeof v === 'number' && Number.isFinite(v) && v >= f.min && v <= f.max)) {
+    if (
+      (f.kind === 'integer' || f.kind === 'number') &&
+      !(typeof v === 'number' && Number.isFinite(v) && v >= f.min && v <= f.max)
+    ) {
       out.push(`${f.name}=${v} outside ${f.min}–${f.max}`);
     }
     if (f.kind === 'integer' && !Number.isInteger(v)) out.push(`${f.name}=${v} is not whole`);
-    if (f.kind === 'layer' && !catalog.models.find((m) => m.name === s.model)?.layers.some((l) => l.name === v)) out.push(`${f.name}=${v} for ${s.model}`);
-    if (f.kind === 'expressions' && !(typeof v === 'string' && v === v.trim() && [...v].length <= f.maxChars)) out.push(`${f.name}=${v}`);
+    if (f.kind === 'layer' && !catalog.models.find((m) => m.name === s.model)?.layers.some((l) => l.name === v))
+      out.push(`${f.name}=${v} for ${s.model}`);
+    if (f.kind === 'expressions' && !(typeof v === 'string' && v === v.trim() && [...v].length <= f.maxChars))
+      out.push(`${f.name}=${v}`);
   }
   if (out.length) return out; // the filter's range depends on the network and the layer
-  if (!Number.isInteger(s.filter) || s.filter < 0 || s.filter >= channels(catalog, /** @type {any} */ (s))) out.push(`filter=${s.filter} for ${s.layer}`);
-  if (!Number.isInteger(s.towards) || s.towards < -1 || s.towards >= channels(catalog, /** @type {any} */ (s))) out.push(`towards=${s.towards} for ${s.layer}`);
+  if (!Number.isInteger(s.filter) || s.filter < 0 || s.filter >= channels(catalog, /** @type {any} */ (s)))
+    out.push(`filter=${s.filter} for ${s.layer}`);
+  if (!Number.isInteger(s.towards) || s.towards < -1 || s.towards >= channels(catalog, /** @type {any} */ (s)))
+    out.push(`towards=${s.towards} for ${s.layer}`);
   if (!GRIDS.includes(s.grid)) out.push(`grid=${s.grid}`);
   if (!SIZES.includes(s.size) || s.size > maxSize(s.grid)) out.push(`size=${s.size} for grid ${s.grid}`);
   if (!BACKENDS.includes(s.backend)) out.push(`backend=${s.backend}`);
@@ -128,7 +211,9 @@ function problems(s) {
   return out;
 }
 
-/** Whether the settings took `text` for `name` (a loose reading: a value equal to the default counts as used). */
+/** Whether the settings took `text` for `name` (a loose reading: a value equal to the default counts as used).
+ *  @param {import('../../www/settings.js').Settings} settings @param {string} name @param {string} text
+ *  @param {URLSearchParams} q @returns {boolean} */
 function took(settings, name, text, q) {
   if (name === 'step') return !q.has('stepSize') && took(settings, 'stepSize', text, q);
   const field = FIELDS.get(name);
@@ -136,7 +221,8 @@ function took(settings, name, text, q) {
   if (name === 'backend' || field?.kind === 'choice' || field?.kind === 'layer') return settings[name] === text;
   if (field?.kind === 'boolean') return String(settings[name]) === text;
   if (field?.kind === 'expressions') return settings[name] === text.trim();
-  if (field || name === 'filter' || name === 'grid' || name === 'towards' || name === 'threads') return text.trim() !== '' && Number(text) === settings[name];
+  if (field || name === 'filter' || name === 'grid' || name === 'towards' || name === 'threads')
+    return text.trim() !== '' && Number(text) === settings[name];
   return false; // not a setting
 }
 
@@ -151,7 +237,10 @@ function check(h) {
   for (const k of keys.length > 200 ? keys.filter((_, i) => i % Math.ceil(keys.length / 200) === 0) : keys) {
     if (q.getAll(k).every((v) => took(settings, k, v, q))) continue;
     const named = k === '' ? 'has no name' : shorten(k).replace(/…$/, '');
-    assert.ok(ignored.some((i) => i.includes(named)), `${JSON.stringify(k.slice(0, 80))} unused but not named in ${JSON.stringify(ignored.slice(0, 20))}`);
+    assert.ok(
+      ignored.some((i) => i.includes(named)),
+      `${JSON.stringify(k.slice(0, 80))} unused but not named in ${JSON.stringify(ignored.slice(0, 20))}`,
+    );
   }
   // What is said stays short, whatever the link's length.
   for (const i of ignored) assert.ok(i.length <= 200, `a message of ${i.length} characters`);
@@ -194,7 +283,8 @@ test('parseLink: 100 kB hashes are quick, and what the page says of them stays s
       const { ignored } = check(h);
       slowest = Math.max(slowest, performance.now() - start);
       const notice = ignoredNotice(ignored);
-      if (ignored.length > IGNORED_SHOWN) assert.match(notice, new RegExp(`; and ${ignored.length - IGNORED_SHOWN} more\\.$`));
+      if (ignored.length > IGNORED_SHOWN)
+        assert.match(notice, new RegExp(`; and ${ignored.length - IGNORED_SHOWN} more\\.$`));
     }),
     { seed: SEED, numRuns: 60 },
   );
@@ -213,7 +303,11 @@ test('parseLink: the hand-written worst cases', () => {
   };
   for (const [h, words] of Object.entries(cases)) {
     const { ignored } = check(h);
-    for (const word of words) assert.ok(ignored.some((i) => i.includes(word)), `${word} in ${JSON.stringify(ignored)}`);
+    for (const word of words)
+      assert.ok(
+        ignored.some((i) => i.includes(word)),
+        `${word} in ${JSON.stringify(ignored)}`,
+      );
   }
   // The mode's own size fits a grid without a word; a size the link asked for is named.
   assert.deepEqual(parseLink(catalog, '#grid=64').ignored, []);
@@ -246,56 +340,65 @@ const NASTY = [
   ...fc.sample(hash, { seed: SEED, numRuns: 12 }).map((h) => h.replace(/^#*/, '')),
 ];
 
-test('the page under nasty links: no error, valid settings, the ignored fields named, nothing from the link runs', { timeout: 120_000 }, async (t) => {
-  const browser = await browserFor(t, { webgpu: false });
-  const context = await openContext(browser);
-  let named = 0;
-  for (const raw of NASTY) {
-    const url = `${site.url}dist/#${raw}`;
-    const shownRaw = JSON.stringify(raw.slice(0, 120));
-    // What the browser makes of the address (it escapes what an address may not hold), as the page reads it.
-    const { ignored } = parseLink(catalog, new URL(url).hash);
-    const page = await openPage(context, url);
-    const seen = await page.evaluate(() => ({
-      settings: window.filterlens.settings,
-      hash: location.hash,
-      pwned: /** @type {any} */ (window).pwned,
-      notice: Array.from(document.querySelectorAll('#notices li[data-group="link"]'), (li) => li.textContent),
-      elements: document.querySelectorAll('#notices *:not(li)').length,
-    }));
-    assert.deepEqual(problems(seen.settings), [], shownRaw);
-    assert.equal(seen.hash, toLink(catalog, /** @type {any} */ (seen.settings)), 'the page writes its link back');
-    assert.equal(seen.pwned, undefined, `script from ${shownRaw} ran`);
-    assert.equal(seen.elements, 0, 'the notices hold text only');
-    assert.deepEqual(seen.notice, ignored.length ? [ignoredNotice(ignored)] : [], shownRaw);
-    named += Math.min(ignored.length, IGNORED_SHOWN);
-    const errors = page.logs.filter((l) => /^(pageerror|error):/.test(l));
-    assert.deepEqual(errors, [], shownRaw);
-    await page.close();
-  }
-  // The same links followed within one page (hashchange), as a click on a link would.
-  const page = await openPage(context, `${site.url}dist/#steps=1&size=64`);
-  for (const raw of NASTY.slice(0, 10)) {
-    const url = `${site.url}dist/#${raw}`;
-    const { ignored } = parseLink(catalog, new URL(url).hash);
-    await page.evaluate(
-      (raw) =>
-        new Promise((resolve) => {
-          window.addEventListener('hashchange', () => setTimeout(resolve, 0), { once: true });
-          setTimeout(resolve, 2000);
-          location.hash = raw;
-        }),
-      raw,
+test(
+  'the page under nasty links: no error, valid settings, the ignored fields named, nothing from the link runs',
+  { timeout: 120_000 },
+  async (t) => {
+    const browser = await browserFor(t, { webgpu: false });
+    const context = await openContext(browser);
+    let named = 0;
+    for (const raw of NASTY) {
+      const url = `${site.url}dist/#${raw}`;
+      const shownRaw = JSON.stringify(raw.slice(0, 120));
+      // What the browser makes of the address (it escapes what an address may not hold), as the page reads it.
+      const { ignored } = parseLink(catalog, new URL(url).hash);
+      const page = await openPage(context, url);
+      const seen = await page.evaluate(() => ({
+        settings: window.filterlens.settings,
+        hash: location.hash,
+        pwned: /** @type {any} */ (window).pwned,
+        notice: Array.from(document.querySelectorAll('#notices li[data-group="link"]'), (li) => li.textContent),
+        elements: document.querySelectorAll('#notices *:not(li)').length,
+      }));
+      assert.deepEqual(problems(seen.settings), [], shownRaw);
+      assert.equal(seen.hash, toLink(catalog, /** @type {any} */ (seen.settings)), 'the page writes its link back');
+      assert.equal(seen.pwned, undefined, `script from ${shownRaw} ran`);
+      assert.equal(seen.elements, 0, 'the notices hold text only');
+      assert.deepEqual(seen.notice, ignored.length ? [ignoredNotice(ignored)] : [], shownRaw);
+      named += Math.min(ignored.length, IGNORED_SHOWN);
+      const errors = page.logs.filter((l) => /^(pageerror|error):/.test(l));
+      assert.deepEqual(errors, [], shownRaw);
+      await page.close();
+    }
+    // The same links followed within one page (hashchange), as a click on a link would.
+    const page = await openPage(context, `${site.url}dist/#steps=1&size=64`);
+    for (const raw of NASTY.slice(0, 10)) {
+      const url = `${site.url}dist/#${raw}`;
+      const { ignored } = parseLink(catalog, new URL(url).hash);
+      await page.evaluate(
+        (raw) =>
+          new Promise((resolve) => {
+            window.addEventListener('hashchange', () => setTimeout(resolve, 0), { once: true });
+            setTimeout(resolve, 2000);
+            location.hash = raw;
+          }),
+        raw,
+      );
+      const seen = await page.evaluate(() => ({
+        settings: window.filterlens.settings,
+        pwned: /** @type {any} */ (window).pwned,
+        notice: Array.from(document.querySelectorAll('#notices li[data-group="link"]'), (li) => li.textContent),
+      }));
+      assert.deepEqual(problems(seen.settings), [], raw.slice(0, 120));
+      assert.equal(seen.pwned, undefined);
+      assert.deepEqual(seen.notice, ignored.length ? [ignoredNotice(ignored)] : [], raw.slice(0, 120));
+    }
+    assert.deepEqual(
+      page.logs.filter((l) => /^(pageerror|error):/.test(l)),
+      [],
     );
-    const seen = await page.evaluate(() => ({
-      settings: window.filterlens.settings,
-      pwned: /** @type {any} */ (window).pwned,
-      notice: Array.from(document.querySelectorAll('#notices li[data-group="link"]'), (li) => li.textContent),
-    }));
-    assert.deepEqual(problems(seen.settings), [], raw.slice(0, 120));
-    assert.equal(seen.pwned, undefined);
-    assert.deepEqual(seen.notice, ignored.length ? [ignoredNotice(ignored)] : [], raw.slice(0, 120));
-  }
-  assert.deepEqual(page.logs.filter((l) => /^(pageerror|error):/.test(l)), []);
-  t.diagnostic(`${NASTY.length} links opened and ${Math.min(NASTY.length, 10)} followed; ${named} unusable fields named on the page`);
-});
+    t.diagnostic(
+      `${NASTY.length} links opened and ${Math.min(NASTY.length, 10)} followed; ${named} unusable fields named on the page`,
+    );
+  },
+);

@@ -12,7 +12,9 @@ import { ROOT, browserFor, open, servedSite, waitForDone } from './helpers.mjs';
 const site = servedSite();
 /** @type {import('../../www/protocol.js').Catalog} */
 const catalog = JSON.parse(readFileSync(path.join(ROOT, 'www/catalog.json'), 'utf8'));
-const layersOf = (name) => /** @type {import('../../www/protocol.js').ModelEntry} */ (catalog.models.find((m) => m.name === name)).layers;
+/** @param {import('../../www/protocol.js').NetworkName} name */
+const layersOf = (name) =>
+  /** @type {import('../../www/protocol.js').ModelEntry} */ (catalog.models.find((m) => m.name === name)).layers;
 
 /** What the page's network and layer controls show. @param {import('playwright-core').Page} page */
 const controls = (page) =>
@@ -34,46 +36,93 @@ const controls = (page) =>
     };
   });
 
-/** The weights files the server was asked for since request `from`. */
-const weightsAsked = (from) => site.requests.slice(from).filter((p) => p.includes('-f16.safetensors')).map((p) => path.basename(p));
+/** The weights files the server was asked for since request `from`. @param {number} from */
+const weightsAsked = (from) =>
+  site.requests
+    .slice(from)
+    .filter((p) => p.includes('-f16.safetensors'))
+    .map((p) => path.basename(p));
 
-test("an AlexNet link fetches AlexNet's weights only; its controls follow AlexNet's table", { timeout: 300_000 }, async (t) => {
-  const browser = await browserFor(t, { webgpu: false });
-  const before = site.requests.length;
-  const page = await open(browser, `${site.url}dist/#mode=classic&model=alexnet&layer=conv5&filter=200&steps=3&size=64&seed=1&backend=flex`);
-  await waitForDone(page);
-  const shown = await controls(page);
-  assert.equal(shown.model, 'alexnet');
-  assert.deepEqual(shown.models, catalog.models.map((m) => m.title));
-  assert.deepEqual(shown.layers, layersOf('alexnet').map((l) => `${l.name} (${l.channels})`));
-  assert.deepEqual([shown.sliderMax, shown.slider, shown.layer, shown.filterMax], [4, 4, 'conv5', 255]);
-  assert.match(shown.status, /^AlexNet conv5 filter 200 · Flex/);
-  assert.match(shown.hash, /^#mode=classic&model=alexnet&layer=conv5&filter=200&/);
-  assert.deepEqual([...new Set(weightsAsked(before))], ['alexnet-f16.safetensors'], 'no VGG16 bytes for an AlexNet link');
-  const [request] = await page.evaluate(() => [window.filterlens.run?.request ?? null]);
-  assert.equal(request?.model, 'alexnet');
+test(
+  "an AlexNet link fetches AlexNet's weights only; its controls follow AlexNet's table",
+  { timeout: 300_000 },
+  async (t) => {
+    const browser = await browserFor(t, { webgpu: false });
+    const before = site.requests.length;
+    const page = await open(
+      browser,
+      `${site.url}dist/#mode=classic&model=alexnet&layer=conv5&filter=200&steps=3&size=64&seed=1&backend=flex`,
+    );
+    await waitForDone(page);
+    const shown = await controls(page);
+    assert.equal(shown.model, 'alexnet');
+    assert.deepEqual(
+      shown.models,
+      catalog.models.map((m) => m.title),
+    );
+    assert.deepEqual(
+      shown.layers,
+      layersOf('alexnet').map((l) => `${l.name} (${l.channels})`),
+    );
+    assert.deepEqual([shown.sliderMax, shown.slider, shown.layer, shown.filterMax], [4, 4, 'conv5', 255]);
+    assert.match(shown.status, /^AlexNet conv5 filter 200 · Flex/);
+    assert.match(shown.hash, /^#mode=classic&model=alexnet&layer=conv5&filter=200&/);
+    assert.deepEqual(
+      [...new Set(weightsAsked(before))],
+      ['alexnet-f16.safetensors'],
+      'no VGG16 bytes for an AlexNet link',
+    );
+    const [request] = await page.evaluate(() => [window.filterlens.run?.request ?? null]);
+    assert.equal(request?.model, 'alexnet');
 
-  // VGG16 from the menu: its default layer, its 13 stops, its weights fetched now; the filter (200) fits conv3_2.
-  let asked = site.requests.length;
-  await page.selectOption('#model', 'vgg16');
-  await page.waitForFunction(() => window.filterlens.events.some((e) => e.type === 'done' && e.id === window.filterlens.runId && window.filterlens.run?.request.model === 'vgg16'), null, { timeout: 120_000 });
-  const vgg = await controls(page);
-  assert.deepEqual([vgg.model, vgg.sliderMax, vgg.layer, vgg.filterMax], ['vgg16', 12, 'conv3_2', 255]);
-  assert.deepEqual(vgg.layers, layersOf('vgg16').map((l) => `${l.name} (${l.channels})`));
-  assert.match(vgg.hash, /^#mode=classic&model=vgg16&layer=conv3_2&filter=200&/);
-  assert.match(vgg.status, /^VGG16 conv3_2 filter 200 · /);
-  assert.deepEqual([...new Set(weightsAsked(asked))], ['vgg16-f16.safetensors']);
+    // VGG16 from the menu: its default layer, its 13 stops, its weights fetched now; the filter (200) fits conv3_2.
+    let asked = site.requests.length;
+    await page.selectOption('#model', 'vgg16');
+    await page.waitForFunction(
+      () =>
+        window.filterlens.events.some(
+          (e) =>
+            e.type === 'done' && e.id === window.filterlens.runId && window.filterlens.run?.request.model === 'vgg16',
+        ),
+      null,
+      { timeout: 120_000 },
+    );
+    const vgg = await controls(page);
+    assert.deepEqual([vgg.model, vgg.sliderMax, vgg.layer, vgg.filterMax], ['vgg16', 12, 'conv3_2', 255]);
+    assert.deepEqual(
+      vgg.layers,
+      layersOf('vgg16').map((l) => `${l.name} (${l.channels})`),
+    );
+    assert.match(vgg.hash, /^#mode=classic&model=vgg16&layer=conv3_2&filter=200&/);
+    assert.match(vgg.status, /^VGG16 conv3_2 filter 200 · /);
+    assert.deepEqual([...new Set(weightsAsked(asked))], ['vgg16-f16.safetensors']);
 
-  // Back to AlexNet: its default layer, its weights still in the worker (nothing fetched); a layer of 64 filters
-  // clamps the filter.
-  asked = site.requests.length;
-  await page.selectOption('#model', 'alexnet');
-  await page.locator('#layer-name').selectOption('conv1');
-  await page.waitForFunction(() => window.filterlens.events.some((e) => e.type === 'done' && e.id === window.filterlens.runId && window.filterlens.run?.request.layer === 'conv1'), null, { timeout: 120_000 });
-  const back = await controls(page);
-  assert.deepEqual([back.model, back.layer, back.slider, back.filterMax], ['alexnet', 'conv1', 0, 63]);
-  assert.match(back.hash, /^#mode=classic&model=alexnet&layer=conv1&filter=63&/);
-  // (VGG16's deeper layers may still be arriving in the background, after its first picture.)
-  assert.deepEqual(weightsAsked(asked).filter((f) => f.startsWith('alexnet')), [], 'AlexNet\'s weights were already in');
-  assert.deepEqual(page.logs.filter((l) => l.startsWith('pageerror') || l.startsWith('error')), []);
-});
+    // Back to AlexNet: its default layer, its weights still in the worker (nothing fetched); a layer of 64 filters
+    // clamps the filter.
+    asked = site.requests.length;
+    await page.selectOption('#model', 'alexnet');
+    await page.locator('#layer-name').selectOption('conv1');
+    await page.waitForFunction(
+      () =>
+        window.filterlens.events.some(
+          (e) =>
+            e.type === 'done' && e.id === window.filterlens.runId && window.filterlens.run?.request.layer === 'conv1',
+        ),
+      null,
+      { timeout: 120_000 },
+    );
+    const back = await controls(page);
+    assert.deepEqual([back.model, back.layer, back.slider, back.filterMax], ['alexnet', 'conv1', 0, 63]);
+    assert.match(back.hash, /^#mode=classic&model=alexnet&layer=conv1&filter=63&/);
+    // (VGG16's deeper layers may still be arriving in the background, after its first picture.)
+    assert.deepEqual(
+      weightsAsked(asked).filter((f) => f.startsWith('alexnet')),
+      [],
+      "AlexNet's weights were already in",
+    );
+    assert.deepEqual(
+      page.logs.filter((l) => l.startsWith('pageerror') || l.startsWith('error')),
+      [],
+    );
+  },
+);

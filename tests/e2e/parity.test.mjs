@@ -17,10 +17,15 @@ import { test } from 'node:test';
 import { ROOT, browserFor, decodePng, open, servedSite, waitForDone } from './helpers.mjs';
 
 const site = servedSite();
-const CLI = path.join(process.env.CARGO_TARGET_DIR || path.join(homedir(), '.cache/filterlens/target'), 'release/filterlens');
+const CLI = path.join(
+  process.env.CARGO_TARGET_DIR || path.join(homedir(), '.cache/filterlens/target'),
+  'release/filterlens',
+);
 const scratch = mkdtempSync(path.join(tmpdir(), 'filterlens-parity-'));
 
-/** The largest and the mean difference of two pictures' RGB values, grey levels. */
+/** The largest and the mean difference of two pictures' RGB values, grey levels.
+ *  @param {{ width: number, height: number, data: ArrayLike<number> }} a
+ *  @param {{ width: number, height: number, data: ArrayLike<number> }} b */
 function difference(a, b) {
   assert.deepEqual([a.width, a.height], [b.width, b.height]);
   let [worst, sum, n] = [0, 0, 0];
@@ -34,11 +39,14 @@ function difference(a, b) {
   return { worst, mean: sum / n };
 }
 
-/** The picture the page exports for `hash` on `backend`. */
+/** The picture the page exports for `hash` on `backend`. @param {import('playwright-core').Browser} browser
+ *  @param {string} hash @param {string} backend */
 async function pagePicture(browser, hash, backend) {
   const page = await open(browser, `${site.url}dist/#${hash}&backend=${backend}`);
   await waitForDone(page, 300_000);
-  const [info] = await page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'backend').map((e) => e.info));
+  const [info] = await page.evaluate(() =>
+    window.filterlens.events.filter((e) => e.type === 'backend').map((e) => e.info),
+  );
   assert.equal(info.backend, backend);
   const [file] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()]);
   const png = decodePng(readFileSync(await file.path()));
@@ -55,21 +63,57 @@ const CASES = [
   // NAdam's first steps move each phase by about ±lr like Adam's: measured 2 / 0.37 (wasm vs native) and 5 / 0.92
   // (WebGPU vs Flex) after 5 steps with 2 crops.
   { name: 'maco', mode: 'maco', model: 'vgg16', layer: 'conv2_1', crops: 2, worst: 10, mean: 2 },
-].map((c) => ({ ...c, hash: `mode=${c.mode}&model=${c.model}&layer=${c.layer}&filter=3&steps=5&size=64&seed=7${c.crops ? `&crops=${c.crops}` : ''}` }));
+].map((c) => ({
+  ...c,
+  hash: `mode=${c.mode}&model=${c.model}&layer=${c.layer}&filter=3&steps=5&size=64&seed=7${c.crops ? `&crops=${c.crops}` : ''}`,
+}));
 
-test('the page paints what the CLI paints for the same link (Flex in wasm vs native)', { timeout: 600_000 }, async (t) => {
-  assert.ok(existsSync(CLI), `${CLI} is built by cargo test (make test builds it before the browser tests)`);
-  const browser = await browserFor(t, { webgpu: false });
-  for (const { name, mode, model, layer, crops, hash, worst: most, mean: average } of CASES) {
-    const out = path.join(scratch, `${name}.png`);
-    execFileSync(CLI, ['render', '--mode', mode, '--model', model, '--layer', layer, '--filter', '3', '--steps', '5', '--size', '64', '--seed', '7',
-      ...(crops ? ['--crops', String(crops)] : []), '--weights', `weights/${model}-f16.safetensors`, '--out', out], { cwd: ROOT, stdio: 'pipe' });
-    const native = decodePng(readFileSync(out));
-    const { worst, mean } = difference(await pagePicture(browser, hash, 'flex'), native);
-    t.diagnostic(`${name}: page (wasm Flex) vs CLI (native Flex): largest difference ${worst}, mean ${mean.toFixed(3)} grey levels`);
-    assert.ok(worst <= most && mean < average, `${name}: the page's picture is off the CLI's by ${worst} (mean ${mean})`);
-  }
-});
+test(
+  'the page paints what the CLI paints for the same link (Flex in wasm vs native)',
+  { timeout: 600_000 },
+  async (t) => {
+    assert.ok(existsSync(CLI), `${CLI} is built by cargo test (make test builds it before the browser tests)`);
+    const browser = await browserFor(t, { webgpu: false });
+    for (const { name, mode, model, layer, crops, hash, worst: most, mean: average } of CASES) {
+      const out = path.join(scratch, `${name}.png`);
+      execFileSync(
+        CLI,
+        [
+          'render',
+          '--mode',
+          mode,
+          '--model',
+          model,
+          '--layer',
+          layer,
+          '--filter',
+          '3',
+          '--steps',
+          '5',
+          '--size',
+          '64',
+          '--seed',
+          '7',
+          ...(crops ? ['--crops', String(crops)] : []),
+          '--weights',
+          `weights/${model}-f16.safetensors`,
+          '--out',
+          out,
+        ],
+        { cwd: ROOT, stdio: 'pipe' },
+      );
+      const native = decodePng(readFileSync(out));
+      const { worst, mean } = difference(await pagePicture(browser, hash, 'flex'), native);
+      t.diagnostic(
+        `${name}: page (wasm Flex) vs CLI (native Flex): largest difference ${worst}, mean ${mean.toFixed(3)} grey levels`,
+      );
+      assert.ok(
+        worst <= most && mean < average,
+        `${name}: the page's picture is off the CLI's by ${worst} (mean ${mean})`,
+      );
+    }
+  },
+);
 
 test('WebGPU (SwiftShader) paints what Flex paints for the same link', { timeout: 600_000 }, async (t) => {
   const [cpu, gpu] = [await browserFor(t, { webgpu: false }), await browserFor(t, { webgpu: true })];
@@ -80,29 +124,90 @@ test('WebGPU (SwiftShader) paints what Flex paints for the same link', { timeout
   }
 });
 
-test('a grid the page exports is the CLI\'s grid, its captions pixel for pixel (cli.rs reads those against the font)', { timeout: 600_000 }, async (t) => {
-  const browser = await browserFor(t, { webgpu: false });
-  const out = path.join(scratch, 'grid.png');
-  execFileSync(CLI, ['grid', '--mode', 'classic', '--layer', 'conv2_1', '--filters', '3-8', '--steps', '3', '--size', '64', '--seed', '7',
-    '--weights', 'weights/vgg16-f16.safetensors', '--out', out], { cwd: ROOT, stdio: 'pipe' });
-  const native = decodePng(readFileSync(out));
-  const page = await pagePicture(browser, 'mode=classic&layer=conv2_1&filter=3&grid=6&steps=3&size=64&seed=7', 'flex');
-  // Captions are dark grey (34) on white: a caption pixel that differed would differ by 221 levels.
-  const { worst, mean } = difference(page, native);
-  t.diagnostic(`grid: page vs CLI: largest difference ${worst}, mean ${mean.toFixed(3)} grey levels`);
-  assert.ok(worst <= 2 && mean < 0.05, `the page's grid is off the CLI's by ${worst} (mean ${mean})`);
-  const caption = (png) => png.data.slice(4 * 64 * png.width, 4 * 75 * png.width); // the first row's caption strip
-  assert.ok(Buffer.from(caption(page)).equals(Buffer.from(caption(native))), 'the caption strip is the same');
-});
+test(
+  "a grid the page exports is the CLI's grid, its captions pixel for pixel (cli.rs reads those against the font)",
+  { timeout: 600_000 },
+  async (t) => {
+    const browser = await browserFor(t, { webgpu: false });
+    const out = path.join(scratch, 'grid.png');
+    execFileSync(
+      CLI,
+      [
+        'grid',
+        '--mode',
+        'classic',
+        '--layer',
+        'conv2_1',
+        '--filters',
+        '3-8',
+        '--steps',
+        '3',
+        '--size',
+        '64',
+        '--seed',
+        '7',
+        '--weights',
+        'weights/vgg16-f16.safetensors',
+        '--out',
+        out,
+      ],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
+    const native = decodePng(readFileSync(out));
+    const page = await pagePicture(
+      browser,
+      'mode=classic&layer=conv2_1&filter=3&grid=6&steps=3&size=64&seed=7',
+      'flex',
+    );
+    // Captions are dark grey (34) on white: a caption pixel that differed would differ by 221 levels.
+    const { worst, mean } = difference(page, native);
+    t.diagnostic(`grid: page vs CLI: largest difference ${worst}, mean ${mean.toFixed(3)} grey levels`);
+    assert.ok(worst <= 2 && mean < 0.05, `the page's grid is off the CLI's by ${worst} (mean ${mean})`);
+    /** @param {{ width: number, data: Uint8Array }} png */
+    const caption = (png) => png.data.slice(4 * 64 * png.width, 4 * 75 * png.width); // the first row's caption strip
+    assert.ok(Buffer.from(caption(page)).equals(Buffer.from(caption(native))), 'the caption strip is the same');
+  },
+);
 
-test("an interpolation grid the page exports is the CLI's `grid --interpolate`: the same expressions, tile by tile", { timeout: 600_000 }, async (t) => {
-  const browser = await browserFor(t, { webgpu: false });
-  const out = path.join(scratch, 'interpolation.png');
-  execFileSync(CLI, ['grid', '--mode', 'classic', '--layer', 'conv2_1', '--interpolate', '3,9', '--tiles', '6', '--steps', '3', '--size', '64',
-    '--seed', '7', '--weights', 'weights/vgg16-f16.safetensors', '--out', out], { cwd: ROOT, stdio: 'pipe' });
-  const native = decodePng(readFileSync(out));
-  const page = await pagePicture(browser, 'mode=classic&layer=conv2_1&filter=3&grid=6&towards=9&steps=3&size=64&seed=7', 'flex');
-  const { worst, mean } = difference(page, native);
-  t.diagnostic(`interpolation: page vs CLI: largest difference ${worst}, mean ${mean.toFixed(3)} grey levels`);
-  assert.ok(worst <= 2 && mean < 0.05, `the page's interpolation is off the CLI's by ${worst} (mean ${mean})`);
-});
+test(
+  "an interpolation grid the page exports is the CLI's `grid --interpolate`: the same expressions, tile by tile",
+  { timeout: 600_000 },
+  async (t) => {
+    const browser = await browserFor(t, { webgpu: false });
+    const out = path.join(scratch, 'interpolation.png');
+    execFileSync(
+      CLI,
+      [
+        'grid',
+        '--mode',
+        'classic',
+        '--layer',
+        'conv2_1',
+        '--interpolate',
+        '3,9',
+        '--tiles',
+        '6',
+        '--steps',
+        '3',
+        '--size',
+        '64',
+        '--seed',
+        '7',
+        '--weights',
+        'weights/vgg16-f16.safetensors',
+        '--out',
+        out,
+      ],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
+    const native = decodePng(readFileSync(out));
+    const page = await pagePicture(
+      browser,
+      'mode=classic&layer=conv2_1&filter=3&grid=6&towards=9&steps=3&size=64&seed=7',
+      'flex',
+    );
+    const { worst, mean } = difference(page, native);
+    t.diagnostic(`interpolation: page vs CLI: largest difference ${worst}, mean ${mean.toFixed(3)} grey levels`);
+    assert.ok(worst <= 2 && mean < 0.05, `the page's interpolation is off the CLI's by ${worst} (mean ${mean})`);
+  },
+);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 
+/** @type {Record<string, string>} */
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -28,7 +29,8 @@ const TYPES = {
 /** What hosts compress: text and wasm, not the weights (f16 noise gains ~7% and would lose byte ranges). */
 const COMPRESSIBLE = /^(text\/|application\/(json|wasm))/;
 /** Compression on the fly, at the levels hosts use for it; a file's precompressed `.br` copy (make dist writes them
- *  for the programs, at quality 11) is served instead where there is one. */
+ *  for the programs, at quality 11) is served instead where there is one.
+ *  @type {Record<'br' | 'gzip', (bytes: Buffer) => Buffer>} */
 const ENCODERS = {
   gzip: (bytes) => gzipSync(bytes, { level: 6 }),
   br: (bytes) => brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } }),
@@ -45,6 +47,7 @@ async function encoded(file, encoding) {
 function pacedLink({ mbit, latencyMs }) {
   const bytesPerMs = (mbit * 1e6) / 8 / 1000;
   let free = 0; // when the link has sent everything queued so far (performance.now())
+  /** @param {number} ms */
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
   return {
     latency: () => sleep(latencyMs),
@@ -72,13 +75,19 @@ const drained = (res) =>
 function byteRange(header, size) {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header ?? '');
   if (!m || (m[1] === '' && m[2] === '')) return null;
-  const [start, end] = m[1] === '' ? [Math.max(0, size - Number(m[2])), size] : [Number(m[1]), m[2] === '' ? size : Math.min(size, Number(m[2]) + 1)];
+  const [start, end] =
+    m[1] === ''
+      ? [Math.max(0, size - Number(m[2])), size]
+      : [Number(m[1]), m[2] === '' ? size : Math.min(size, Number(m[2]) + 1)];
   return start < end ? [start, end] : 'bad';
 }
 
 /** Cross-origin isolation (shared memory for the threaded build); www/isolation-sw.js adds the same headers where a
  *  host cannot. */
-export const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+export const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
 
 /** An `answer` for a host where the page's service worker cannot install (its script answers 404): with
  *  `isolate: false`, a page that stays single-threaded without reloading. @param {string} path */
@@ -106,8 +115,18 @@ export const CSP =
  *    pace?: { mbit: number, latencyMs: number } | null, revalidate?: boolean }} [options] */
 export async function serve(
   folder,
-  { host = '127.0.0.1', port = 0, answer = () => null, cut = () => null, csp = CSP, isolate = true, ranges = true, compress = [], pace = null,
-    revalidate = false } = {},
+  {
+    host = '127.0.0.1',
+    port = 0,
+    answer = () => null,
+    cut = () => null,
+    csp = CSP,
+    isolate = true,
+    ranges = true,
+    compress = [],
+    pace = null,
+    revalidate = false,
+  } = {},
 ) {
   const root = path.resolve(folder);
   /** @type {string[]} */
@@ -115,7 +134,8 @@ export async function serve(
   /** @type {{ path: string, at: number, bytes: number }[]} */
   const sent = [];
   const link = pace ? pacedLink(pace) : null;
-  /** Compressed copies, by file and encoding (the files do not change while a test serves them). */
+  /** Compressed copies, by file and encoding (the files do not change while a test serves them).
+   *  @type {Map<string, Buffer>} */
   const compressed = new Map();
   const server = createServer(async (req, res) => {
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
@@ -153,6 +173,7 @@ export async function serve(
       res.writeHead(304, { ETag: body.etag, 'Cache-Control': 'no-cache', ...(isolate ? ISOLATION : {}) }).end();
       return;
     }
+    /** @type {import('node:http').OutgoingHttpHeaders} */
     const headers = {
       'Content-Type': type,
       ...(revalidate ? { 'Cache-Control': 'no-cache', ETag: body.etag } : { 'Cache-Control': 'no-store' }),
@@ -168,7 +189,7 @@ export async function serve(
     if (encoding) {
       const key = `${file}:${encoding}`;
       if (!compressed.has(key)) compressed.set(key, await encoded(file, encoding));
-      bytes = compressed.get(key);
+      bytes = /** @type {Buffer} */ (compressed.get(key)); // set just above if it was not there
       Object.assign(headers, { 'Content-Encoding': encoding, 'Content-Length': bytes.length, Vary: 'Accept-Encoding' });
     } else {
       headers['Accept-Ranges'] = ranges ? 'bytes' : 'none';
@@ -191,7 +212,9 @@ export async function serve(
     const cutAt = cut(pathname);
     const [start, end] = range ?? [0, bytes ? bytes.length : body.size];
     const stop = cutAt === null ? end : Math.min(end, start + cutAt);
-    const stream = bytes ? [bytes.subarray(start, stop)] : createReadStream(file, { start, end: stop - 1, highWaterMark: 16384 });
+    const stream = bytes
+      ? [bytes.subarray(start, stop)]
+      : createReadStream(file, { start, end: stop - 1, highWaterMark: 16384 });
     try {
       for await (const chunk of stream) {
         for (let at = 0; at < chunk.length; at += 16384) {

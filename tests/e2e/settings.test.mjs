@@ -7,7 +7,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from './helpers.mjs';
-import { MAX_THREADS, defaults, filtersOf, maxCrops, parseLink, threadsFor, toLink, toRequest } from '../../www/settings.js';
+import {
+  MAX_THREADS,
+  defaults,
+  filtersOf,
+  maxCrops,
+  parseLink,
+  threadsFor,
+  toLink,
+  toRequest,
+} from '../../www/settings.js';
 
 /** @type {import('../../www/protocol.js').Catalog} */
 const catalog = JSON.parse(readFileSync(path.join(ROOT, 'www/catalog.json'), 'utf8'));
@@ -21,14 +30,20 @@ test('an empty link is the original demo; a link round-trips', () => {
     ['classic', 'conv3_2', 0, 150, 224, 2],
   );
   const link = toLink(catalog, settings);
-  assert.equal(link, '#mode=classic&model=vgg16&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&accentuate=0&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto');
+  assert.equal(
+    link,
+    '#mode=classic&model=vgg16&layer=conv3_2&filter=0&grid=1&objective=channel&preRelu=false&minimise=false&diversity=0&accentuate=0&steps=150&size=224&stepSize=2&jitter=0&seed=0&backend=auto',
+  );
   assert.deepEqual(parseLink(catalog, link), { settings, ignored: [] });
 });
 
-test('threads: a link may set them (1–MAX_THREADS); by default the machine\'s cores up to 8, and links leave them out', () => {
+test("threads: a link may set them (1–MAX_THREADS); by default the machine's cores up to 8, and links leave them out", () => {
   const plain = parseLink(catalog, '#layer=conv1_1').settings;
   assert.equal(plain.threads, 0);
-  assert.deepEqual([threadsFor(plain, 2), threadsFor(plain, 8), threadsFor(plain, 64), threadsFor(plain, 0)], [2, 8, 8, 1]);
+  assert.deepEqual(
+    [threadsFor(plain, 2), threadsFor(plain, 8), threadsFor(plain, 64), threadsFor(plain, 0)],
+    [2, 8, 8, 1],
+  );
   assert.doesNotMatch(toLink(catalog, plain), /threads/);
   const four = parseLink(catalog, '#layer=conv1_1&threads=4');
   assert.deepEqual([four.settings.threads, four.ignored, threadsFor(four.settings, 2)], [4, [], 4]);
@@ -45,7 +60,20 @@ test("lucid takes its preset (with the page's 256 steps) and its own rate", () =
   const { settings } = parseLink(catalog, '#mode=lucid&layer=conv5_3&filter=100');
   assert.deepEqual([settings.steps, settings.size, settings.lr], [256, 128, 0.05]);
   assert.deepEqual(toRequest(catalog, settings), {
-    mode: 'lucid', model: 'vgg16', layer: 'conv5_3', filters: [100], objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 256, size: 128, lr: 0.05, jitter: 8, seed: 0,
+    mode: 'lucid',
+    model: 'vgg16',
+    layer: 'conv5_3',
+    filters: [100],
+    objective: 'channel',
+    preRelu: false,
+    minimise: false,
+    diversity: 0,
+    accentuate: 0,
+    steps: 256,
+    size: 128,
+    lr: 0.05,
+    jitter: 8,
+    seed: 0,
   });
   assert.match(toLink(catalog, settings), /&lr=0.05&/);
   assert.doesNotMatch(toLink(catalog, settings), /stepSize/);
@@ -56,7 +84,20 @@ test("maco takes its preset (with the page's 4 crops), its own rate and crops, a
   assert.deepEqual([settings.steps, settings.size, settings.lr, settings.crops], [256, 256, 1, 4]);
   assert.deepEqual(ignored, ['jitter does not apply to maco mode']);
   assert.deepEqual(toRequest(catalog, settings), {
-    mode: 'maco', model: 'vgg16', layer: 'conv4_3', filters: [20], objective: 'channel', preRelu: false, minimise: false, diversity: 0, accentuate: 0, steps: 256, size: 256, lr: 1, crops: 4, seed: 0,
+    mode: 'maco',
+    model: 'vgg16',
+    layer: 'conv4_3',
+    filters: [20],
+    objective: 'channel',
+    preRelu: false,
+    minimise: false,
+    diversity: 0,
+    accentuate: 0,
+    steps: 256,
+    size: 256,
+    lr: 1,
+    crops: 4,
+    seed: 0,
   });
   const link = toLink(catalog, settings);
   assert.match(link, /&lr=1&crops=4&seed=0&backend=auto$/);
@@ -65,24 +106,50 @@ test("maco takes its preset (with the page's 4 crops), its own rate and crops, a
   assert.deepEqual([shown.settings.transparency, shown.ignored], [true, []]);
   assert.match(toLink(catalog, shown.settings), /&transparency=1&backend=auto$/);
   assert.ok(!('transparency' in toRequest(catalog, shown.settings)), 'a view, not part of the run request');
-  assert.deepEqual(parseLink(catalog, '#mode=lucid&crops=8&transparency=on').ignored, ['transparency=on is not 1 (shown) or 0', 'crops does not apply to lucid mode']);
+  assert.deepEqual(parseLink(catalog, '#mode=lucid&crops=8&transparency=on').ignored, [
+    'transparency=on is not 1 (shown) or 0',
+    'crops does not apply to lucid mode',
+  ]);
 });
 
 test('maco keeps tiles × crops within MAX_VIEWS: fewer crops for a grid, no grid of 64', () => {
   assert.deepEqual([1, 6, 16, 64].map(maxCrops), [24, 4, 1, 0]);
   const six = parseLink(catalog, '#mode=maco&grid=6&crops=8&size=64');
-  assert.deepEqual([six.settings.grid, six.settings.crops, six.ignored], [6, 4, ['crops=8 is more than a grid of 6 may take a step here: 4 instead']]);
+  assert.deepEqual(
+    [six.settings.grid, six.settings.crops, six.ignored],
+    [6, 4, ['crops=8 is more than a grid of 6 may take a step here: 4 instead']],
+  );
   const many = parseLink(catalog, '#mode=maco&grid=64&size=64');
   assert.deepEqual([many.settings.grid, many.settings.crops], [16, 1]);
-  assert.deepEqual(many.ignored, ['grid=64 is more than maco mode can show here: 16 instead', 'crops=4 is more than a grid of 16 may take a step here: 1 instead']);
+  // The link asked for no crops: the page's own number simply fits the grid, without a word.
+  assert.deepEqual(many.ignored, ['grid=64 is more than maco mode can show here: 16 instead']);
   assert.deepEqual(parseLink(catalog, '#mode=lucid&grid=64&size=64').ignored, [], 'other modes keep their grids');
 });
 
 test('unusable fields fall back to their defaults, one by one, and are named', () => {
-  const { settings, ignored } = parseLink(catalog, '#layer=conv9_9&filter=-3&size=100000&mode=LUCID&lr=1e9&steps=abc&grid=5&backend=cuda&blur=3');
-  assert.deepEqual([settings.mode, settings.layer, settings.filter, settings.size, settings.steps, settings.grid, settings.backend], ['classic', 'conv3_2', 0, 256, 150, 1, 'auto']);
-  for (const word of ['mode=LUCID', 'layer=conv9_9', 'filter=-3', 'size=', 'lr does not apply', 'steps=abc', 'grid=5', 'backend=cuda', 'blur']) {
-    assert.ok(ignored.some((i) => i.includes(word)), `${word} in ${JSON.stringify(ignored)}`);
+  const { settings, ignored } = parseLink(
+    catalog,
+    '#layer=conv9_9&filter=-3&size=100000&mode=LUCID&lr=1e9&steps=abc&grid=5&backend=cuda&blur=3',
+  );
+  assert.deepEqual(
+    [settings.mode, settings.layer, settings.filter, settings.size, settings.steps, settings.grid, settings.backend],
+    ['classic', 'conv3_2', 0, 256, 150, 1, 'auto'],
+  );
+  for (const word of [
+    'mode=LUCID',
+    'layer=conv9_9',
+    'filter=-3',
+    'size=',
+    'lr does not apply',
+    'steps=abc',
+    'grid=5',
+    'backend=cuda',
+    'blur',
+  ]) {
+    assert.ok(
+      ignored.some((i) => i.includes(word)),
+      `${word} in ${JSON.stringify(ignored)}`,
+    );
   }
 });
 
@@ -95,9 +162,15 @@ test("an older link's `step` is the step size; grids take consecutive filters wi
 test("a link names the network; its layer is one of that network's, its default layer otherwise", () => {
   const alexnet = parseLink(catalog, '#model=alexnet&layer=conv5&filter=200');
   assert.deepEqual(alexnet.ignored, []);
-  assert.deepEqual([alexnet.settings.model, alexnet.settings.layer, alexnet.settings.filter], ['alexnet', 'conv5', 200]);
+  assert.deepEqual(
+    [alexnet.settings.model, alexnet.settings.layer, alexnet.settings.filter],
+    ['alexnet', 'conv5', 200],
+  );
   assert.match(toLink(catalog, alexnet.settings), /^#mode=classic&model=alexnet&layer=conv5&filter=200&/);
-  assert.deepEqual([toRequest(catalog, alexnet.settings).model, toRequest(catalog, alexnet.settings).filters], ['alexnet', [200]]);
+  assert.deepEqual(
+    [toRequest(catalog, alexnet.settings).model, toRequest(catalog, alexnet.settings).filters],
+    ['alexnet', [200]],
+  );
   assert.deepEqual(parseLink(catalog, toLink(catalog, alexnet.settings)), alexnet);
   // Without a layer, or with one of the other network's: the network's own default layer, and a word why.
   assert.equal(parseLink(catalog, '#model=alexnet').settings.layer, 'conv3');
@@ -116,7 +189,10 @@ test("a link names the network; its layer is one of that network's, its default 
 });
 
 test('an expression replaces the layer, the filter and the objective kind; a grid repeats it', () => {
-  const { settings, ignored } = parseLink(catalog, '#mode=lucid&expressions=conv4_3:20%20%2B%200.5*conv4_3:33&grid=6&diversity=10');
+  const { settings, ignored } = parseLink(
+    catalog,
+    '#mode=lucid&expressions=conv4_3:20%20%2B%200.5*conv4_3:33&grid=6&diversity=10',
+  );
   assert.deepEqual(ignored, []);
   assert.equal(settings.expressions, 'conv4_3:20 + 0.5*conv4_3:33');
   const request = toRequest(catalog, settings);
@@ -128,7 +204,9 @@ test('an expression replaces the layer, the filter and the objective kind; a gri
   const plain = parseLink(catalog, '#layer=conv4_3&filter=20').settings;
   assert.doesNotMatch(toLink(catalog, plain), /expressions/);
   assert.deepEqual([toRequest(catalog, plain).filters, 'expressions' in toRequest(catalog, plain)], [[20], false]);
-  assert.deepEqual(parseLink(catalog, `#expressions=${'x'.repeat(1001)}`).ignored, ['expressions is longer than 1000 characters']);
+  assert.deepEqual(parseLink(catalog, `#expressions=${'x'.repeat(1001)}`).ignored, [
+    'expressions is longer than 1000 characters',
+  ]);
 });
 
 test("a grid with towards interpolates from the filter to that one, in the core's words", () => {
@@ -147,5 +225,7 @@ test("a grid with towards interpolates from the filter to that one, in the core'
   // With one picture, or with diversity, there is nothing to interpolate: filters as before.
   assert.deepEqual(toRequest(catalog, { ...settings, grid: 1 }).filters, [20]);
   assert.deepEqual(toRequest(catalog, { ...settings, diversity: 10 }).filters, Array(6).fill(20));
-  assert.deepEqual(parseLink(catalog, '#layer=conv1_1&towards=70').ignored, ['towards=70 is out of range: conv1_1 has filters 0–63']);
+  assert.deepEqual(parseLink(catalog, '#layer=conv1_1&towards=70').ignored, [
+    'towards=70 is out of range: conv1_1 has filters 0–63',
+  ]);
 });

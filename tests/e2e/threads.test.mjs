@@ -6,7 +6,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  INSECURE_HOST, INSECURE_HOST_ARGS, ROOT, browserFor, events, open, openPage, screenshot, servedSite, snapshot, waitForDone,
+  INSECURE_HOST,
+  INSECURE_HOST_ARGS,
+  ROOT,
+  browserFor,
+  events,
+  open,
+  openPage,
+  screenshot,
+  servedSite,
+  snapshot,
+  waitForDone,
   waitForSteps,
 } from './helpers.mjs';
 import { NO_SERVICE_WORKER, serve } from './server.mjs';
@@ -27,77 +37,103 @@ async function finalPicture(page) {
 
 const LINK = '#mode=classic&layer=conv3_1&filter=5&steps=4&size=64&seed=11&backend=flex';
 
-test('isolated by the server: the threaded build runs on the machine\'s cores and says so', { timeout: 600_000 }, async (t) => {
-  const browser = await browserFor(t, { webgpu: false });
-  const page = await open(browser, `${site.url}dist/${LINK}`);
-  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-  const report = await cpu(page);
-  assert.equal(await page.evaluate(() => crossOriginIsolated), true);
-  assert.deepEqual(report, { type: 'cpu', build: 'pkg-threads', threads: Math.min(cores, 8) });
-  await waitForSteps(page, 2, 240_000);
-  assert.match(await page.locator('#status').textContent(), new RegExp(`Flex \\(CPU, ${report.threads} threads?\\)`));
-  await screenshot(page, 'threads-status');
+test(
+  "isolated by the server: the threaded build runs on the machine's cores and says so",
+  { timeout: 600_000 },
+  async (t) => {
+    const browser = await browserFor(t, { webgpu: false });
+    const page = await open(browser, `${site.url}dist/${LINK}`);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const report = await cpu(page);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    assert.deepEqual(report, { type: 'cpu', build: 'pkg-threads', threads: Math.min(cores, 8) });
+    await waitForSteps(page, 2, 240_000);
+    assert.match(
+      /** @type {string} */ (await page.locator('#status').textContent()),
+      new RegExp(`Flex \\(CPU, ${report.threads} threads?\\)`),
+    );
+    await screenshot(page, 'threads-status');
 
-  // A link may set the count (for benchmarks); it is not written into shared links unless set.
-  const one = await open(browser, `${site.url}dist/${LINK}&threads=1`);
-  assert.deepEqual(await cpu(one), { type: 'cpu', build: 'pkg-threads', threads: 1 });
-  await waitForSteps(one, 1, 240_000);
-  assert.match(await one.locator('#status').textContent(), /Flex \(CPU, 1 thread\)/);
-  assert.doesNotMatch(await page.evaluate(() => location.hash), /threads=/);
-  assert.match(await one.evaluate(() => location.hash), /threads=1/);
-});
+    // A link may set the count (for benchmarks); it is not written into shared links unless set.
+    const one = await open(browser, `${site.url}dist/${LINK}&threads=1`);
+    assert.deepEqual(await cpu(one), { type: 'cpu', build: 'pkg-threads', threads: 1 });
+    await waitForSteps(one, 1, 240_000);
+    assert.match(/** @type {string} */ (await one.locator('#status').textContent()), /Flex \(CPU, 1 thread\)/);
+    assert.doesNotMatch(await page.evaluate(() => location.hash), /threads=/);
+    assert.match(await one.evaluate(() => location.hash), /threads=1/);
+  },
+);
 
-test('the threaded and the single-threaded build paint the same picture for the same link', { timeout: 600_000 }, async (t) => {
-  const browser = await browserFor(t, { webgpu: false });
-  const threaded = await open(browser, `${site.url}dist/${LINK}`);
-  assert.equal((await cpu(threaded)).build, 'pkg-threads');
-  const a = await finalPicture(threaded);
-  // No isolation headers and a service worker that cannot install: the single-threaded build.
-  const plain = await serve(ROOT, { isolate: false, answer: NO_SERVICE_WORKER });
-  t.after(() => plain.close());
-  const single = await open(browser, `${plain.url}dist/${LINK}`);
-  assert.deepEqual(await cpu(single), { type: 'cpu', build: 'pkg', threads: 1 });
-  const b = await finalPicture(single);
-  assert.equal(a.step, b.step);
-  // Bit for bit: rayon splits each convolution's output among the threads, but every value is summed in the
-  // same order as on one thread (gemm's blocking does not depend on the thread count).
-  assert.equal(Buffer.compare(Buffer.from(a.data), Buffer.from(b.data)), 0, 'the same pixels');
-});
+test(
+  'the threaded and the single-threaded build paint the same picture for the same link',
+  { timeout: 600_000 },
+  async (t) => {
+    const browser = await browserFor(t, { webgpu: false });
+    const threaded = await open(browser, `${site.url}dist/${LINK}`);
+    assert.equal((await cpu(threaded)).build, 'pkg-threads');
+    const a = await finalPicture(threaded);
+    // No isolation headers and a service worker that cannot install: the single-threaded build.
+    const plain = await serve(ROOT, { isolate: false, answer: NO_SERVICE_WORKER });
+    t.after(() => plain.close());
+    const single = await open(browser, `${plain.url}dist/${LINK}`);
+    assert.deepEqual(await cpu(single), { type: 'cpu', build: 'pkg', threads: 1 });
+    const b = await finalPicture(single);
+    assert.equal(a.step, b.step);
+    // Bit for bit: rayon splits each convolution's output among the threads, but every value is summed in the
+    // same order as on one thread (gemm's blocking does not depend on the thread count).
+    assert.equal(
+      Buffer.compare(Buffer.from(/** @type {number[]} */ (a.data)), Buffer.from(/** @type {number[]} */ (b.data))),
+      0,
+      'the same pixels',
+    );
+  },
+);
 
-test('a host without header control: the service worker isolates the page after one reload, under a sub-path', { timeout: 600_000 }, async (t) => {
-  const plain = await serve(ROOT, { isolate: false });
-  t.after(() => plain.close());
-  const browser = await browserFor(t, { webgpu: false });
-  const page = await open(browser, `${plain.url}dist/${LINK}`);
-  const report = await cpu(page);
-  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'isolated by the service worker');
-  assert.equal(report.build, 'pkg-threads');
-  await waitForSteps(page, 2, 240_000);
-  const loads = plain.requests.filter((p) => p === '/dist/');
-  assert.equal(loads.length, 2, `the page loaded twice (the first visit, the reload), no more: ${loads.length}`);
-  assert.ok(plain.requests.includes('/dist/isolation-sw.js'));
+test(
+  'a host without header control: the service worker isolates the page after one reload, under a sub-path',
+  { timeout: 600_000 },
+  async (t) => {
+    const plain = await serve(ROOT, { isolate: false });
+    t.after(() => plain.close());
+    const browser = await browserFor(t, { webgpu: false });
+    const page = await open(browser, `${plain.url}dist/${LINK}`);
+    const report = await cpu(page);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'isolated by the service worker');
+    assert.equal(report.build, 'pkg-threads');
+    await waitForSteps(page, 2, 240_000);
+    const loads = plain.requests.filter((p) => p === '/dist/');
+    assert.equal(loads.length, 2, `the page loaded twice (the first visit, the reload), no more: ${loads.length}`);
+    assert.ok(plain.requests.includes('/dist/isolation-sw.js'));
 
-  // A later visit in the same browser is isolated from the start: no reload.
-  const again = await openPage(page.context(), `${plain.url}dist/${LINK}`);
-  assert.equal((await cpu(again)).build, 'pkg-threads');
-  assert.equal(plain.requests.filter((p) => p === '/dist/').length, 3, 'one more load, no reload');
-});
+    // A later visit in the same browser is isolated from the start: no reload.
+    const again = await openPage(page.context(), `${plain.url}dist/${LINK}`);
+    assert.equal((await cpu(again)).build, 'pkg-threads');
+    assert.equal(plain.requests.filter((p) => p === '/dist/').length, 3, 'one more load, no reload');
+  },
+);
 
-test('where isolation is not possible the page runs single-threaded, without reloading', { timeout: 600_000 }, async (t) => {
-  const browser = await browserFor(t, { webgpu: false, args: INSECURE_HOST_ARGS });
-  // Plain http from another host: no isolation, no service workers.
-  const port = new URL(site.url).port;
-  const insecure = await open(browser, `http://${INSECURE_HOST}:${port}/dist/${LINK}`);
-  assert.deepEqual(await cpu(insecure), { type: 'cpu', build: 'pkg', threads: 1 });
-  await waitForSteps(insecure, 1, 240_000);
-  assert.match(await insecure.locator('#status').textContent(), /Flex \(CPU, 1 thread\)/);
+test(
+  'where isolation is not possible the page runs single-threaded, without reloading',
+  { timeout: 600_000 },
+  async (t) => {
+    const browser = await browserFor(t, { webgpu: false, args: INSECURE_HOST_ARGS });
+    // Plain http from another host: no isolation, no service workers.
+    const port = new URL(site.url).port;
+    const insecure = await open(browser, `http://${INSECURE_HOST}:${port}/dist/${LINK}`);
+    assert.deepEqual(await cpu(insecure), { type: 'cpu', build: 'pkg', threads: 1 });
+    await waitForSteps(insecure, 1, 240_000);
+    assert.match(/** @type {string} */ (await insecure.locator('#status').textContent()), /Flex \(CPU, 1 thread\)/);
 
-  // A host without the headers where the service worker cannot install (its script answers 404).
-  const broken = await serve(ROOT, { isolate: false, answer: NO_SERVICE_WORKER });
-  t.after(() => broken.close());
-  const page = await open(browser, `${broken.url}dist/${LINK}`);
-  assert.deepEqual(await cpu(page), { type: 'cpu', build: 'pkg', threads: 1 });
-  await waitForSteps(page, 1, 240_000);
-  assert.equal(broken.requests.filter((p) => p === '/dist/').length, 1, 'no reload');
-  assert.ok(page.logs.some((l) => /no cross-origin isolation/.test(l)), page.logs.join('\n'));
-});
+    // A host without the headers where the service worker cannot install (its script answers 404).
+    const broken = await serve(ROOT, { isolate: false, answer: NO_SERVICE_WORKER });
+    t.after(() => broken.close());
+    const page = await open(browser, `${broken.url}dist/${LINK}`);
+    assert.deepEqual(await cpu(page), { type: 'cpu', build: 'pkg', threads: 1 });
+    await waitForSteps(page, 1, 240_000);
+    assert.equal(broken.requests.filter((p) => p === '/dist/').length, 1, 'no reload');
+    assert.ok(
+      page.logs.some((l) => /no cross-origin isolation/.test(l)),
+      page.logs.join('\n'),
+    );
+  },
+);

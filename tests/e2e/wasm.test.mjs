@@ -19,7 +19,11 @@ function metrics(build) {
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );
   /** @param {RegExp} kind */
-  const count = (kind) => [...text.matchAll(new RegExp(`^\\s*${kind.source}\\w*\\s*:\\s*(\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  const count = (kind) =>
+    [...text.matchAll(new RegExp(`^\\s*${kind.source}\\w*\\s*:\\s*(\\d+)`, 'gm'))].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
   return { text, count };
 }
 
@@ -31,8 +35,10 @@ for (const build of ['pkg', 'pkg-threads']) {
 }
 
 test('pkg-threads: a shared memory the page provides, and atomics; pkg: neither', async () => {
+  /** @param {string} build */
   const imports = async (build) =>
     WebAssembly.Module.imports(await WebAssembly.compile(readFileSync(path.join(DIST, build, 'filterlens_bg.wasm'))));
+  /** @param {WebAssembly.ModuleImportDescriptor[]} list */
   const memory = (list) => list.filter((i) => i.kind === 'memory');
   assert.equal(memory(await imports('pkg-threads')).length, 1, 'the threaded module imports its memory');
   assert.equal(memory(await imports('pkg')).length, 0, 'the single-threaded module has its own');

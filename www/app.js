@@ -99,21 +99,21 @@ function readLink() {
 }
 readLink();
 
-/** When the link last became a new history entry (a drag of the layer slider makes one entry, not one a layer). */
-let pushedAt = -Infinity;
+/** The last new history entry: what made it, and when (a drag of the layer slider makes one entry, not one a
+ *  layer). */
+let pushed = { by: '', at: -Infinity };
 const PUSH_COALESCE_MS = 1000;
 
-/** Writes `settings` into the link: a new history entry where the visitor went somewhere (another layer or network,
- *  a tile opened), so Back returns there; else in place. @param {{ push?: boolean }} [options] */
-function writeHash({ push = false } = {}) {
+/** Writes `settings` into the link: a new history entry where the visitor went somewhere (`push` names what took
+ *  them: another layer or network, a tile opened), so Back returns there; else in place.
+ *  @param {{ push?: string }} [options] */
+function writeHash({ push = '' } = {}) {
   const link = toLink(catalog, settings);
   if (link === location.hash) return;
-  if (push && performance.now() - pushedAt > PUSH_COALESCE_MS) {
-    pushedAt = performance.now();
-    history.pushState(null, '', link);
-  } else {
-    history.replaceState(null, '', link);
-  }
+  const now = performance.now();
+  if (push && (push !== pushed.by || now - pushed.at > PUSH_COALESCE_MS)) history.pushState(null, '', link);
+  else history.replaceState(null, '', link);
+  if (push) pushed = { by: push, at: now };
 }
 
 // ---------------------------------------------------------------- controls
@@ -202,8 +202,9 @@ function showSettings() {
 }
 
 /** A setting changed: keep the controls and the link in step and restart the run shortly (drags coalesce); `push`
- *  makes the link a new history entry. The notices about earlier input and the link go: they no longer apply. */
-function changed({ restart = true, push = false } = {}) {
+ *  (what changed) makes the link a new history entry. The notices about earlier input and the link go: they no
+ *  longer apply. */
+function changed({ restart = true, push = '' } = {}) {
   clearNotes('link');
   if (settings.mode === 'maco') {
     // MACO's crops multiply a step's work by the grid: the page keeps tiles × crops within MAX_VIEWS.
@@ -280,7 +281,7 @@ for (const control of controls) {
       }
       return scheduleRun();
     }
-    changed({ push: name === 'layer' || name === 'model' });
+    changed({ push: name === 'layer' || name === 'model' ? name : '' });
   });
 }
 
@@ -634,7 +635,7 @@ function onWorkerMessage({ data: m }) {
       if (m.filter !== null) {
         settings.filter = m.filter;
         settings.grid = 1; // same seed and size: the single run paints exactly the tile that was clicked
-        changed({ push: true });
+        changed({ push: 'tile' });
       }
       return;
     case 'snapshot': {

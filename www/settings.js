@@ -41,10 +41,10 @@ const DEFAULT_THREADS_CAP = 8;
 export const threadsFor = (s, cores) => s.threads || Math.max(1, Math.min(cores, DEFAULT_THREADS_CAP));
 /** Names older links used: `step` was the classic step size (in grey levels then as now). */
 const LEGACY_NAMES = { step: 'stepSize' };
-/** What a visit without a link runs: a lucid grid of conv3_1's textures, small enough to finish in about half a
- *  minute on a 2-core CPU (docs/BENCHMARKS.md). A link's missing fields take the defaults below instead, so every
+/** What a visit without a link runs: a lucid grid of six of conv3_1's textures at 64 px, distinct after about half
+ *  a minute on a 2-core CPU and done in under a minute (docs/BENCHMARKS.md). A link's missing fields take the defaults below instead, so every
  *  link opens as it always has; the original demo is an example link of its own (index.html). */
-export const LANDING = '#mode=lucid&layer=conv3_1&filter=5&grid=6&size=64&steps=96';
+export const LANDING = '#mode=lucid&layer=conv3_1&filter=5&grid=6&size=64&steps=64';
 /** The original demo: conv3_2, filter 0, classic mode's preset. */
 const PAGE_DEFAULTS = { filter: 0, grid: 1, towards: -1, transparency: false, backend: 'auto', threads: 0 };
 

@@ -10,7 +10,8 @@ function hex(buffer) {
 /** SHA-256 as hex: the browser's own (WebCrypto) where the page is a secure context, else sha256Js.
  *  @param {Uint8Array} bytes downloaded, so never in shared memory (which WebCrypto refuses) */
 export async function sha256(bytes) {
-  if (self.crypto?.subtle) return hex(await crypto.subtle.digest('SHA-256', /** @type {Uint8Array<ArrayBuffer>} */ (bytes)));
+  if (self.crypto?.subtle)
+    return hex(await crypto.subtle.digest('SHA-256', /** @type {Uint8Array<ArrayBuffer>} */ (bytes)));
   return sha256Js(bytes);
 }
 

@@ -215,10 +215,11 @@ test(
     assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8], 'the same run, four more steps');
     assert.equal(await runId(page), id);
 
+    // Continue wrote its steps into the settings (and the link): 4 + 4.
     await page.locator('#mode').selectOption('lucid');
     assert.match(
       await notices(page),
-      /lucid mode takes its usual settings: steps 4 → 256, size 64 → 128, jitter 0 → 8/,
+      /lucid mode takes its usual settings: steps 8 → 256, size 64 → 128, jitter 0 → 8/,
     );
 
     // ndarray is slow: Stop during a step says what it is doing until the step ends.

@@ -138,7 +138,7 @@ pub fn catalog() -> Catalog {
                     .collect(),
             })
             .collect(),
-        preprocessing: Preprocessing { mean: model::MEAN, std: model::STD },
+        preprocessing: Preprocessing { mean: net::MEAN, std: net::STD },
         modes: Mode::ALL
             .into_iter()
             .map(|name| ModeEntry {

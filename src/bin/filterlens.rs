@@ -321,14 +321,14 @@ fn visualize(
     out: &Path,
     animate: &AnimationArgs,
 ) -> Result<(), String> {
-    let picture = match &run.init {
+    let start_picture = match &run.init {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
             Some(Rgba::from_png(&bytes).map_err(|e| format!("{}: {e}", path.display()))?)
         }
         None => None,
     };
-    let start = Start { picture, spectrum: spectrum_for(run.mode, &run.spectrum)? };
+    let start = Start { picture: start_picture, spectrum: spectrum_for(run.mode, &run.spectrum)? };
     let (objective, config) = run.request(images).plan(&start).map_err(|e| e.to_string())?;
     let batch = objective.batch();
     let captions = objective.captions();

@@ -4,7 +4,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::Dtype;
 use safetensors::tensor::Metadata;
 
-use crate::net::{Model, Network};
+use crate::net::Network;
 
 /// Why a weights file was refused. Each case names what is wrong, so a person can fix the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -2,10 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::Device;
 use filterlens::net::VGG16;
 use filterlens::net::weights;
-use filterlens::{Ascent, AscentConfig, Backend, Backends, Error, Mode, Network, Objective, WeightsError};
+use filterlens::{Ascent, AscentConfig, Backend, Backends, Error, Mode, Model, Network, Objective, WeightsError};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensors, serialize};
 

@@ -304,7 +304,7 @@ fn caption_weight(weight: f32) -> String {
     if size == 1.0 {
         return String::new();
     }
-    let decimals = if size >= 0.005 { format!("{size:.2}") } else { format!("{size:.0e}") };
+    let decimals = if size >= 0.005 || size == 0.0 { format!("{size:.2}") } else { format!("{size:.0e}") };
     let trimmed = if decimals.contains('.') { decimals.trim_end_matches('0').trim_end_matches('.') } else { &decimals };
     format!("{}*", trimmed.strip_prefix("0.").map_or(trimmed.to_string(), |fraction| format!(".{fraction}")))
 }

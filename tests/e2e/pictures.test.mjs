@@ -103,7 +103,7 @@ test(
     assert.equal((await settings(page)).mode, 'classic', 'a link without a mode is classic');
     assert.match(
       /** @type {string} */ (await page.locator('#status').textContent()),
-      /step \d+\/500 · [\d.]+ ms\/step · (\d+ s|about [\d.]+ (min|h)) left/,
+      /step \d+\/500 · [\d.]+ ms\/step · (about [\d.]+ (s|min|h) left|estimating the time left…)/,
     );
     assert.equal(await page.locator('#row-lr').isHidden(), true);
 

@@ -68,7 +68,7 @@ test('the mode selector switches to lucid (its steps, size and learning rate) an
   const page = await open(browser, `${site.url}dist/#layer=conv1_2&filter=1&steps=500&stepSize=2&size=64&backend=flex`);
   await waitForSteps(page, 2, 240_000);
   assert.equal((await settings(page)).mode, 'classic', 'a link without a mode is classic');
-  assert.match(await page.locator('#status').textContent(), /step \d+\/500 · [\d.]+ ms\/step · (\d+ s|about [\d.]+ (min|h)) left/);
+  assert.match(await page.locator('#status').textContent(), /step \d+\/500 · [\d.]+ ms\/step · (about [\d.]+ (s|min|h) left|estimating the time left…)/);
   assert.equal(await page.locator('#row-lr').isHidden(), true);
 
   const classicRun = await runId(page);

@@ -200,7 +200,7 @@ export function ignoredNotice(ignored) {
  * @param {Field} field @param {string} text @param {import('./protocol.js').ModelEntry} model
  * @returns {{ value: string | number | boolean, note?: string } | { error: string }}
  */
-export function readField(field, text, model) {
+function readField(field, text, model) {
   const said = `${field.name}=${shorten(text)}`;
   switch (field.kind) {
     case 'expressions':

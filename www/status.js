@@ -201,7 +201,7 @@ export function showDownload(page) {
 }
 
 /** What the weights line says once weights are in: how many, from where, and what else is coming. @param {PageState} page */
-export function weightsLine(page) {
+function weightsLine(page) {
   const { arrived, deeper } = page.weights;
   if (!arrived) return '';
   const { bytes, source, model, layer, complete } = arrived;

@@ -46,15 +46,19 @@ bench: weights
 TORCH_VENV ?= $(HOME)/.cache/filterlens/torch-venv
 $(TORCH_VENV)/bin/python:
 	python3 -m venv $(TORCH_VENV)
-	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.15.0 numpy==2.4.6 safetensors==0.8.0
+	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.15.0 numpy==2.4.6 safetensors==0.8.0 scikit-image==0.26.0
+	$(TORCH_VENV)/bin/python -m pip install --quiet --no-deps efficientnet-lite-pytorch==0.1.0
 
 bench-torch: weights $(TORCH_VENV)/bin/python
 	$(TORCH_VENV)/bin/python benches/torch_step.py --json bench-torch.json --markdown bench-torch.md
 
-# Regenerates tests/fixtures/vgg16_golden.json and alexnet_golden.json with the independent PyTorch
-# implementations (see benches/golden.py): both are written, then it fails if either changed beyond float tolerance.
+# Regenerates tests/fixtures/{vgg16,alexnet,efficientnet-lite0}_golden.json with the independent PyTorch
+# implementations (see benches/golden.py): all are written, then it fails if any changed beyond float tolerance.
+# Then EfficientNet-Lite0's top-5 on scikit-image's pictures, with each candidate preprocessing (docs/QUALITY.md).
 golden: weights $(TORCH_VENV)/bin/python
-	status=0; for model in vgg16 alexnet; do $(TORCH_VENV)/bin/python benches/golden.py --model $$model || status=1; done; exit $$status
+	status=0; for model in vgg16 alexnet efficientnet-lite0; do \
+	  $(TORCH_VENV)/bin/python benches/golden.py --model $$model || status=1; done; exit $$status
+	$(TORCH_VENV)/bin/python benches/efficientnet_classes.py
 
 # Regenerates tests/fixtures/lucent_fft.json: lucent's own FFT images for fixed spectra (src/param.rs compares).
 lucent-fixture: $(TORCH_VENV)/bin/python

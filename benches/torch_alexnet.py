@@ -1,6 +1,6 @@
 """AlexNet's conv stack in PyTorch on weights/alexnet.safetensors, for the golden values (golden.py --model alexnet):
-the same weights and layer names as filterlens, an independent implementation. Unlike torch_vgg.py it does not read
-the core's catalog: the layers are written out below, as torchvision's `alexnet().features` defines them."""
+the same weights and layer names as filterlens, an independent implementation: the layers are written out below, as
+torchvision's `alexnet().features` defines them."""
 
 from __future__ import annotations
 
@@ -80,3 +80,6 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def relu_index(layer: str) -> int:
     return CONV_INDEX[layer] + 1
+
+
+NETWORK = AlexNet

@@ -3,7 +3,6 @@ lucent_quality.py): the same weights and layer names as filterlens, an independe
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -12,17 +11,15 @@ from safetensors.torch import load_file
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "vgg16.safetensors"
 
-# The core's catalog (www/catalog.json, written by `filterlens catalog`): VGG16 layer name -> index of its
-# conv in torchvision's `features` (the ReLU after it is at index + 1), and the input normalisation.
-CATALOG = json.loads((Path(__file__).resolve().parent.parent / "www" / "catalog.json").read_text())
-LAYERS = next(model["layers"] for model in CATALOG["models"] if model["name"] == "vgg16")
-CONV_INDEX = {layer["name"]: layer["index"] for layer in LAYERS}
-# A 2x2 max-pool sits just before each layer the catalog gives a `poolBefore`; torchvision's `features` also ends
-# with one after the last conv's ReLU.
-POOL_INDEX = tuple(layer["index"] - 1 for layer in LAYERS if layer["poolBefore"]) + (max(CONV_INDEX.values()) + 2,)
+# filterlens's VGG16 layer name -> index of its conv in torchvision's `features` (the ReLU after it is at index + 1),
+# written out from torchvision's `vgg16().features`, not taken from filterlens's graph; its 2x2 max-pools; and
+# torchvision's input normalisation.
+CONV_INDEX = {"conv1_1": 0, "conv1_2": 2, "conv2_1": 5, "conv2_2": 7, "conv3_1": 10, "conv3_2": 12, "conv3_3": 14,
+              "conv4_1": 17, "conv4_2": 19, "conv4_3": 21, "conv5_1": 24, "conv5_2": 26, "conv5_3": 28}
+POOL_INDEX = (4, 9, 16, 23, 30)
 FEATURES_LEN = POOL_INDEX[-1] + 1
-MEAN = tuple(CATALOG["preprocessing"]["mean"])
-STD = tuple(CATALOG["preprocessing"]["std"])
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
 
 
 class VGG16(torch.nn.Module):
@@ -99,3 +96,6 @@ class Normalise(torch.nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return (image - self.mean) / self.std
+
+
+NETWORK = VGG16

@@ -296,15 +296,15 @@ impl Backends {
             Some(index) => index,
             None => {
                 let device = self.device(backend)?;
-                self.models.push((backend, Model::from_tensors(network, Vec::new(), &device)));
+                self.models.push((backend, Model::new(network, &device)));
                 self.models.len() - 1
             }
         };
         let file = self.files.iter().find(|f| f.network == network).expect("checked above");
         let model = &mut self.models[index].1;
         let device = model.device();
-        for layer in model.depth()..file.header.layers_within(file.bytes.len()) {
-            model.push_layer(weights::upload(file.header.layer(&file.bytes, layer)?, &device));
+        for index in model.weighted()..file.header.params_within(file.bytes.len()) {
+            model.push(weights::upload(file.header.params(&file.bytes, index)?, &device));
         }
         Ok(model.clone())
     }

@@ -1,12 +1,12 @@
-//! filterlens: what does a filter of VGG16 (or AlexNet) respond to?
+//! filterlens: what does a filter of a convolutional network (VGG16, AlexNet, EfficientNet-Lite0) respond to?
 //!
 //! Feature visualization by gradient ascent on the input image. The core here is backend-independent: the same
 //! code runs on WebGPU or Flex in the browser (through the wasm surface), and on wgpu, Flex or ndarray natively
 //! (the CLI and the tests).
 //!
 //! The house in layers, each folder using only those below it:
-//! - [`net`]: the networks as tables of conv layers (VGG16's 13, AlexNet's 5), a model (one network with its
-//!   weights, forward up to a named layer), and the safetensors weights that make one;
+//! - [`net`]: the networks as graphs (VGG16, AlexNet, EfficientNet-Lite0) with the layers that can be read, a model
+//!   (one network with its weights, forward up to the layers asked for), and the safetensors weights that make one;
 //! - [`optvis`]: the visualization core, in the vocabulary of Lucid's `optvis`: objectives and their expressions,
 //!   parameterisations (pixels, Lucid's FFT spectrum, MACO's phase under ImageNet's spectrum), transforms, and the
 //!   ascent (classic's max-normalised step, Adam or NAdam; per-step reports, the transparency map, checkpoints);
@@ -31,7 +31,7 @@ pub mod web;
 
 pub use api::request::{Mode, RunRequest, Start};
 pub use backends::{Backend, BackendChoice, BackendInfo, Backends, Fallback};
-pub use net::{Activation, LayerSpec, Model, Network, WeightsError};
+pub use net::{Activation, Layer, Model, Network, WeightsError};
 pub use optvis::ascent::{Ascent, AscentConfig, Checkpoint, Optimiser, StepReport};
 pub use optvis::expression::Target;
 pub use optvis::objective::Objective;
@@ -91,7 +91,7 @@ pub enum Error {
 
 /// A network's layers as an error lists them: `conv1_1 … conv5_3`, or all of them when there are few.
 fn layer_names(network: Network) -> String {
-    let names: Vec<_> = network.layers().iter().map(|l| l.name).collect();
+    let names: Vec<_> = network.layers().iter().map(|l| l.name.as_str()).collect();
     match names.as_slice() {
         [first, .., last] if names.len() > 5 => format!("{first} … {last}"),
         _ => names.join(", "),

@@ -12,8 +12,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             let _ = backends.model(network, Backend::Flex);
         }
         if let Ok(header) = Header::parse(data, network) {
-            for layer in 0..header.layers_within(data.len()) {
-                let _ = header.layer(data, layer);
+            for layer in 0..header.params_within(data.len()) {
+                let _ = header.params(data, layer);
             }
         }
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::request::{Mode, Preset};
 use crate::backends::Backend;
-use crate::net::{self, LayerSpec, Network};
+use crate::net::{Layer, Network, Preprocessing};
 use crate::optvis::expression::{self, Target};
 use crate::optvis::limits;
 
@@ -17,8 +17,6 @@ use crate::optvis::limits;
 #[serde(rename_all = "camelCase")]
 pub struct Catalog {
     pub models: Vec<ModelEntry>,
-    /// RGB in [0, 1] is normalised inside every model with these.
-    pub preprocessing: Preprocessing,
     pub modes: Vec<ModeEntry>,
     /// The fields of [`crate::RunRequest`] a front end sets, beside `filters`.
     pub fields: Vec<Field>,
@@ -35,23 +33,40 @@ pub struct ModelEntry {
     pub default_layer: &'static str,
     /// The smallest image side that reaches the deepest layer (after the random transforms' shrinking).
     pub smallest_size: usize,
+    /// RGB in [0, 1] is normalised inside the model with these.
+    pub preprocessing: Preprocessing,
     pub layers: Vec<LayerEntry>,
+    /// The weighted nodes, in the order the weights file holds them: the file's parts after its header, each
+    /// named after its node. A layer needs the first `params` of them.
+    pub weights: Vec<WeightsEntry>,
+    /// The classifier, where the network has one: `class(…)` objectives read its layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierEntry>,
 }
 
-/// A layer as the front ends see it: its spec, and its multiply-adds per input pixel ([`Network::macs_per_pixel`]),
-/// for their time estimates.
+/// A layer as the front ends see it: its name, channels, activation function and the weighted nodes it needs, and
+/// its multiply-adds per input pixel ([`Network::macs_per_pixel`]), for their time estimates.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LayerEntry {
     #[serde(flatten)]
-    pub spec: LayerSpec,
+    pub layer: &'static Layer,
     pub macs_per_pixel: f64,
 }
 
+/// A weighted node: its name, and its tensors' names and shapes as the weights file holds them.
 #[derive(Debug, Clone, Serialize)]
-pub struct Preprocessing {
-    pub mean: [f32; 3],
-    pub std: [f32; 3],
+pub struct WeightsEntry {
+    pub name: &'static str,
+    pub tensors: Vec<(&'static str, &'static [usize])>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassifierEntry {
+    /// The layer of the class logits.
+    pub layer: &'static str,
+    /// The classes' names, by index.
+    pub classes: &'static [String],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,15 +145,25 @@ pub fn catalog() -> Catalog {
                 title: network.title(),
                 default_layer: network.default_layer(),
                 smallest_size: network.smallest_input(),
+                preprocessing: network.preprocessing(),
                 layers: network
                     .layers()
                     .iter()
                     .zip(network.macs_per_pixel())
-                    .map(|(&spec, macs_per_pixel)| LayerEntry { spec, macs_per_pixel })
+                    .map(|(layer, macs_per_pixel)| LayerEntry { layer, macs_per_pixel })
                     .collect(),
+                weights: network
+                    .graph()
+                    .params()
+                    .iter()
+                    .map(|p| WeightsEntry {
+                        name: &p.name,
+                        tensors: p.tensors.iter().map(|(name, shape)| (name.as_str(), shape.as_slice())).collect(),
+                    })
+                    .collect(),
+                classifier: network.classifier().map(|(layer, classes)| ClassifierEntry { layer, classes }),
             })
             .collect(),
-        preprocessing: Preprocessing { mean: net::MEAN, std: net::STD },
         modes: Mode::ALL
             .into_iter()
             .map(|name| ModeEntry {

@@ -247,7 +247,7 @@ impl RunRequest {
     }
 
     pub fn objective(&self) -> Result<Objective, Error> {
-        let activation = if self.pre_relu || self.minimise { Activation::PreRelu } else { Activation::PostRelu };
+        let activation = if self.pre_relu || self.minimise { Activation::Before } else { Activation::After };
         let objective = match (&self.layer, self.expressions.is_empty()) {
             (Some(layer), true) => Objective::new(self.model, layer, &self.filters, self.target, activation)?,
             (None, false) if self.filters.is_empty() && self.target == Target::Channel => {

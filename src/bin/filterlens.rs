@@ -72,10 +72,12 @@ enum Command {
 /// The CLI's front end for a [`RunRequest`]: each argument is one of its fields.
 #[derive(Args)]
 struct RunArgs {
-    /// The network: vgg16 or alexnet.
+    /// The network: vgg16, alexnet or efficientnet-lite0.
     #[arg(long, default_value = "vgg16")]
     model: Network,
-    /// Layer: conv1_1 … conv5_3 for VGG16, conv1 … conv5 for AlexNet (default: conv3_2, conv3).
+    /// Layer: conv1_1 … conv5_3 for VGG16, conv1 … conv5 for AlexNet, stem, block0 … block15 (and their _expand,
+    /// _depthwise, _project convolutions), head, logits, probabilities for EfficientNet-Lite0 (`filterlens catalog`
+    /// lists them; default: conv3_2, conv3, block6).
     #[arg(long)]
     layer: Option<String>,
     /// classic: the original pixel ascent (150 steps, 224 px); lucid: FFT + decorrelated colour + transforms + Adam
@@ -84,11 +86,12 @@ struct RunArgs {
     #[arg(long, default_value = "classic")]
     mode: Mode,
     /// What to maximise of the filter: channel (its mean), neuron (the centre one) or layer (DeepDream: mean of
-    /// squares); or an expression across layers, e.g. "conv4_3:20 + 0.5*conv4_3:33 - neuron(conv5_1:7)" (the
-    /// grammar: README), which replaces --layer and --filter(s).
+    /// squares); or an expression across layers, e.g. "conv4_3:20 + 0.5*conv4_3:33 - neuron(conv5_1:7)" or a
+    /// class of a network with a classifier, "class(giant panda)" (the grammar: README), which replaces --layer and
+    /// --filter(s).
     #[arg(long, default_value = "channel")]
     objective: String,
-    /// Maximise the activation before the layer's ReLU.
+    /// Maximise the activation before the layer's activation function (ReLU, ReLU6).
     #[arg(long)]
     pre_relu: bool,
     /// Minimise instead: what the filter responds to least (negative visualization; reads the activation before
@@ -217,6 +220,8 @@ impl RunArgs {
 
 #[derive(Args)]
 struct BenchArgs {
+    #[arg(long, default_value = "vgg16")]
+    model: Network,
     #[arg(long, default_value = "classic")]
     mode: Mode,
     #[arg(long, value_delimiter = ',', default_value = "flex,wgpu,ndarray")]
@@ -450,7 +455,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let spectrum = spectrum_for(args.mode, &args.spectrum)?;
     let mut cases = Vec::new();
     for &choice in &args.backends {
-        let (model, backend) = match load_model(Network::Vgg16, &args.weights, choice) {
+        let (model, backend) = match load_model(args.model, &args.weights, choice) {
             Ok(loaded) => loaded,
             Err(message) => {
                 eprintln!("skipping {choice}: {message}");
@@ -463,6 +468,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                 let request = RunRequest {
                     steps: Some(args.warmup + args.steps),
                     size: Some(size),
+                    model: args.model,
                     ..RunRequest::new(args.mode, layer, &filters)
                 };
                 let start = Start { picture: None, spectrum: spectrum.clone() };

@@ -1,9 +1,15 @@
-//! The networks, at the bottom of the house: each one's table of layers, a model (a network with its weights on a
-//! device, evaluated up to a chosen layer), and the safetensors weights that make one. Nothing here knows of
-//! objectives, pictures or requests.
+//! The networks, at the bottom of the house: each one a graph of nodes and the layers a visualization can read
+//! (`graph`), built from its architecture's description (`networks`), a model (a network with its weights on a
+//! device, evaluated up to the layers asked for), the safetensors weights that make one, and ImageNet's class names
+//! for networks with a classifier. Nothing here knows of objectives, pictures or requests.
 
+pub mod classes;
+pub mod graph;
 pub mod model;
+pub mod networks;
 pub mod weights;
 
-pub use model::{ALEXNET, Activation, LayerSpec, MEAN, Model, Network, Pool, STD, VGG16};
+pub use graph::{Function, Graph, Layer, Preprocessing};
+pub use model::{Activation, Model};
+pub use networks::Network;
 pub use weights::WeightsError;

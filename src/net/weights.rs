@@ -1,10 +1,13 @@
-//! Loading a network's weights from safetensors bytes (torchvision names, f16 or f32), with validation.
+//! Loading a network's weights from safetensors bytes (the names its graph gives, f16 or f32), with validation, and
+//! each batch normalisation folded into its convolution.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::Dtype;
 use safetensors::tensor::Metadata;
 
 use crate::net::Network;
+use crate::net::graph::{BatchNorm, Op};
+use crate::net::model::Weights;
 
 /// Why a weights file was refused. Each case names what is wrong, so a person can fix the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -27,24 +30,17 @@ pub enum WeightsError {
     NonFinite { name: String, index: usize, value: f32 },
     #[error("the weights file names tensor '{0}' twice")]
     DuplicateTensor(String),
+    #[error("tensor '{name}' holds a variance of {value} at element {index}, below zero")]
+    NegativeVariance { name: String, index: usize, value: f32 },
 }
 
 const HEADER_LEN: usize = 8;
 /// safetensors' own bound on the header's size.
 const MAX_HEADER_LEN: usize = 100_000_000;
 
-/// The expected tensors, `(name, shape)` of weight and bias, for the network's layer `layer`.
-fn layer_tensors(network: Network, layer: usize) -> [(String, Vec<usize>); 2] {
-    let l = &network.layers()[layer];
-    [
-        (format!("features.{}.weight", l.index), vec![l.channels, l.in_channels, l.kernel, l.kernel]),
-        (format!("features.{}.bias", l.index), vec![l.channels]),
-    ]
-}
-
 /// A weights file's header, read from the file's first bytes (the whole file, or a prefix holding at least the
 /// header: the page starts on the first layers while the deeper ones download) and checked against the network's
-/// layer table: every tensor named, shaped and typed as expected, nothing else.
+/// graph: every tensor named, shaped and typed as expected, nothing else.
 pub struct Header {
     network: Network,
     /// Where the tensors' data starts: the header's length.
@@ -75,7 +71,7 @@ impl Header {
 
     fn check_tensors(&self) -> Result<(), WeightsError> {
         let network = self.network;
-        let expected: Vec<_> = (0..network.layers().len()).flat_map(|layer| layer_tensors(network, layer)).collect();
+        let expected: Vec<_> = network.graph().params().iter().flat_map(|p| p.tensors.iter().cloned()).collect();
         // By name, so that a file with several strangers always names the same one.
         let mut names: Vec<String> = self.metadata.tensors().into_keys().collect();
         names.sort_unstable();
@@ -109,35 +105,96 @@ impl Header {
         }
     }
 
-    /// How many layers, from the first, the file's first `len` bytes hold in full (in whatever order the file
-    /// stores them; filterlens' own files store them by depth, so a prefix holds the first layers).
-    pub fn layers_within(&self, len: usize) -> usize {
+    /// How many of the graph's weighted nodes, from the first, the file's first `len` bytes hold in full (in
+    /// whatever order the file stores them; filterlens' own files store them by depth, so a prefix holds the first
+    /// nodes).
+    pub fn params_within(&self, len: usize) -> usize {
         let within = |name: &str| self.metadata.info(name).is_some_and(|i| self.data_start + i.data_offsets.1 <= len);
-        (0..self.network.layers().len())
-            .take_while(|&l| layer_tensors(self.network, l).iter().all(|(name, _)| within(name)))
-            .count()
+        let params = self.network.graph().params();
+        params.iter().take_while(|p| p.tensors.iter().all(|(name, _)| within(name))).count()
     }
 
-    /// The network's layer `layer`: its weight and bias as f32, from the file's `first` bytes (which must hold them:
-    /// [`Header::layers_within`]), each value checked finite.
-    pub fn layer(&self, first: &[u8], layer: usize) -> Result<(TensorData, TensorData), WeightsError> {
-        let [weight, bias] = layer_tensors(self.network, layer).map(|(name, shape)| {
-            let info = self.metadata.info(&name).expect("checked by parse");
+    /// The graph's weighted node `index` ([`crate::net::graph::Graph::params`]): its tensors as f32 from the file's
+    /// `first` bytes (which must hold them: [`Header::params_within`]), each value checked finite, a batch
+    /// normalisation folded into its convolution.
+    pub fn params(&self, first: &[u8], index: usize) -> Result<WeightsData, WeightsError> {
+        let graph = self.network.graph();
+        let read = |name: &str| -> Result<Vec<f32>, WeightsError> {
+            let info = self.metadata.info(name).expect("checked by parse");
             let (start, end) = info.data_offsets;
-            let data = &first[self.data_start + start..self.data_start + end];
-            let floats = to_f32(&name, info.dtype, data)?;
+            let floats = to_f32(name, info.dtype, &first[self.data_start + start..self.data_start + end])?;
             if let Some((index, &value)) = floats.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(WeightsError::NonFinite { name, index, value });
+                return Err(WeightsError::NonFinite { name: name.to_string(), index, value });
             }
-            Ok(TensorData::new(floats, shape))
-        });
-        Ok((weight?, bias?))
+            Ok(floats)
+        };
+        let params = &graph.params()[index];
+        Ok(match &graph.nodes()[params.node].op {
+            Op::Conv(conv) => {
+                let shape = vec![conv.channels, conv.in_channels / conv.groups, conv.kernel[0], conv.kernel[1]];
+                let mut weight = read(&conv.weight)?;
+                let mut bias = conv.bias.as_deref().map(read).transpose()?;
+                if let Some(bn) = &conv.batch_norm {
+                    bias = Some(fold(&mut weight, bias, bn, &read)?);
+                }
+                WeightsData::Conv {
+                    weight: TensorData::new(weight, shape),
+                    bias: bias.map(|b| TensorData::new(b, [conv.channels])),
+                }
+            }
+            Op::Linear(linear) => WeightsData::Linear {
+                weight: TensorData::new(read(&linear.weight)?, [linear.out_features, linear.in_features]),
+                bias: linear.bias.as_deref().map(read).transpose()?.map(|b| TensorData::new(b, [linear.out_features])),
+            },
+            _ => unreachable!("only convolutions and linear layers have weights"),
+        })
     }
 }
 
-/// One layer's weight and bias on `device`.
-pub(crate) fn upload((weight, bias): (TensorData, TensorData), device: &Device) -> (Tensor<4>, Tensor<1>) {
-    (Tensor::<4>::from_data(weight, device), Tensor::<1>::from_data(bias, device))
+/// A weighted node's tensors, read and folded, before they go to a device.
+pub enum WeightsData {
+    Conv { weight: TensorData, bias: Option<TensorData> },
+    Linear { weight: TensorData, bias: Option<TensorData> },
+}
+
+/// Folds a batch normalisation into the convolution before it: each output channel's kernel times
+/// `scale = weight / √(variance + ε)`, its bias `(bias − mean) · scale + shift` (a missing bias is 0). The new bias.
+fn fold(
+    kernel: &mut [f32],
+    bias: Option<Vec<f32>>,
+    bn: &BatchNorm,
+    read: &dyn Fn(&str) -> Result<Vec<f32>, WeightsError>,
+) -> Result<Vec<f32>, WeightsError> {
+    let (gamma, beta, mean, variance) = (read(&bn.weight)?, read(&bn.bias)?, read(&bn.mean)?, read(&bn.variance)?);
+    if let Some((index, &value)) = variance.iter().enumerate().find(|(_, v)| **v < 0.0) {
+        return Err(WeightsError::NegativeVariance { name: bn.variance.clone(), index, value });
+    }
+    let channels = gamma.len();
+    let per_channel = kernel.len() / channels;
+    let bias = bias.unwrap_or_else(|| vec![0.0; channels]);
+    Ok((0..channels)
+        .map(|c| {
+            // In f64, rounded once to f32.
+            let scale = gamma[c] as f64 / (variance[c] as f64 + bn.epsilon as f64).sqrt();
+            for w in &mut kernel[c * per_channel..(c + 1) * per_channel] {
+                *w = (*w as f64 * scale) as f32;
+            }
+            ((bias[c] as f64 - mean[c] as f64) * scale + beta[c] as f64) as f32
+        })
+        .collect())
+}
+
+/// A weighted node's weights on `device`.
+pub(crate) fn upload(data: WeightsData, device: &Device) -> Weights {
+    let bias = |b: Option<TensorData>| b.map(|b| Tensor::<1>::from_data(b, device));
+    match data {
+        WeightsData::Conv { weight, bias: b } => {
+            Weights::Conv { weight: Tensor::from_data(weight, device), bias: bias(b) }
+        }
+        WeightsData::Linear { weight, bias: b } => {
+            Weights::Linear { weight: Tensor::from_data(weight, device), bias: bias(b) }
+        }
+    }
 }
 
 /// A name the header's JSON object holds twice (JSON parsers keep the last one silently).

@@ -8,7 +8,7 @@
 //! Every step also adds |∂objective/∂image| to each image's transparency map (MACO's): where the picture matters to
 //! the filter.
 
-use burn::tensor::{Tensor, TensorData, activation::relu};
+use burn::tensor::{Tensor, TensorData};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use std::sync::Arc;
@@ -86,8 +86,9 @@ pub struct StepReport {
     pub step: usize,
     /// The objective per image, measured on the image before this step's update.
     pub activations: Vec<f32>,
-    /// Images whose gradient was exactly zero at the start (a ReLU that never fires on the initial noise) and
-    /// which from now on maximise the pre-ReLU activation instead.
+    /// Images whose gradient was exactly zero at this step (a ReLU that never fires on the initial noise, or one a
+    /// step pushed below its floor) and which from now on maximise the activation before the layer's activation
+    /// function instead.
     pub switched_to_pre_relu: Vec<usize>,
     /// Wall time of the step, including reading the activations back.
     pub millis: f64,
@@ -108,10 +109,15 @@ pub struct Ascent {
     transparency: Tensor<4>,
     /// Draws the random transforms.
     rng: Pcg64,
-    /// Which activation each image reads, before or after its ReLU (pre-ReLU after a dead-filter switch).
+    /// Which activation each image reads, before or after its layer's activation function (before, after a
+    /// dead-filter switch).
     reads: Vec<Activation>,
     selection: Selection,
     steps_taken: usize,
+    /// Whether an image read after its activation function had an objective of exactly 0 at the last step: the
+    /// next step looks for a dead filter, as the first does (a step can overshoot into a ReLU's floor, or past
+    /// ReLU6's ceiling, where the gradient is 0 and the ascent would stand still for good).
+    silent: bool,
     /// The starting picture `[1, 3, size, size]`, while accentuating: its features are the pull's target.
     start: Option<Tensor<4>>,
 }
@@ -131,6 +137,7 @@ pub struct Checkpoint {
     rng: Pcg64,
     reads: Vec<Activation>,
     steps_taken: usize,
+    silent: bool,
 }
 
 impl Ascent {
@@ -144,7 +151,7 @@ impl Ascent {
             return Err(Error::AccentuateWithoutPicture);
         }
         if objective.deepest_layer() >= model.depth() {
-            let layer = network.layers()[objective.deepest_layer()].name;
+            let layer = network.layers()[objective.deepest_layer()].name.as_str();
             return Err(Error::LayerNotLoaded { layer, loaded: model.depth() });
         }
         let device = model.device();
@@ -180,6 +187,7 @@ impl Ascent {
             reads,
             selection,
             steps_taken: 0,
+            silent: false,
             start,
         })
     }
@@ -230,7 +238,7 @@ impl Ascent {
     /// no gradient.
     pub async fn whole_picture(&self) -> Result<Vec<f32>, Error> {
         let selection = select(&self.objective, &self.reads, &self.model.device());
-        let features = self.model.pre_relu(self.image(), &selection.layers());
+        let features = self.model.pre_activations(self.image(), &selection.layers());
         read_floats(self.objective.evaluate(&features, &selection)).await
     }
 
@@ -260,6 +268,7 @@ impl Ascent {
             rng: self.rng.clone(),
             reads: self.reads.clone(),
             steps_taken: self.steps_taken,
+            silent: self.silent,
         })
     }
 
@@ -285,6 +294,7 @@ impl Ascent {
         ascent.selection = select(&ascent.viewed, &checkpoint.reads, &device);
         ascent.reads = checkpoint.reads;
         ascent.steps_taken = checkpoint.steps_taken;
+        ascent.silent = checkpoint.silent;
         Ok(ascent)
     }
 
@@ -293,12 +303,13 @@ impl Ascent {
         let start = Instant::now();
         let (mut grad, mut image_grad, mut values) = self.gradient();
         let mut switched = Vec::new();
-        if self.steps_taken == 0 {
+        if self.steps_taken == 0 || self.silent {
             let peaks = read_floats(grad.clone().abs().max_dims(&[1, 2, 3])).await?;
-            switched = peaks.iter().enumerate().filter(|(_, p)| **p == 0.0).map(|(i, _)| i).collect();
+            let dead = |(i, peak): &(usize, &f32)| **peak == 0.0 && self.reads[*i] == Activation::After;
+            switched = peaks.iter().enumerate().filter(dead).map(|(i, _)| i).collect();
             if !switched.is_empty() {
                 for &i in &switched {
-                    self.reads[i] = Activation::PreRelu;
+                    self.reads[i] = Activation::Before;
                 }
                 self.selection = select(&self.viewed, &self.reads, &self.model.device());
                 (grad, image_grad, values) = self.gradient();
@@ -307,6 +318,7 @@ impl Ascent {
         self.transparency = self.transparency.clone() + image_grad.abs();
         self.update(grad);
         let activations = read_floats(values).await?;
+        self.silent = activations.iter().zip(&self.reads).any(|(&v, &read)| v == 0.0 && read == Activation::After);
         let report = StepReport {
             step: self.steps_taken,
             activations,
@@ -335,11 +347,14 @@ impl Ascent {
         };
         let progress = self.steps_taken as f64 / self.config.steps.saturating_sub(1).max(1) as f64;
         let input = self.config.transforms.apply(input, progress.min(1.0), &mut self.rng);
-        let mut features = self.model.pre_relu(input, &self.selection.layers());
+        let layers = self.selection.layers();
+        let mut features = self.model.pre_activations(input, &layers);
+        // The deepest layer's output after its activation function (the selection's layers go down in depth).
+        let deepest_layer = &self.objective.network().layers()[*layers.last().expect("a layer")];
         let target = self.start.as_ref().map(|_| {
             let deepest = features.last().expect("a layer").clone();
             features = features.iter().map(|f| f.clone().narrow(0, 0, batch)).collect();
-            relu(deepest.narrow(0, batch, 1)).detach()
+            deepest_layer.activate(deepest.narrow(0, batch, 1)).detach()
         });
         let per_view = self.viewed.evaluate(&features, &self.selection);
         let values = if views == 1 { per_view } else { per_view.reshape([batch, views]).mean_dim(1).reshape([batch]) };
@@ -357,11 +372,13 @@ impl Ascent {
             // The squared distance to the starting picture's features (broadcast over the batch), relative to their
             // energy: scale-free.
             let energy = target.clone().square().mean().clamp_min(1e-10);
-            let distance = (relu(deepest.clone()) - target).square().mean_dims(&[1, 2, 3]).reshape([batch]);
+            let distance =
+                (deepest_layer.activate(deepest.clone()) - target).square().mean_dims(&[1, 2, 3]).reshape([batch]);
             climbed = climbed - (distance / energy).sum() * self.config.accentuate;
         }
         if self.objective.diversity() > 0.0 {
-            climbed = climbed - crate::optvis::objective::similarity(deepest) * self.objective.diversity();
+            let similarity = crate::optvis::objective::similarity(deepest_layer.activate(deepest));
+            climbed = climbed - similarity * self.objective.diversity();
         }
         let grads = climbed.backward();
         let image_grad = image.grad(&grads).expect("the images require a gradient");

@@ -10,16 +10,19 @@
 //!             | "channel(" layer ":" filter ")"  the same, spelled out
 //!             | "neuron(" layer ":" filter ")"   the activation at the centre of the filter's map
 //!             | "layer(" layer ")"               the layer's mean squared activation (DeepDream)
+//!             | "class(" class ")"               a class's logit, by number or name (networks with a classifier)
 //! ```
 //!
-//! e.g. `conv4_3:20 + 0.5*conv4_3:33 - conv5_1:7`, `neuron(conv4_3:20)`, `layer(conv4_2) - 2 conv3_1:5`.
-//! Spaces are free. Layers are the network's own names; a refusal names the character where it went wrong.
+//! e.g. `conv4_3:20 + 0.5*conv4_3:33 - conv5_1:7`, `neuron(conv4_3:20)`, `layer(conv4_2) - 2 conv3_1:5`,
+//! `class(giant panda) - class(388)`. Spaces are free. Layers are the network's own names, classes its classifier's
+//! (a class's logit is the classifier layer's channel: `class(388)` is `logits:388`, as Lucid's "logit" objective);
+//! a refusal names the character where it went wrong.
 
 use std::fmt;
 
 use crate::Error;
 use crate::names::from_name;
-use crate::net::Network;
+use crate::net::{Network, classes};
 
 /// Which part of a layer's activations an objective reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -145,7 +148,7 @@ impl fmt::Display for Expression {
             if magnitude != 1.0 {
                 write!(f, "{magnitude}*")?;
             }
-            let layer = self.network.layers()[term.layer].name;
+            let layer = &self.network.layers()[term.layer].name;
             match term.target {
                 Target::Channel => write!(f, "{layer}:{}", term.filter)?,
                 Target::Neuron => write!(f, "neuron({layer}:{})", term.filter)?,
@@ -232,9 +235,14 @@ impl Parser<'_> {
     fn atom(&mut self, weight: f32) -> Result<Term, Error> {
         let (start, name) = self.word(|c| c.is_ascii_alphanumeric() || c == '_');
         if name.is_empty() {
-            return Err(self.error("expected a layer (conv4_3:20) or channel(…), neuron(…), layer(…)"));
+            return Err(self.error("expected a layer (conv4_3:20) or channel(…), neuron(…), layer(…), class(…)"));
         }
         self.skip_spaces();
+        if name == "class" && self.peek() == Some('(') {
+            self.at += 1;
+            let (layer, filter) = self.class(start)?;
+            return Ok(Term { weight, target: Target::Channel, layer, filter });
+        }
         let target = match name.as_str() {
             "channel" => Some(Target::Channel),
             "neuron" => Some(Target::Neuron),
@@ -266,9 +274,48 @@ impl Parser<'_> {
         self.network.layer_index(name).map_err(|e| self.error_at(at, e.to_string()))
     }
 
+    /// After `class(`: a class's number or name and the `)` that closes it (a name may hold parentheses: `kite
+    /// (bird of prey)`). The classifier's layer and the class's channel.
+    fn class(&mut self, start: usize) -> Result<(usize, usize), Error> {
+        let Some((layer, names)) = self.network.classifier() else {
+            let with: Vec<&str> = Network::ALL.iter().filter(|n| n.classifier().is_some()).map(|n| n.title()).collect();
+            let reason =
+                format!("{} has no classifier here (class(…) is for {})", self.network.title(), with.join(", "));
+            return Err(self.error_at(start, reason));
+        };
+        self.skip_spaces();
+        let at = self.at;
+        let mut depth = 0;
+        while let Some(c) = self.peek() {
+            match c {
+                '(' => depth += 1,
+                ')' if depth == 0 => break,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            self.at += 1;
+        }
+        let text: String = self.chars[at..self.at].iter().map(|&(_, c)| c).collect();
+        if !self.eat(')') {
+            return Err(self.error("expected )"));
+        }
+        let text = text.trim();
+        let class = if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+            text.parse::<usize>()
+                .ok()
+                .filter(|&c| c < names.len())
+                .ok_or_else(|| self.error_at(at, format!("the classes are 0–{}, not {text}", names.len() - 1)))?
+        } else if text.is_empty() {
+            return Err(self.error_at(at, "expected a class's number or name"));
+        } else {
+            classes::find(names, text).map_err(|reason| self.error_at(at, reason))?
+        };
+        Ok((self.network.layer_index(layer).expect("the classifier's layer is the network's"), class))
+    }
+
     /// `:` and a filter number of `layer`.
     fn filter(&mut self, layer: usize) -> Result<usize, Error> {
-        let spec = self.network.layers()[layer];
+        let spec = &self.network.layers()[layer];
         if !self.eat(':') {
             return Err(self.error(format!("expected ':' and a filter of {} (0–{})", spec.name, spec.channels - 1)));
         }
@@ -398,11 +445,15 @@ mod tests {
             ("conv4_3:512", "at character 9: conv4_3 has filters 0–511, not 512"),
             ("conv4_3", "at character 8: expected ':' and a filter of conv4_3 (0–511)"),
             ("conv4_3:20 conv4_3:21", "at character 12: expected + or - between terms"),
-            ("conv4_3:20 +", "at character 13: expected a layer (conv4_3:20) or channel(…), neuron(…), layer(…)"),
+            (
+                "conv4_3:20 +",
+                "at character 13: expected a layer (conv4_3:20) or channel(…), neuron(…), layer(…), class(…)",
+            ),
             ("neuron(conv4_3:20", "at character 18: expected )"),
             ("1.2.3*conv1_1:0", "at character 1: '1.2.3' is not a number"),
             ("conv1_1:x", "at character 9: expected a filter number"),
-            ("", "at character 1: expected a layer (conv4_3:20) or channel(…), neuron(…), layer(…)"),
+            ("", "at character 1: expected a layer (conv4_3:20) or channel(…), neuron(…), layer(…), class(…)"),
+            ("class(388)", "at character 1: VGG16 has no classifier here (class(…) is for EfficientNet-Lite0)"),
         ];
         for (text, expected) in cases {
             let message = parse(text).unwrap_err();
@@ -415,5 +466,29 @@ mod tests {
             "{alexnet}"
         );
         assert!(parse(&"conv1_1:0+".repeat(200)).unwrap_err().contains("at most 1000 characters"));
+    }
+
+    /// `class(…)` is the classifier layer's channel, by number or by name (ImageNet's names, parentheses and all).
+    #[test]
+    fn classes_by_number_and_name() {
+        let network = Network::EfficientnetLite0;
+        let parse = |text: &str| Expression::parse(text, network).map_err(|e| e.to_string());
+        let logits = network.layer_index("logits").unwrap();
+        let e = parse("class(giant panda) - 0.5*class( 21 ) + class(kite (bird of prey))").unwrap();
+        let term = |weight, filter| Term { weight, target: Target::Channel, layer: logits, filter };
+        assert_eq!(e.terms(), [term(1.0, 388), term(-0.5, 21), term(1.0, 21)]);
+        assert_eq!(e.to_string(), "logits:388 - 0.5*logits:21 + logits:21");
+        assert_eq!(parse("class(Espresso)").unwrap(), parse("logits:967").unwrap());
+        let cases = [
+            ("class(1000)", "at character 7: the classes are 0–999, not 1000"),
+            ("class(panda bear)", "at character 7: no class is named 'panda bear'"),
+            ("class(missile)", "at character 7: 'missile' names classes 657 and 744: give the number"),
+            ("class()", "at character 7: expected a class's number or name"),
+            ("class(388", "at character 10: expected )"),
+        ];
+        for (text, expected) in cases {
+            let message = parse(text).unwrap_err();
+            assert!(message.ends_with(expected), "{text:?}: {message}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! channel's centre neuron, the whole layer's mean squared activation (DeepDream), or a weighted sum of those
 //! across layers ([`crate::optvis::expression`]).
 
-use burn::tensor::{Device, Tensor, activation::relu};
+use burn::tensor::{Device, Tensor};
 
 use super::expression::{Expression, Target, Term};
 use crate::Error;
@@ -25,7 +25,7 @@ impl Objective {
     /// The classic objective (channel mean after ReLU) for several filters of one layer, checked against the
     /// layer's channel count.
     pub fn channels(network: Network, layer: &str, filters: &[usize]) -> Result<Self, Error> {
-        Self::new(network, layer, filters, Target::Channel, Activation::PostRelu)
+        Self::new(network, layer, filters, Target::Channel, Activation::After)
     }
 
     /// `target` of each filter of `layer`, an image each.
@@ -37,9 +37,9 @@ impl Objective {
         activation: Activation,
     ) -> Result<Self, Error> {
         let layer = network.layer_index(layer)?;
-        let spec = network.layers()[layer];
+        let spec = &network.layers()[layer];
         if let Some(&filter) = filters.iter().find(|&&f| f >= spec.channels) {
-            return Err(Error::FilterOutOfRange { layer: spec.name, filter, channels: spec.channels });
+            return Err(Error::FilterOutOfRange { layer: &spec.name, filter, channels: spec.channels });
         }
         let term = |filter| Term { weight: 1.0, target, layer, filter };
         let images = filters.iter().map(|&filter| Expression::single(network, term(filter))).collect();
@@ -122,7 +122,7 @@ impl Objective {
     }
 
     fn caption(&self, image: &Expression) -> String {
-        let name = |t: &Term| self.network.layers()[t.layer].name;
+        let name = |t: &Term| self.network.layers()[t.layer].name.as_str();
         let terms = image.terms();
         let one_layer = terms.iter().all(|t| t.layer == terms[0].layer && t.target != Target::Layer);
         let mut caption = if one_layer { format!("{}:", name(&terms[0])) } else { String::new() };
@@ -180,18 +180,14 @@ impl Objective {
                     squares: gather(wanted, Target::Layer, batch, &|i, _| i)
                         .map(|w| Tensor::<1>::from_floats(w.as_slice(), device)),
                 };
-                LayerSelection {
-                    layer,
-                    post_relu: weights(Activation::PostRelu),
-                    pre_relu: weights(Activation::PreRelu),
-                }
+                LayerSelection { layer, after: weights(Activation::After), before: weights(Activation::Before) }
             })
             .collect();
         Selection { layers }
     }
 
-    /// Objective value per image, `[batch]`, from the pre-ReLU features `[batch, channels, H, W]` of each layer
-    /// the images read (the selection's layers, in its order).
+    /// Objective value per image, `[batch]`, from the features `[batch, channels, H, W]` of each layer the images
+    /// read, before its activation function (the selection's layers, in its order).
     pub(crate) fn evaluate(&self, features: &[Tensor<4>], selection: &Selection) -> Tensor<1> {
         let batch = self.batch();
         let mut total: Option<Tensor<1>> = None;
@@ -201,10 +197,11 @@ impl Objective {
                 None => value,
             })
         };
-        for (pre_relu, layer) in features.iter().zip(&selection.layers) {
+        for (before, layer) in features.iter().zip(&selection.layers) {
+            let activate = |pre: Tensor<4>| self.network.layers()[layer.layer].activate(pre);
             for (weights, activations) in [
-                (&layer.post_relu, weights_needed(&layer.post_relu).then(|| relu(pre_relu.clone()))),
-                (&layer.pre_relu, weights_needed(&layer.pre_relu).then(|| pre_relu.clone())),
+                (&layer.after, weights_needed(&layer.after).then(|| activate(before.clone()))),
+                (&layer.before, weights_needed(&layer.before).then(|| before.clone())),
             ] {
                 let Some(activations) = activations else { continue };
                 if let Some(channel) = &weights.channel {
@@ -229,13 +226,13 @@ fn weights_needed(weights: &Weights) -> bool {
     weights.channel.is_some() || weights.neuron.is_some() || weights.squares.is_some()
 }
 
-/// Lucid's diversity measure of a batch, from the objective layer's pre-ReLU features `[batch, channels, H, W]`:
-/// each image's Gram matrix of its post-ReLU features (channel × channel), normalised to unit length; the cosine
+/// Lucid's diversity measure of a batch, from the objective layer's features after its activation function
+/// `[batch, channels, H, W]`: each image's Gram matrix (channel × channel), normalised to unit length; the cosine
 /// similarity of every pair of images, summed over each image's others, averaged over the images. 0 when the
 /// images share no pattern statistics, batch − 1 when they all share the same; 0 for a batch of one. `[1]`.
-pub fn similarity(pre_relu: Tensor<4>) -> Tensor<1> {
-    let [batch, channels, h, w] = pre_relu.dims();
-    let features = relu(pre_relu).reshape([batch, channels, h * w]);
+pub fn similarity(features: Tensor<4>) -> Tensor<1> {
+    let [batch, channels, h, w] = features.dims();
+    let features = features.reshape([batch, channels, h * w]);
     let grams = features.clone().matmul(features.swap_dims(1, 2)).reshape([batch, channels * channels]);
     let norms = grams.clone().square().sum_dim(1).sqrt().clamp_min(1e-10);
     let unit = grams / norms;
@@ -259,8 +256,8 @@ impl Selection {
 
 struct LayerSelection {
     layer: usize,
-    post_relu: Weights,
-    pre_relu: Weights,
+    after: Weights,
+    before: Weights,
 }
 
 /// One layer's weights for one activation: per image and channel for channel means and centre neurons
@@ -301,7 +298,7 @@ mod tests {
             "neuron(conv4_3:20) + 0*conv4_3:21",
         ];
         let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
-        let objective = Objective::expressions(Network::Vgg16, &texts, Activation::PostRelu).unwrap();
+        let objective = Objective::expressions(Network::Vgg16, &texts, Activation::After).unwrap();
         assert_eq!(
             objective.captions(),
             ["conv4_3:20+.5*33", "conv4_3:20-conv5_1:7", "conv4_2-2*conv3_1:5", "conv4_2", "conv4_3:20+0*21"]
@@ -337,7 +334,7 @@ mod tests {
     fn similarity_of(values: &[f32], shape: [usize; 4]) -> f32 {
         let device = Device::flex();
         let features = Tensor::<4>::from_data(TensorData::new(values.to_vec(), shape), &device);
-        similarity(features).into_data().try_into_vec::<f32>().unwrap()[0]
+        similarity(burn::tensor::activation::relu(features)).into_data().try_into_vec::<f32>().unwrap()[0]
     }
 
     #[test]

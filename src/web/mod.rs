@@ -242,7 +242,7 @@ impl Visualizer {
             done,
             activations: report.activations,
             whole_picture,
-            pre_relu: run.ascent.reads().iter().map(|a| *a == Activation::PreRelu).collect(),
+            pre_relu: run.ascent.reads().iter().map(|a| *a == Activation::Before).collect(),
             switched_to_pre_relu: report.switched_to_pre_relu,
             millis: report.millis,
             total_millis: started.elapsed().as_secs_f64() * 1e3,

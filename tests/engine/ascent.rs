@@ -84,7 +84,7 @@ fn dead_filter_switches_to_pre_relu_and_rises() {
     let (reports, ascent) = run("conv5_3", &[100], config);
     assert_eq!(reports[0].switched_to_pre_relu, vec![0]);
     assert!(reports[1..].iter().all(|r| r.switched_to_pre_relu.is_empty()), "the switch happens once, at the start");
-    assert_eq!(ascent.reads(), &[Activation::PreRelu]);
+    assert_eq!(ascent.reads(), &[Activation::Before]);
     let values: Vec<f32> = reports.iter().map(|r| r.activations[0]).collect();
     println!("conv5_3:100 pre-ReLU activation: {values:?}");
     assert!(values[7] > values[0] + 0.5, "pre-ReLU activation did not rise: {values:?}");
@@ -95,7 +95,7 @@ fn live_filters_do_not_switch() {
     let config = AscentConfig { steps: 1, size: 64, ..Mode::Classic.preset_config() };
     let (reports, ascent) = run("conv1_1", &[0, 5], config);
     assert!(reports[0].switched_to_pre_relu.is_empty());
-    assert_eq!(ascent.reads(), &[Activation::PostRelu, Activation::PostRelu]);
+    assert_eq!(ascent.reads(), &[Activation::After, Activation::After]);
 }
 
 /// A batch of filters is the same computation as one run per filter (each tile normalised on its own).
@@ -172,7 +172,7 @@ fn a_minimised_filter_falls_below_its_start() {
     }
     // Minimising reads the activation before the ReLU (its floor of 0 after it would stop the ascent at once).
     let request = RunRequest { minimise: true, ..RunRequest::new(Mode::Classic, "conv3_1", &[5]) };
-    assert_eq!(request.objective().unwrap().activation(), Activation::PreRelu);
+    assert_eq!(request.objective().unwrap().activation(), Activation::Before);
     assert!(request.objective().unwrap().minimises());
 }
 
@@ -182,7 +182,7 @@ fn gram_similarity(pictures: &[f32], batch: usize, size: usize, layer: &str) -> 
     use burn::tensor::{Tensor, TensorData};
     let model = flex_model();
     let input = Tensor::<4>::from_data(TensorData::new(pictures.to_vec(), [batch, 3, size, size]), &model.device());
-    let features = model.forward(input, Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
+    let features = model.forward(input, Network::Vgg16.layer_index(layer).unwrap(), Activation::After);
     let [_, c, h, w] = features.dims();
     let values = features.into_data().try_into_vec::<f32>().unwrap();
     let grams: Vec<Vec<f64>> = (0..batch)

@@ -11,7 +11,7 @@ fn forward_and_gradient(model: &Model) -> (Vec<f32>, Vec<f32>) {
     let pattern: Vec<f32> = (0..3 * size * size).map(|k| 0.5 + 0.4 * ((k as f32) * 0.37).sin()).collect();
     let x =
         Tensor::<4>::from_data(TensorData::new(pattern, [1, 3, size, size]), &model.device()).autodiff().require_grad();
-    let features = model.forward(x.clone(), Network::Vgg16.layer_index("conv3_1").unwrap(), Activation::PostRelu);
+    let features = model.forward(x.clone(), Network::Vgg16.layer_index("conv3_1").unwrap(), Activation::After);
     let means = features.clone().mean_dims(&[2, 3]).without_autodiff().into_data().try_into_vec::<f32>().unwrap();
     let grads = features.narrow(1, 7, 1).mean().backward();
     (means, x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap())

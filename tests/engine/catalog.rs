@@ -91,7 +91,8 @@ fn bad_requests_name_the_field() {
     alexnet["model"] = json!("alexnet");
     assert_eq!(refuse(alexnet), "unknown layer 'conv3_1' (AlexNet has conv1, conv2, conv3, conv4, conv5)");
     assert!(
-        refuse(with("model", json!("resnet50"))).contains("unknown variant `resnet50`, expected `vgg16` or `alexnet`")
+        refuse(with("model", json!("resnet50")))
+            .contains("unknown variant `resnet50`, expected one of `vgg16`, `alexnet`, `efficientnet-lite0`")
     );
     assert_eq!(refuse(with("filters", json!([64]))), "filter 64 is out of range: conv1_1 has filters 0..=63");
     assert!(refuse(with("mode", json!("LUCID"))).contains("unknown variant `LUCID`"));

@@ -206,7 +206,10 @@ fn bad_arguments_get_clear_messages() {
     refused(&["grid", "--filters", "1-"], "'' is not a filter number");
     refused(&["grid", "--filters", "0-99999999999999999999"], "is not a filter number");
     refused(&["grid", "--layer", "conv1_1", "--filters", "60-70"], "filter 64 is out of range");
-    refused(&["render", "--model", "resnet50"], "unknown model 'resnet50' (expected vgg16, alexnet)");
+    refused(
+        &["render", "--model", "resnet50"],
+        "unknown model 'resnet50' (expected vgg16, alexnet, efficientnet-lite0)",
+    );
     refused(
         &["render", "--objective", "conv4_3:20 + 0.5*conv9_1:3"],
         "objective 'conv4_3:20 + 0.5*conv9_1:3' at character 18: unknown layer 'conv9_1'",

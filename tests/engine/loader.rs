@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use filterlens::net::VGG16;
 use filterlens::net::weights;
 use filterlens::{Ascent, AscentConfig, Backend, Backends, Error, Mode, Model, Network, Objective, WeightsError};
 use safetensors::tensor::{Dtype, TensorView};
@@ -205,8 +204,8 @@ fn random_damage_is_refused_or_harmless() {
             // The page's way in: a cut after the header is the first bytes of a sound file, and its complete layers
             // load.
             let header = weights::Header::parse(&bytes, Network::Vgg16).unwrap();
-            let complete = header.layers_within(bytes.len());
-            assert!((0..complete).all(|l| header.layer(&bytes, l).is_ok()), "case {case}: a layer of a sound prefix");
+            let complete = header.params_within(bytes.len());
+            assert!((0..complete).all(|l| header.params(&bytes, l).is_ok()), "case {case}: a layer of a sound prefix");
         }
         let outcome = std::panic::catch_unwind(|| load(&bytes));
         let outcome = match outcome {
@@ -242,18 +241,18 @@ fn manifest_parts() -> Vec<(String, usize, usize)> {
 fn weights_arrive_layer_by_layer() {
     let bytes = weights_bytes("vgg16-f16.safetensors");
     let parts = manifest_parts();
-    assert_eq!(parts.len(), 1 + VGG16.len());
+    assert_eq!(parts.len(), 1 + Network::Vgg16.layers().len());
     assert_eq!(parts[0].0, "header");
     assert_eq!(parts.last().unwrap().2, bytes.len());
     let header = weights::Header::parse(&bytes[..parts[0].2], Network::Vgg16).unwrap();
     assert_eq!(header.file_len(), bytes.len());
     for (i, (name, start, end)) in parts.iter().enumerate() {
         if i > 0 {
-            assert_eq!(name, VGG16[i - 1].name);
+            assert_eq!(name, &Network::Vgg16.layers()[i - 1].name);
             assert_eq!(*start, parts[i - 1].2, "the parts tile the file");
         }
-        assert_eq!(header.layers_within(*end), i, "after part {name}");
-        assert_eq!(header.layers_within(end - 1), i.saturating_sub(1), "one byte short of part {name}");
+        assert_eq!(header.params_within(*end), i, "after part {name}");
+        assert_eq!(header.params_within(end - 1), i.saturating_sub(1), "one byte short of part {name}");
     }
 
     let vgg = Network::Vgg16;
@@ -263,7 +262,7 @@ fn weights_arrive_layer_by_layer() {
         assert_eq!(backends.model(vgg, Backend::Flex).unwrap().depth(), i - 1);
         backends.add_weights(vgg, &bytes[*start..*end]).unwrap();
     }
-    assert_eq!(backends.model(vgg, Backend::Flex).unwrap().depth(), VGG16.len());
+    assert_eq!(backends.model(vgg, Backend::Flex).unwrap().depth(), Network::Vgg16.layers().len());
     let beyond = backends.add_weights(vgg, b"x").unwrap_err();
     assert!(matches!(beyond, Error::Weights(WeightsError::TrailingBytes { .. })), "{beyond:?}");
 }

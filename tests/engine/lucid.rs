@@ -16,8 +16,7 @@ fn run(objective: Objective, config: AscentConfig) -> (Vec<f32>, Ascent) {
 /// Mean post-ReLU activation of `layer:filter` on the run's final image, untransformed: the fair yardstick
 /// for both modes.
 fn channel_mean(ascent: &Ascent, layer: &str, filter: usize) -> f32 {
-    let features =
-        flex_model().forward(ascent.image(), Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
+    let features = flex_model().forward(ascent.image(), Network::Vgg16.layer_index(layer).unwrap(), Activation::After);
     let mean: Tensor<1> = features.narrow(1, filter, 1).mean();
     mean.into_scalar::<f32>()
 }
@@ -84,7 +83,7 @@ fn lucid_batched_grid_matches_single_runs() {
 #[test]
 fn neuron_and_layer_objectives_rise() {
     for target in [Target::Neuron, Target::Layer] {
-        let objective = Objective::new(Network::Vgg16, "conv3_1", &[7], target, Activation::PostRelu).unwrap();
+        let objective = Objective::new(Network::Vgg16, "conv3_1", &[7], target, Activation::After).unwrap();
         let (values, _) = run(objective, AscentConfig { steps: 12, size: 64, ..Mode::Lucid.preset_config() });
         println!("{target:?}: {:.3} -> {:.3}", values[0], values[11]);
         assert!(values[11] > 1.5 * values[0].max(1e-3), "{target:?} did not rise: {values:?}");

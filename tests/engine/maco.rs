@@ -143,7 +143,7 @@ fn the_magnitude_stays_imagenets_while_the_phase_moves() {
 /// so the reported per-crop values of early and late steps see different zooms).
 fn channel_mean(model: &Model, ascent: &Ascent, layer: &str, filter: usize) -> f32 {
     let layer = model.network().layer_index(layer).unwrap();
-    let features = model.forward(ascent.image(), layer, Activation::PostRelu);
+    let features = model.forward(ascent.image(), layer, Activation::After);
     features.narrow(1, filter, 1).mean().into_scalar::<f32>()
 }
 

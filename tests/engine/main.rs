@@ -6,10 +6,12 @@ mod ascent;
 mod backends;
 mod catalog;
 mod cli;
+mod efficientnet;
 mod golden;
 mod loader;
 mod lucid;
 mod maco;
+mod pin;
 mod reference;
 #[path = "../../src/testing.rs"]
 mod testing;

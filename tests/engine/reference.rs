@@ -48,7 +48,7 @@ fn expected_objective(
 /// Gradient of `Σ_i objective_i` (channel means) with respect to the images, by autodiff on the model.
 fn channel_gradient(images: &[f32], layer: &str, filters: &[usize]) -> Vec<f32> {
     let x = tensor(images).autodiff().require_grad();
-    let f = flex_model().forward(x.clone(), Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
+    let f = flex_model().forward(x.clone(), Network::Vgg16.layer_index(layer).unwrap(), Activation::After);
     let loss = filters
         .iter()
         .enumerate()
@@ -82,16 +82,16 @@ fn reported_objective_is_the_formula() {
     let filters = [5, 9];
     let mut switched = Vec::new();
     for (target, activation) in [
-        (Target::Channel, Activation::PostRelu),
-        (Target::Channel, Activation::PreRelu),
-        (Target::Neuron, Activation::PostRelu),
-        (Target::Layer, Activation::PostRelu),
+        (Target::Channel, Activation::After),
+        (Target::Channel, Activation::Before),
+        (Target::Neuron, Activation::After),
+        (Target::Layer, Activation::After),
     ] {
         let objective = Objective::new(Network::Vgg16, "conv3_1", &filters, target, activation).unwrap();
         let config = start_from(&image, Optimiser::MaxNormalised { step_size: 2.0 / 255.0 }, 1);
         let report = step_once(Ascent::new(flex_model(), objective, config).unwrap()).0;
         // An image whose objective has no gradient on the start (a dead ReLU) reads its pre-ReLU value instead.
-        let pre = expected_objective(&images, "conv3_1", &filters, target, Activation::PreRelu);
+        let pre = expected_objective(&images, "conv3_1", &filters, target, Activation::Before);
         let post = expected_objective(&images, "conv3_1", &filters, target, activation);
         let expected: Vec<f64> =
             (0..2).map(|i| if report.switched_to_pre_relu.contains(&i) { pre[i] } else { post[i] }).collect();
@@ -110,7 +110,7 @@ fn reported_objective_is_the_formula() {
         "conv3_1:5's centre neuron is silent on this image: the switch ran"
     );
     // The neuron is the centre one: a neighbour's value is something else.
-    let (values, [_, _, h, w]) = features(&image, "conv3_1", Activation::PreRelu);
+    let (values, [_, _, h, w]) = features(&image, "conv3_1", Activation::Before);
     let centre = values[5 * h * w + (h / 2) * w + w / 2];
     assert_ne!(centre, values[5 * h * w + (h / 2) * w + w / 2 - 1], "the test can tell neighbours apart");
 }
@@ -264,7 +264,7 @@ fn grid_mixing_dead_and_live_filters_equals_single_runs() {
             .pixels(),
     )
     .unwrap();
-    let (values, [_, channels, h, w]) = features(&noise, "conv5_3", Activation::PostRelu);
+    let (values, [_, channels, h, w]) = features(&noise, "conv5_3", Activation::After);
     let fires = |f: usize| values[f * h * w..(f + 1) * h * w].iter().any(|&v| v > 0.0);
     let silent = (0..channels).find(|&f| !fires(f)).expect("a silent conv5_3 filter");
     let live = (0..channels).find(|&f| fires(f)).expect("a live conv5_3 filter");
@@ -305,7 +305,7 @@ fn classic_step_with_diversity_climbs_objective_minus_weighted_similarity() {
     let start = pollster::block_on(ascent.pixels()).unwrap();
 
     let x = tensor(&start).autodiff().require_grad();
-    let features = flex_model().forward(x.clone(), Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
+    let features = flex_model().forward(x.clone(), Network::Vgg16.layer_index(layer).unwrap(), Activation::After);
     let [batch, channels, h, w] = features.dims();
     let values = (0..batch)
         .map(|i| features.clone().narrow(0, i, 1).narrow(1, filters[i], 1).mean())
@@ -359,10 +359,10 @@ fn classic_step_with_accentuation_climbs_objective_minus_weighted_feature_distan
     let first = pollster::block_on(accentuated.pixels()).unwrap();
 
     let index = Network::Vgg16.layer_index(layer).unwrap();
-    let target = flex_model().forward(tensor(&start).autodiff(), index, Activation::PostRelu);
+    let target = flex_model().forward(tensor(&start).autodiff(), index, Activation::After);
     let energy = target.clone().square().mean();
     let x = tensor(&first).autodiff().require_grad();
-    let features = flex_model().forward(x.clone(), index, Activation::PostRelu);
+    let features = flex_model().forward(x.clone(), index, Activation::After);
     let value = features.clone().narrow(1, filter, 1).mean();
     let distance = (features - target).square().mean();
     let grads = (value - distance / energy * weight).backward();
@@ -392,13 +392,12 @@ fn classic_step_with_accentuation_climbs_objective_minus_weighted_feature_distan
 fn an_expression_is_the_weighted_sum_of_its_terms() {
     let image = golden_image(SIZE);
     let text = "conv3_1:7 + 0.5*conv4_1:9 - 2*neuron(conv2_2:3) + 0.25*layer(conv1_2)";
-    let one = |layer: &str, filter: usize, target| {
-        expected_objective(&image, layer, &[filter], target, Activation::PostRelu)[0]
-    };
+    let one =
+        |layer: &str, filter: usize, target| expected_objective(&image, layer, &[filter], target, Activation::After)[0];
     let expected = one("conv3_1", 7, Target::Channel) + 0.5 * one("conv4_1", 9, Target::Channel)
         - 2.0 * one("conv2_2", 3, Target::Neuron)
         + 0.25 * one("conv1_2", 0, Target::Layer);
-    let objective = Objective::expressions(Network::Vgg16, &[text.to_string()], Activation::PostRelu).unwrap();
+    let objective = Objective::expressions(Network::Vgg16, &[text.to_string()], Activation::After).unwrap();
     assert_eq!(objective.deepest_layer(), Network::Vgg16.layer_index("conv4_1").unwrap(), "the deepest layer");
     let config = start_from(&image, Optimiser::MaxNormalised { step_size: 2.0 / 255.0 }, 1);
     let (report, ascent) = step_once(Ascent::new(flex_model(), objective, config).unwrap());
@@ -410,7 +409,7 @@ fn an_expression_is_the_weighted_sum_of_its_terms() {
     // The step: x + (2/255)·g/max(g), g the gradient of the weighted sum, by autodiff term by term.
     let x = tensor(&image).autodiff().require_grad();
     let at =
-        |layer: &str| flex_model().forward(x.clone(), Network::Vgg16.layer_index(layer).unwrap(), Activation::PostRelu);
+        |layer: &str| flex_model().forward(x.clone(), Network::Vgg16.layer_index(layer).unwrap(), Activation::After);
     let centre = |f: Tensor<4, burn::tensor::Float>| {
         let [_, _, h, w] = f.dims();
         f.narrow(2, h / 2, 1).narrow(3, w / 2, 1).mean()
@@ -435,7 +434,7 @@ fn a_batch_of_expressions_equals_each_alone() {
     let texts = ["conv3_1:7 - conv3_1:8".to_string(), "conv2_1:4 + 0.5*conv3_1:7".to_string()];
     let config = AscentConfig { steps: 3, size: SIZE, ..Mode::Classic.preset_config() };
     let run = |texts: &[String]| {
-        let objective = Objective::expressions(Network::Vgg16, texts, Activation::PostRelu).unwrap();
+        let objective = Objective::expressions(Network::Vgg16, texts, Activation::After).unwrap();
         let (reports, ascent) = run_to_end(Ascent::new(flex_model(), objective, config.clone()).unwrap());
         (reports.last().unwrap().activations.clone(), pollster::block_on(ascent.pixels()).unwrap())
     };

@@ -96,7 +96,7 @@ dist: pkg pkg-threads weights $(WWW_FILES)
 	cp $(WWW_FILES) dist.tmp/
 	cp pkg/filterlens.js pkg/filterlens_bg.wasm pkg/filterlens_bg.wasm.br dist.tmp/pkg/
 	cp -r pkg-threads dist.tmp/pkg-threads && rm -f dist.tmp/pkg-threads/*.d.ts dist.tmp/pkg-threads/package.json
-	cp weights/vgg16-f16.safetensors weights/alexnet-f16.safetensors weights/imagenet-spectrum.npy weights/manifest.json dist.tmp/weights/
+	cp weights/*-f16.safetensors weights/imagenet-spectrum.npy weights/manifest.json dist.tmp/weights/
 	rm -rf dist && mv dist.tmp dist
 	@echo "dist/ is ready: any static server works, at any path (e.g. make serve-web)"
 

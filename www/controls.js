@@ -4,7 +4,19 @@
 // back through settings.js's one number reader (clamped with a word), and marked where a run refused their value.
 
 import { $, input, select } from './dom.js';
-import { GRIDS, SIZES, appliesTo, channels, layersOf, maxCrops, maxSize, preset, readNumber } from './settings.js';
+import {
+  GRIDS,
+  SIZES,
+  appliesTo,
+  channels,
+  classesOf,
+  layersOf,
+  maxCrops,
+  maxSize,
+  modelOf,
+  preset,
+  readNumber,
+} from './settings.js';
 import { clearNotes, note } from './status.js';
 import { clamp } from './units.js';
 
@@ -59,6 +71,19 @@ export function showLayers(page) {
   select('layer-name').replaceChildren(...layers.map((l) => new Option(`${l.name} (${l.channels})`, l.name)));
   $('layer-stops').replaceChildren(...layers.map((l, i) => new Option(l.name, String(i))));
   input('layer').max = String(layers.length - 1);
+  const classes = modelOf(page.catalog, page.settings.model).classifier?.classes ?? [];
+  $('class-names').replaceChildren(...classes.map((name) => new Option(name)));
+}
+
+/** The class a name (any case) or a number names, of `classes`: its index, or why there is none.
+ *  @param {string[]} classes @param {string} text @returns {{ value: number } | { note: string }} */
+function classNamed(classes, text) {
+  const wanted = text.trim().toLowerCase();
+  if (/^\d+$/.test(wanted) && Number(wanted) < classes.length) return { value: Number(wanted) };
+  const found = classes.flatMap((name, i) => (name.toLowerCase() === wanted ? [i] : []));
+  if (found.length === 1) return { value: found[0] };
+  if (found.length > 1) return { note: `'${text.trim()}' names classes ${found.join(' and ')}: type the number` };
+  return { note: `no class is named '${text.trim()}'` };
 }
 
 /** The value a control shows for its setting. @param {PageState} page @param {Control} control */
@@ -69,6 +94,7 @@ function shown(page, control) {
     return String(layersOf(page.catalog, s).findIndex((l) => l.name === s.layer));
   if (isLogSlider(control)) return String(Math.log10(Number(s[name])));
   if (name === 'towards' && s.towards < 0) return control.type === 'range' ? '0' : '';
+  if (control.id === 'class-name') return classesOf(page.catalog, s)?.[s.filter] ?? '';
   return String(s[name]);
 }
 
@@ -101,6 +127,7 @@ export function showSettings(page) {
     }
   }
   $('row-towards').hidden = s.grid === 1 || Number(s.diversity) > 0 || Boolean(s.expressions);
+  $('row-class').hidden = !classesOf(page.catalog, s) || Boolean(s.expressions);
   // An expression replaces the layer, the filter and the objective's kind (not before ReLU, nor minimise): those
   // stay, out of use.
   for (const id of ['row-layer', 'row-filter', 'objective']) $(id).classList.toggle('unused', Boolean(s.expressions));
@@ -126,6 +153,10 @@ function readControl(page, control) {
   if (name === 'layer')
     return { value: control.type === 'range' ? layersOf(page.catalog, s)[Number(control.value)].name : control.value };
   if (name === 'expressions') return { value: control.value.trim() };
+  if (control.id === 'class-name') {
+    const found = classNamed(classesOf(page.catalog, s) ?? [], control.value);
+    return 'value' in found ? found : { note: `${found.note}: it stays ${shown(page, control)}` };
+  }
   const field = fieldOf(page, name);
   if (field?.kind === 'choice' || name === 'backend') return { value: control.value };
   if (name === 'towards' && control.value.trim() === '') return { value: -1 };

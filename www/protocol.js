@@ -7,32 +7,32 @@
 // ---------------------------------------------------------------- the catalog (src/catalog.rs)
 
 /** @typedef {'classic' | 'lucid' | 'maco'} Mode */
-/** A network's name (the request's `model`; the core's `Network`). @typedef {'vgg16' | 'alexnet'} NetworkName */
+/** A network's name (the request's `model`; the core's `Network`). @typedef {'vgg16' | 'alexnet' | 'efficientnet-lite0'} NetworkName */
 /** @typedef {'wgpu' | 'flex' | 'ndarray'} Backend */
 /** @typedef {'auto' | Backend} BackendChoice */
 
 /**
+ * A layer a visualization can read (src/net/graph.rs `Layer`, src/api/catalog.rs `LayerEntry`).
  * @typedef {object} LayerSpec
- * @property {string} name           conv1_1 … conv5_3 (VGG16), conv1 … conv5 (AlexNet)
- * @property {number} index          index in torchvision's `features` (tensors `features.{index}.weight|bias`)
- * @property {number} inChannels
+ * @property {string} name           conv1_1 … conv5_3 (VGG16), conv1 … conv5 (AlexNet), stem … logits (EfficientNet-Lite0)
  * @property {number} channels
- * @property {number} kernel         side of the square kernel
- * @property {number} stride
- * @property {number} padding
- * @property {{ kernel: number, stride: number } | null} poolBefore   the max-pool before the conv
+ * @property {'relu' | 'relu6' | 'sigmoid' | 'swish' | null} activation   read after it unless `preRelu`
+ * @property {number} params         how many of the weights file's parts after its header the layer needs
  * @property {number} macsPerPixel   the layer's multiply-adds per pixel of the network's input (time estimates)
  */
 
 /**
- * A network (src/catalog.rs `ModelEntry`): what the request's `model` names and the layers it takes. Its weights
+ * A network (src/api/catalog.rs `ModelEntry`): what the request's `model` names and the layers it takes. Its weights
  * are `weights/{name}-f16.safetensors`.
  * @typedef {object} ModelEntry
  * @property {NetworkName} name
- * @property {string} title          VGG16, AlexNet
+ * @property {string} title          VGG16, AlexNet, EfficientNet-Lite0
  * @property {string} defaultLayer   the layer shown first, and a request's default
  * @property {number} smallestSize   the smallest image side that reaches the deepest layer
+ * @property {{ mean: number[], std: number[] }} preprocessing   RGB in [0, 1] normalised inside the model
  * @property {LayerSpec[]} layers
+ * @property {{ name: string, tensors: [string, number[]][] }[]} weights   the weighted nodes, the file's parts
+ * @property {{ layer: string, classes: string[] }} [classifier]   its class logits' layer and the classes' names
  */
 
 /**
@@ -62,7 +62,6 @@
 /**
  * @typedef {object} Catalog
  * @property {ModelEntry[]} models
- * @property {{ mean: number[], std: number[] }} preprocessing
  * @property {ModeEntry[]} modes
  * @property {Field[]} fields
  * @property {Backend[]} backends

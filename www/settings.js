@@ -91,6 +91,17 @@ export const layersOf = (catalog, s) => modelOf(catalog, s.model).layers;
 export const channels = (catalog, s) =>
   /** @type {import('./protocol.js').LayerSpec} */ (layersOf(catalog, s).find((l) => l.name === s.layer)).channels;
 
+/** The class names the chosen layer's filters are, where it is the classifier's layer or one after it with a
+ *  filter per class (its probabilities); null elsewhere. @param {Catalog} catalog @param {Settings} s */
+export function classesOf(catalog, s) {
+  const { classifier, layers } = modelOf(catalog, s.model);
+  if (!classifier) return null;
+  const at = layers.findIndex((l) => l.name === s.layer);
+  const reads =
+    at >= layers.findIndex((l) => l.name === classifier.layer) && layers[at].channels === classifier.classes.length;
+  return reads ? classifier.classes : null;
+}
+
 /** The filters a picture shows: `grid` consecutive filters from the chosen one (fewer from the layer's end); with
  *  diversity, `grid` pictures of the chosen filter, pushed apart. @param {Catalog} catalog @param {Settings} s */
 export function filtersOf(catalog, s) {

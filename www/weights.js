@@ -42,9 +42,10 @@ const builderHint = () =>
     'filterlens: build the site with "make dist" (it runs "make weights"), which puts the weights in dist/weights/.',
   );
 
-/** One piece of the weights file: the header, or a layer's weight and bias (`name` is the layer's).
+/** One piece of the weights file: the header, or a weighted node's tensors (`name` is the node's).
  *  @typedef {{ name: string, start: number, end: number, sha256: string }} Part */
-/** The manifest's description of a file. @typedef {{ file: string, bytes: number, sha256: string, parts: Part[] }} FileEntry */
+/** The manifest's description of a file; a network's file says how many parts after the header each layer needs.
+ *  @typedef {{ file: string, bytes: number, sha256: string, parts: Part[], layers?: Record<string, number> }} FileEntry */
 /** @typedef {'cache' | 'network'} Source */
 
 /** The manifest's entry for `file`, its parts checked to tile it, and the manifest's other files.

@@ -44,10 +44,12 @@ export class WeightsFeed {
     return weights;
   }
 
-  /** The parts a run on `layer` of `model` needs (its manifest read): the header and the layers up to it.
+  /** The parts a run on `layer` of `model` needs (its manifest read): the header and the weighted nodes up to the
+   *  layer (the header alone for a layer the manifest does not know: the core refuses the run, naming it).
    *  @param {NetworkName} model @param {string} layer */
   partsFor(model, layer) {
-    return /** @type {Weights} */ (this.#files.get(model)).parts.findIndex((p) => p.name === layer) + 1;
+    const weights = /** @type {Weights} */ (this.#files.get(model));
+    return 1 + (weights.entry.layers?.[layer] ?? 0);
   }
 
   /** Brings the first `count` parts of `model`'s weights, telling the page how many of their bytes are in;

@@ -1,13 +1,14 @@
 // @ts-check
-// The second network: a link names it, the page fetches that network's weights only, and the network menu, the
-// layer slider, the layer menu and the link follow the catalog's table for it. Switching networks keeps each one's
-// weights (no second download). On Flex, at 64 px, a few steps.
+// The other networks: a link names one, the page fetches that network's weights only, and the network menu, the
+// layer slider, the layer menu and the link follow the catalog's graph for it. Switching networks keeps each one's
+// weights (no second download). EfficientNet-Lite0's classes: the Class control names the classifier's filters. On
+// Flex, at 64 px, a few steps.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ROOT, browserFor, open, servedSite, waitForDone } from './helpers.mjs';
+import { ROOT, browserFor, open, screenshot, servedSite, waitForDone } from './helpers.mjs';
 
 const site = servedSite();
 /** @type {import('../../www/protocol.js').Catalog} */
@@ -120,6 +121,70 @@ test(
       [],
       "AlexNet's weights were already in",
     );
+    assert.deepEqual(
+      page.logs.filter((l) => l.startsWith('pageerror') || l.startsWith('error')),
+      [],
+    );
+  },
+);
+
+/** Waits for the current run, on `layer`, to end. @param {import('playwright-core').Page} page @param {string} layer */
+const doneOn = (page, layer) =>
+  page.waitForFunction(
+    (layer) =>
+      window.filterlens.events.some(
+        (e) => e.type === 'done' && e.id === window.filterlens.runId && window.filterlens.run?.request.layer === layer,
+      ),
+    layer,
+    { timeout: 120_000 },
+  );
+
+test(
+  "an EfficientNet-Lite0 link paints a block's filter; its classes are filters of the classifier, by name",
+  { timeout: 300_000 },
+  async (t) => {
+    const browser = await browserFor(t, { webgpu: false });
+    const before = site.requests.length;
+    const page = await open(
+      browser,
+      `${site.url}dist/#mode=classic&model=efficientnet-lite0&layer=block6&filter=5&steps=3&size=64&seed=1&backend=flex`,
+    );
+    await waitForDone(page);
+    const shown = await controls(page);
+    const layers = layersOf('efficientnet-lite0');
+    assert.deepEqual(
+      shown.layers,
+      layers.map((l) => `${l.name} (${l.channels})`),
+    );
+    const at = layers.findIndex((l) => l.name === 'block6');
+    assert.deepEqual(
+      [shown.sliderMax, shown.slider, shown.layer, shown.filterMax],
+      [layers.length - 1, at, 'block6', 79],
+    );
+    assert.match(shown.status, /^EfficientNet-Lite0 block6 filter 5 · Flex/);
+    assert.deepEqual([...new Set(weightsAsked(before))], ['efficientnet-lite0-f16.safetensors']);
+    assert.equal(await page.locator('#row-class').isHidden(), true, 'no Class control on a block');
+
+    // The classifier's layer: the Class control appears, a name (any case) sets the filter to its class.
+    await page.locator('#layer-name').selectOption('logits');
+    await doneOn(page, 'logits');
+    assert.equal(await page.locator('#row-class').isVisible(), true);
+    await page.locator('#class-name').fill('Giant Panda');
+    await page.locator('#class-name').press('Enter');
+    await page.waitForFunction(() => window.filterlens.run?.request.filters?.[0] === 388, null, { timeout: 60_000 });
+    await doneOn(page, 'logits');
+    const panda = await controls(page);
+    assert.match(panda.hash, /^#mode=classic&model=efficientnet-lite0&layer=logits&filter=388&/);
+    assert.match(panda.status, /^EfficientNet-Lite0 logits filter 388 · Flex/);
+    assert.equal(await page.locator('#class-name').inputValue(), 'giant panda');
+    await screenshot(page, 'efficientnet-class-panda');
+
+    // A name no class has: said where the eye is, and the filter stays.
+    await page.locator('#class-name').fill('unicorn');
+    await page.locator('#class-name').press('Enter');
+    await page.waitForFunction(() => /no class is named 'unicorn'/.test(document.body.textContent ?? ''));
+    assert.equal(await page.locator('#class-name').inputValue(), 'giant panda');
+    assert.match((await controls(page)).hash, /&filter=388&/);
     assert.deepEqual(
       page.logs.filter((l) => l.startsWith('pageerror') || l.startsWith('error')),
       [],

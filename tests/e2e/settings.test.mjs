@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { ROOT } from './helpers.mjs';
 import {
   MAX_THREADS,
+  classesOf,
   defaults,
   filtersOf,
   maxCrops,
@@ -183,7 +184,7 @@ test("a link names the network; its layer is one of that network's, its default 
   // An unknown network: VGG16, and the layer still read against it.
   const unknown = parseLink(catalog, '#model=resnet50&layer=conv4_3');
   assert.deepEqual([unknown.settings.model, unknown.settings.layer], ['vgg16', 'conv4_3']);
-  assert.deepEqual(unknown.ignored, ['model=resnet50 is not one of vgg16, alexnet']);
+  assert.deepEqual(unknown.ignored, ['model=resnet50 is not one of vgg16, alexnet, efficientnet-lite0']);
   // A link written before there was a choice of network is VGG16's.
   assert.equal(parseLink(catalog, '#layer=conv4_3').settings.model, 'vgg16');
 });
@@ -228,4 +229,14 @@ test("a grid with towards interpolates from the filter to that one, in the core'
   assert.deepEqual(parseLink(catalog, '#layer=conv1_1&towards=70').ignored, [
     'towards=70 is out of range: conv1_1 has filters 0–63',
   ]);
+});
+
+test("a class is a filter of the classifier's layer, or of the probabilities after it; no other layer has classes", () => {
+  const at = (/** @type {string} */ link) => classesOf(catalog, parseLink(catalog, link).settings);
+  const logits = at('#model=efficientnet-lite0&layer=logits&filter=388');
+  assert.equal(logits?.length, 1000);
+  assert.equal(logits?.[388], 'giant panda');
+  assert.equal(at('#model=efficientnet-lite0&layer=probabilities'), logits);
+  assert.equal(at('#model=efficientnet-lite0&layer=head'), null);
+  assert.equal(at('#model=vgg16&layer=conv5_3'), null);
 });

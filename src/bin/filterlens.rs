@@ -238,9 +238,9 @@ struct BenchArgs {
     steps: usize,
     #[arg(long, default_value_t = 2)]
     warmup: usize,
-    /// VGG16's weights: the benchmark times VGG16, the network of docs/BENCHMARKS.md's records.
-    #[arg(long, default_value = "weights/vgg16.safetensors")]
-    weights: PathBuf,
+    /// The network's weights (default weights/<model>.safetensors).
+    #[arg(long)]
+    weights: Option<PathBuf>,
     /// ImageNet's magnitude spectrum, for maco mode.
     #[arg(long, default_value = "weights/imagenet-spectrum.npy")]
     spectrum: PathBuf,
@@ -455,7 +455,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let spectrum = spectrum_for(args.mode, &args.spectrum)?;
     let mut cases = Vec::new();
     for &choice in &args.backends {
-        let (model, backend) = match load_model(args.model, &args.weights, choice) {
+        let weights = args.weights.clone().unwrap_or_else(|| default_weights(args.model));
+        let (model, backend) = match load_model(args.model, &weights, choice) {
             Ok(loaded) => loaded,
             Err(message) => {
                 eprintln!("skipping {choice}: {message}");

@@ -220,19 +220,27 @@ fn random_damage_is_refused_or_harmless() {
     assert!(outcomes.keys().any(|k| k.starts_with("header bit flip: BadHeader")));
 }
 
-/// The f16 file's parts as `make weights` lists them in weights/manifest.json: `(name, start, end)`, the header
+/// VGG16's f16 file's parts as `make weights` lists them in weights/manifest.json: `(name, start, end)`, the header
 /// first, then one per layer.
 fn manifest_parts() -> Vec<(String, usize, usize)> {
+    network_parts(Network::Vgg16).0
+}
+
+/// `network`'s f16 file's parts, and how many parts after the header each layer needs, as the manifest lists them.
+fn network_parts(network: Network) -> (Vec<(String, usize, usize)>, BTreeMap<String, usize>) {
     let path = crate::repo_path("weights/manifest.json");
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let file = manifest["files"].as_array().unwrap().iter().find(|f| f["file"] == "vgg16-f16.safetensors").unwrap();
+    let name = format!("{network}-f16.safetensors");
+    let file = manifest["files"].as_array().unwrap().iter().find(|f| f["file"] == name.as_str()).unwrap();
+    let layers = file["layers"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap() as usize));
     let at = |p: &serde_json::Value, k: &str| p[k].as_u64().unwrap() as usize;
-    file["parts"]
+    let parts = file["parts"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| (p["name"].as_str().unwrap().into(), at(p, "start"), at(p, "end")))
-        .collect()
+        .collect();
+    (parts, layers.collect())
 }
 
 /// The page's way in: the f16 file holds its layers by depth, so each part the manifest lists completes exactly
@@ -265,6 +273,27 @@ fn weights_arrive_layer_by_layer() {
     assert_eq!(backends.model(vgg, Backend::Flex).unwrap().depth(), Network::Vgg16.layers().len());
     let beyond = backends.add_weights(vgg, b"x").unwrap_err();
     assert!(matches!(beyond, Error::Weights(WeightsError::TrailingBytes { .. })), "{beyond:?}");
+}
+
+/// EfficientNet-Lite0's file part by part (one per weighted node: a convolution with its batch norm, the
+/// classifier): the model has exactly the layers whose weighted nodes are in, as many as the manifest says each
+/// layer needs.
+#[test]
+fn a_graphs_weights_arrive_node_by_node() {
+    let network = Network::EfficientnetLite0;
+    let bytes = weights_bytes("efficientnet-lite0-f16.safetensors");
+    let (parts, needs) = network_parts(network);
+    assert_eq!(parts.len(), 1 + network.graph().params().len());
+    let layers = network.layers();
+    assert_eq!(needs, layers.iter().map(|l| (l.name.clone(), l.params)).collect::<BTreeMap<_, _>>());
+    let mut backends = Backends::default();
+    backends.arriving(network, bytes[..parts[0].2].to_vec(), bytes.len()).unwrap();
+    for (i, (_, start, end)) in parts.iter().enumerate().skip(1) {
+        let depth = backends.model(network, Backend::Flex).unwrap().depth();
+        assert_eq!(depth, layers.iter().take_while(|l| l.params < i).count(), "after {} parts", i - 1);
+        backends.add_weights(network, &bytes[*start..*end]).unwrap();
+    }
+    assert_eq!(backends.model(network, Backend::Flex).unwrap().depth(), layers.len());
 }
 
 /// A run on the first layers' weights alone paints exactly what the whole file paints; a layer whose weights are

@@ -220,14 +220,17 @@ fn random_damage_is_refused_or_harmless() {
     assert!(outcomes.keys().any(|k| k.starts_with("header bit flip: BadHeader")));
 }
 
-/// VGG16's f16 file's parts as `make weights` lists them in weights/manifest.json: `(name, start, end)`, the header
-/// first, then one per layer.
-fn manifest_parts() -> Vec<(String, usize, usize)> {
+/// A part of a weights file as the manifest lists it: `(name, start, end)`.
+type Part = (String, usize, usize);
+
+/// VGG16's f16 file's parts as `make weights` lists them in weights/manifest.json, the header first, then one per
+/// layer.
+fn manifest_parts() -> Vec<Part> {
     network_parts(Network::Vgg16).0
 }
 
 /// `network`'s f16 file's parts, and how many parts after the header each layer needs, as the manifest lists them.
-fn network_parts(network: Network) -> (Vec<(String, usize, usize)>, BTreeMap<String, usize>) {
+fn network_parts(network: Network) -> (Vec<Part>, BTreeMap<String, usize>) {
     let path = crate::repo_path("weights/manifest.json");
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let name = format!("{network}-f16.safetensors");

@@ -455,3 +455,106 @@ fn infer_channels(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
     }
     Ok(channels)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(in_channels: usize, channels: usize, groups: usize) -> Op {
+        Op::Conv(Conv {
+            in_channels,
+            channels,
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: Padding::symmetric(1),
+            dilation: [1, 1],
+            groups,
+            weight: "w".into(),
+            bias: None,
+            batch_norm: None,
+        })
+    }
+
+    fn node(name: &str, op: Op, inputs: &[usize]) -> Node {
+        Node { name: name.into(), op, inputs: inputs.to_vec() }
+    }
+
+    fn input() -> Node {
+        node("input", Op::Input, &[])
+    }
+
+    fn graph(nodes: Vec<Node>) -> Result<Graph, GraphError> {
+        Graph::new(nodes, vec![("x".into(), 1, None)], TORCHVISION)
+    }
+
+    /// TensorFlow's "same": ⌈side / stride⌉ outputs, the padding split with the extra zero after (TensorFlow's
+    /// `get_pad` in conv_utils): a 3×3 stride 2 on 224 pads (0, 1), on 7 (1, 1); a 5×5 stride 2 on 28 (1, 2).
+    #[test]
+    fn same_padding_is_tensorflows() {
+        let same = |side, kernel| Padding::Same.sides(side, [kernel; 2], [2, 2], [1, 1]);
+        assert_eq!(same(224, 3), [0, 0, 1, 1]);
+        assert_eq!(same(7, 3), [1, 1, 1, 1]);
+        assert_eq!(same(28, 5), [1, 1, 2, 2]);
+        assert_eq!(Padding::Same.sides(10, [3, 3], [1, 1], [2, 2]), [2, 2, 2, 2], "dilation 2 reaches 5 pixels");
+    }
+
+    /// A graph that cannot be evaluated is refused with the node that is wrong.
+    #[test]
+    fn bad_graphs_name_the_node() {
+        let refused = |nodes| graph(nodes).unwrap_err().to_string();
+        assert_eq!(
+            refused(vec![input(), node("a", conv(3, 8, 1), &[2]), node("b", Op::Activation(Function::Relu), &[1])]),
+            "node 'a' reads node 2, which is not before it"
+        );
+        assert_eq!(
+            refused(vec![input(), node("a", conv(4, 8, 1), &[0])]),
+            "node 'a' expects 4 channels, its input has 3"
+        );
+        assert_eq!(
+            refused(vec![input(), node("a", conv(3, 8, 2), &[0])]),
+            "node 'a': 2 groups do not divide 3 → 8 channels"
+        );
+        let add = vec![input(), node("a", conv(3, 8, 1), &[0]), node("sum", Op::Add, &[1, 0])];
+        assert_eq!(refused(add), "node 'sum' expects 8 channels, its input has 3");
+        assert_eq!(refused(vec![input(), node("a", Op::Add, &[0])]), "node 'a' takes 2 or more input(s), it has 1");
+        assert_eq!(
+            refused(vec![node("a", conv(3, 8, 1), &[])]),
+            "the graph's first node must be its input, and only the first"
+        );
+        let twice = Graph::new(
+            vec![input(), node("a", conv(3, 8, 1), &[0])],
+            vec![("x".into(), 1, None), ("x".into(), 1, None)],
+            TORCHVISION,
+        );
+        assert_eq!(twice.unwrap_err(), GraphError::DuplicateLayer("x".into()));
+    }
+
+    /// Channels and sides through a concatenation, a depthwise convolution and pools; a residual of two sides
+    /// that differ has no output.
+    #[test]
+    fn channels_and_sides_follow_the_nodes() {
+        let pool = Pool { kernel: 2, stride: 2, padding: 0 };
+        let g = Graph::new(
+            vec![
+                input(),
+                node("a", conv(3, 8, 1), &[0]),
+                node("b", conv(3, 4, 1), &[0]),
+                node("cat", Op::Concat, &[1, 2]),
+                node("dw", conv(12, 12, 12), &[3]),
+                node("max", Op::MaxPool(pool), &[4]),
+                node("avg", Op::AvgPool(pool), &[4]),
+                node("sum", Op::Add, &[5, 6]),
+                node("mixed", Op::Add, &[4, 5]),
+            ],
+            vec![("cat".into(), 3, None), ("sum".into(), 7, Some(Function::Swish))],
+            TORCHVISION,
+        )
+        .unwrap();
+        assert_eq!(g.layers().iter().map(|l| l.channels).collect::<Vec<_>>(), [12, 12]);
+        assert_eq!(g.sides(16, 7).unwrap(), [16, 16, 16, 16, 16, 8, 8, 8]);
+        assert_eq!(g.sides(16, 8), None, "16 + 8 pixels do not add");
+        // Weighted nodes: a, b and the depthwise one (its kernel [12, 1, 3, 3]).
+        assert_eq!(g.params().iter().map(|p| p.node).collect::<Vec<_>>(), [1, 2, 4]);
+        assert_eq!(g.params()[2].tensors, [("w".to_string(), vec![12, 1, 3, 3])]);
+    }
+}

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 import torch_efficientnet
+from lucent_quality import png_to_tensor, save_png
 
 DEFAULT_CASES = "block1:5,block6:10,block12:30,head:100,logits:388"
 
@@ -61,11 +61,6 @@ def parse_case(text: str, model: Wrapped) -> tuple[str, int]:
     if layer not in names or not filt.isdigit():
         sys.exit(f"error: bad case '{text}' (expected layer:filter, layer one of {', '.join(names)})")
     return layer, int(filt)
-
-
-def png_to_tensor(path: Path) -> torch.Tensor:
-    array = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
 def yardstick(model: Wrapped, image: torch.Tensor, layer: str, filt: int) -> float:
@@ -102,8 +97,7 @@ def render(args, model: Wrapped) -> None:
         )
         seconds = time.perf_counter() - start
         path = out / f"lucent-{layer}-{filt}.png"
-        pixels = np.clip(np.rint(images[-1][0] * 255.0), 0, 255).astype(np.uint8)
-        Image.fromarray(pixels, mode="RGB").save(path)
+        save_png(images[-1][0], path)
         print(json.dumps({"file": str(path), "layer": layer, "filter": filt, "steps": args.steps,
                           "ms_per_step": round(1000 * seconds / args.steps, 1),
                           "activation": yardstick(model, png_to_tensor(path), layer, filt)}), flush=True)

@@ -44,6 +44,18 @@ const weightsAsked = (from) =>
     .filter((p) => p.includes('-f16.safetensors'))
     .map((p) => path.basename(p));
 
+/** Waits for the current run to end, once its request's `field` is `value` (the page has taken the change).
+ *  @param {import('playwright-core').Page} page @param {'model' | 'layer'} field @param {string} value */
+const doneWith = (page, field, value) =>
+  page.waitForFunction(
+    ([field, value]) =>
+      window.filterlens.events.some(
+        (e) => e.type === 'done' && e.id === window.filterlens.runId && window.filterlens.run?.request[field] === value,
+      ),
+    /** @type {const} */ ([field, value]),
+    { timeout: 120_000 },
+  );
+
 test(
   "an AlexNet link fetches AlexNet's weights only; its controls follow AlexNet's table",
   { timeout: 300_000 },
@@ -79,15 +91,7 @@ test(
     // VGG16 from the menu: its default layer, its 13 stops, its weights fetched now; the filter (200) fits conv3_2.
     let asked = site.requests.length;
     await page.selectOption('#model', 'vgg16');
-    await page.waitForFunction(
-      () =>
-        window.filterlens.events.some(
-          (e) =>
-            e.type === 'done' && e.id === window.filterlens.runId && window.filterlens.run?.request.model === 'vgg16',
-        ),
-      null,
-      { timeout: 120_000 },
-    );
+    await doneWith(page, 'model', 'vgg16');
     const vgg = await controls(page);
     assert.deepEqual([vgg.model, vgg.sliderMax, vgg.layer, vgg.filterMax], ['vgg16', 12, 'conv3_2', 255]);
     assert.deepEqual(
@@ -103,15 +107,7 @@ test(
     asked = site.requests.length;
     await page.selectOption('#model', 'alexnet');
     await page.locator('#layer-name').selectOption('conv1');
-    await page.waitForFunction(
-      () =>
-        window.filterlens.events.some(
-          (e) =>
-            e.type === 'done' && e.id === window.filterlens.runId && window.filterlens.run?.request.layer === 'conv1',
-        ),
-      null,
-      { timeout: 120_000 },
-    );
+    await doneWith(page, 'layer', 'conv1');
     const back = await controls(page);
     assert.deepEqual([back.model, back.layer, back.slider, back.filterMax], ['alexnet', 'conv1', 0, 63]);
     assert.match(back.hash, /^#mode=classic&model=alexnet&layer=conv1&filter=63&/);
@@ -127,17 +123,6 @@ test(
     );
   },
 );
-
-/** Waits for the current run, on `layer`, to end. @param {import('playwright-core').Page} page @param {string} layer */
-const doneOn = (page, layer) =>
-  page.waitForFunction(
-    (layer) =>
-      window.filterlens.events.some(
-        (e) => e.type === 'done' && e.id === window.filterlens.runId && window.filterlens.run?.request.layer === layer,
-      ),
-    layer,
-    { timeout: 120_000 },
-  );
 
 test(
   "an EfficientNet-Lite0 link paints a block's filter; its classes are filters of the classifier, by name",
@@ -167,12 +152,12 @@ test(
 
     // The classifier's layer: the Class control appears, a name (any case) sets the filter to its class.
     await page.locator('#layer-name').selectOption('logits');
-    await doneOn(page, 'logits');
+    await doneWith(page, 'layer', 'logits');
     assert.equal(await page.locator('#row-class').isVisible(), true);
     await page.locator('#class-name').fill('Giant Panda');
     await page.locator('#class-name').press('Enter');
     await page.waitForFunction(() => window.filterlens.run?.request.filters?.[0] === 388, null, { timeout: 60_000 });
-    await doneOn(page, 'logits');
+    await doneWith(page, 'layer', 'logits');
     const panda = await controls(page);
     assert.match(panda.hash, /^#mode=classic&model=efficientnet-lite0&layer=logits&filter=388&/);
     assert.match(panda.status, /^EfficientNet-Lite0 logits filter 388 · Flex/);

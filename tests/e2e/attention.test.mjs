@@ -87,8 +87,13 @@ test(
     /** @type {[number, string][]} */
     const statuses = [];
     while (!(await page.evaluate(() => window.filterlens.events.some((e) => e.type === 'done')))) {
-      const step = await page.evaluate(() => window.filterlens.events.filter((e) => e.type === 'step').length);
-      statuses.push([step, await status(page)]);
+      // One read of both, so a step landing between them cannot pair a count with the next step's status.
+      statuses.push(
+        await page.evaluate(() => [
+          window.filterlens.events.filter((e) => e.type === 'step').length,
+          document.getElementById('status')?.textContent ?? '',
+        ]),
+      );
       await page.waitForTimeout(40);
     }
     const early = statuses.filter(([step]) => step >= 1 && step <= 3);

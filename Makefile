@@ -5,9 +5,10 @@ export CARGO_TARGET_DIR
 VENV ?= $(HOME)/.cache/filterlens/venv
 # The one nightly toolchain, pinned: the page's threaded build (web.mk) and the fuzzer (fuzz/) need it.
 NIGHTLY = nightly-2026-05-19
-PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0
+# onnx: the built-in networks written as ONNX files (weights/export_onnx.py) and the operator fixtures.
+PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0 onnx==1.23.2
 
-.PHONY: serve test lint weights bench bench-torch golden lucent-fixture tensorflow-fixtures fuzz mutants
+.PHONY: serve test lint weights onnx-fixtures onnx-torch bench bench-torch golden lucent-fixture tensorflow-fixtures fuzz mutants
 
 include web.mk
 
@@ -31,12 +32,21 @@ lint: node-deps
 	cargo clippy --release --all-targets -- -D warnings
 	cargo clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
 
-$(VENV)/bin/python:
-	python3 -m venv $(VENV)
+# The venv, with the packages as pinned here (reinstalled when they change).
+VENV_PACKAGES = $(VENV)/packages-$(shell echo '$(PYTHON_PACKAGES)' | sha256sum | cut -c1-12)
+$(VENV_PACKAGES):
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet $(PYTHON_PACKAGES)
+	touch $@
 
-weights: $(VENV)/bin/python
+# The networks' weights (weights/prepare.py), and the built-in networks as ONNX files for the tests.
+weights: $(VENV_PACKAGES)
 	$(VENV)/bin/python weights/prepare.py
+	$(VENV)/bin/python weights/export_onnx.py
+
+# Regenerates tests/fixtures/onnx/: small graphs per operator with ONNX's reference values (benches/onnx_ops.py).
+onnx-fixtures: $(VENV_PACKAGES)
+	$(VENV)/bin/python benches/onnx_ops.py
 
 # Results go to bench-*.json|md (ignored); docs/BENCHMARKS.md records them with the machine.
 bench: weights
@@ -46,8 +56,16 @@ bench: weights
 TORCH_VENV ?= $(HOME)/.cache/filterlens/torch-venv
 $(TORCH_VENV)/bin/python:
 	python3 -m venv $(TORCH_VENV)
-	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.15.0 numpy==2.4.6 safetensors==0.8.0 scikit-image==0.26.0
+	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.15.0 numpy==2.4.6 safetensors==0.8.0 scikit-image==0.26.0 \
+		onnx==1.23.2
 	$(TORCH_VENV)/bin/python -m pip install --quiet --no-deps efficientnet-lite-pytorch==0.1.0
+
+# The built-in networks exported by PyTorch's torch.onnx.export from the independent definitions
+# (benches/torch_onnx.py), then opened as models of one's own and checked against the built-in networks.
+onnx-torch: weights $(TORCH_VENV)/bin/python
+	$(TORCH_VENV)/bin/python -m pip install --quiet onnx==1.23.2
+	$(TORCH_VENV)/bin/python benches/torch_onnx.py
+	cargo test --release --test engine onnx::torch_exports -- --ignored --nocapture
 
 bench-torch: weights $(TORCH_VENV)/bin/python
 	$(TORCH_VENV)/bin/python benches/torch_step.py --json bench-torch.json --markdown bench-torch.md
@@ -81,15 +99,18 @@ tensorflow-fixtures: weights $(XPLIQUE_VENV)/bin/python
 	$(XPLIQUE_VENV)/bin/python benches/maco_fixture.py
 	$(XPLIQUE_VENV)/bin/python benches/transform_fixture.py
 
-# The weights loader under libFuzzer for FUZZ_SECONDS (NIGHTLY; cargo-fuzz),
-# the corpus seeded with the real file and damaged copies; its own build folder (another toolchain and flags).
-# make test keeps a stable property test of the loader.
+# The weights loader and the ONNX reader under libFuzzer for FUZZ_SECONDS each (NIGHTLY; cargo-fuzz), the corpora
+# seeded with the real files and damaged copies; its own build folder (another toolchain and flags). make test
+# keeps a stable property test of each.
 FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= weights onnx
 fuzz: weights
 	cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked
 	python3 fuzz/seed.py
-	cd fuzz && CARGO_TARGET_DIR=$(HOME)/.cache/filterlens/fuzz-target cargo +$(NIGHTLY) fuzz run weights corpus/weights -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
-		2>&1 | tee ../fuzz-weights.log | grep -E "^(#[0-9]+.*(DONE|pulse|REDUCE|NEW)|Done|==|SUMMARY)" | tail -20
+	for target in $(FUZZ_TARGETS); do \
+	  (cd fuzz && CARGO_TARGET_DIR=$(HOME)/.cache/filterlens/fuzz-target cargo +$(NIGHTLY) fuzz run $$target corpus/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 2>&1) | tee fuzz-$$target.log \
+	    | grep -E "^(#[0-9]+.*(DONE|pulse|REDUCE|NEW)|Done|==|SUMMARY)" | tail -20; done
 
 # Mutation testing of the algorithm's core (cargo-mutants): every mutant of MUTANTS_FILES must fail a native test.
 # A rebuild per mutant and its tests, so not part of `make test`; in place, reusing the build folder (cargo-mutants

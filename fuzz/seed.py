@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Seeds fuzz/corpus/weights/ with the real f16 weights (VGG16's and AlexNet's) and damaged copies, cut to what libFuzzer mutates (the
-header and the start of the data): `make fuzz` runs it before fuzzing."""
+header and the start of the data), and fuzz/corpus/onnx/ with the ONNX operator fixtures (tests/fixtures/onnx/, each a
+small whole model) and the refused ones: `make fuzz` runs it before fuzzing."""
 import struct
 from pathlib import Path
 
@@ -29,3 +30,9 @@ seeds["alexnet-header-and-data"] = alexnet[:alexnet_start + 4096]
 for name, data in seeds.items():
     (out / name).write_bytes(data)
 print(f"{len(seeds)} seeds in {out}")
+onnx = here / "corpus" / "onnx"
+onnx.mkdir(parents=True, exist_ok=True)
+fixtures = sorted((here.parent / "tests" / "fixtures" / "onnx").rglob("*.onnx"))
+for path in fixtures:
+    (onnx / f"{path.parent.name}-{path.name}").write_bytes(path.read_bytes())
+print(f"{len(fixtures)} ONNX seeds in {onnx}")

@@ -61,6 +61,35 @@ pub struct WeightsEntry {
     pub tensors: Vec<(&'static str, &'static [usize])>,
 }
 
+impl ModelEntry {
+    /// What a front end shows of `network` (a built-in one, or one opened from a file).
+    pub fn of(network: Network) -> Self {
+        ModelEntry {
+            name: network,
+            title: network.title(),
+            default_layer: network.default_layer(),
+            smallest_size: network.smallest_input(),
+            preprocessing: network.preprocessing(),
+            layers: network
+                .layers()
+                .iter()
+                .zip(network.macs_per_pixel())
+                .map(|(layer, macs_per_pixel)| LayerEntry { layer, macs_per_pixel })
+                .collect(),
+            weights: network
+                .graph()
+                .params()
+                .iter()
+                .map(|p| WeightsEntry {
+                    name: &p.name,
+                    tensors: p.tensors.iter().map(|(name, shape)| (name.as_str(), shape.as_slice())).collect(),
+                })
+                .collect(),
+            classifier: network.classifier().map(|(layer, classes)| ClassifierEntry { layer, classes }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ClassifierEntry {
     /// The layer of the class logits.
@@ -138,32 +167,7 @@ pub fn catalog() -> Catalog {
     let weight = |limit| within(limit, Some(0));
     let field = |name, kind| Field { name, kind, modes: Mode::taking(name).map(<[Mode]>::to_vec) };
     Catalog {
-        models: Network::ALL
-            .into_iter()
-            .map(|network| ModelEntry {
-                name: network,
-                title: network.title(),
-                default_layer: network.default_layer(),
-                smallest_size: network.smallest_input(),
-                preprocessing: network.preprocessing(),
-                layers: network
-                    .layers()
-                    .iter()
-                    .zip(network.macs_per_pixel())
-                    .map(|(layer, macs_per_pixel)| LayerEntry { layer, macs_per_pixel })
-                    .collect(),
-                weights: network
-                    .graph()
-                    .params()
-                    .iter()
-                    .map(|p| WeightsEntry {
-                        name: &p.name,
-                        tensors: p.tensors.iter().map(|(name, shape)| (name.as_str(), shape.as_slice())).collect(),
-                    })
-                    .collect(),
-                classifier: network.classifier().map(|(layer, classes)| ClassifierEntry { layer, classes }),
-            })
-            .collect(),
+        models: Network::ALL.into_iter().map(ModelEntry::of).collect(),
         modes: Mode::ALL
             .into_iter()
             .map(|name| ModeEntry {

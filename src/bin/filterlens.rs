@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use filterlens::api::catalog::catalog;
+use filterlens::net::onnx::{self, Preprocess};
 use filterlens::optvis::expression::interpolation;
 use filterlens::picture::animation::{Animation, BUDGET_BYTES, FRAMES};
 use filterlens::picture::image::{GridLayout, Rgba, picture, transparent};
@@ -18,7 +19,8 @@ const BURN: &str = "0.22.1";
 #[command(
     name = "filterlens",
     version,
-    about = "What does a filter of VGG16 or AlexNet respond to? Gradient ascent on the input image."
+    about = "What does a filter of a CNN respond to (VGG16, AlexNet, EfficientNet-Lite0 or your own, from ONNX)? \
+             Gradient ascent on the input image."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -67,6 +69,26 @@ enum Command {
     /// What can be asked for, as JSON: the networks, their layers and channels, modes and their presets, the
     /// request's fields and their limits, backends (www/catalog.json is this output).
     Catalog,
+    /// What filterlens can show of an ONNX model: its layers with their channels and output sizes, where the
+    /// mapping stops and why, and the operators it does not run.
+    Inspect {
+        /// The model (.onnx).
+        model: PathBuf,
+        #[command(flatten)]
+        file: ModelFile,
+        /// The input side the output sizes are given for (default: the model's own, or 224).
+        #[arg(long)]
+        size: Option<usize>,
+    },
+}
+
+/// A model of one's own: an ONNX file and how it wants its input.
+#[derive(Args)]
+struct ModelFile {
+    /// How the model normalises its RGB input: torchvision (ImageNet mean/std), signed ([-1, 1]), unit ([0, 1])
+    /// or caffe (BGR in [0, 255] minus ImageNet's means). A grey model takes the picture's luma.
+    #[arg(long, default_value = "torchvision")]
+    preprocess: Preprocess,
 }
 
 /// The CLI's front end for a [`RunRequest`]: each argument is one of its fields.
@@ -75,6 +97,11 @@ struct RunArgs {
     /// The network: vgg16, alexnet or efficientnet-lite0.
     #[arg(long, default_value = "vgg16")]
     model: Network,
+    /// Your own network instead, from an ONNX file (`filterlens inspect` lists its layers); its weights are in it.
+    #[arg(long, conflicts_with_all = ["model", "weights"])]
+    model_file: Option<PathBuf>,
+    #[command(flatten)]
+    file: ModelFile,
     /// Layer: conv1_1 … conv5_3 for VGG16, conv1 … conv5 for AlexNet, stem, block0 … block15 (and their _expand,
     /// _depthwise, _project convolutions), head, logits, probabilities for EfficientNet-Lite0 (`filterlens catalog`
     /// lists them; default: conv3_2, conv3, block6).
@@ -159,9 +186,46 @@ struct AnimationArgs {
     every: Option<u32>,
 }
 
-/// `weights/<model>.safetensors`, where `make weights` puts a network's f32 weights.
-fn default_weights(network: Network) -> PathBuf {
-    PathBuf::from(format!("weights/{network}.safetensors"))
+/// A network's weights file's bytes, and where they came from (for messages).
+struct Weights {
+    bytes: Vec<u8>,
+    origin: String,
+}
+
+/// The network and its weights: `model_file` opened where given (its weights are in it), else the built-in
+/// `network` with `weights` (default `weights/<model>.safetensors`, where `make weights` puts its f32 weights).
+fn open(
+    network: Network,
+    model_file: Option<&Path>,
+    weights: Option<&Path>,
+    preprocess: Preprocess,
+) -> Result<(Network, Weights), String> {
+    if let Some(path) = model_file {
+        let imported = open_onnx(path, preprocess)?;
+        if let Some(stop) = &imported.stop {
+            eprintln!(
+                "{}: the layers before node '{}' ({}) are shown; it cannot be run: {}",
+                path.display(),
+                stop.node,
+                stop.op,
+                stop.reason
+            );
+        }
+        let origin = path.display().to_string();
+        return Ok((Network::open(imported.opened), Weights { bytes: imported.weights, origin }));
+    }
+    let path = weights.map_or_else(|| PathBuf::from(format!("weights/{network}.safetensors")), Path::to_path_buf);
+    let bytes = std::fs::read(&path)
+        .map_err(|e| format!("cannot read weights '{}': {e} (run `make weights` to prepare them)", path.display()))?;
+    Ok((network, Weights { bytes, origin: path.display().to_string() }))
+}
+
+/// An ONNX file, read (tensors stored beside it from its folder).
+fn open_onnx(path: &Path, preprocess: Preprocess) -> Result<onnx::Imported, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the model '{}': {e}", path.display()))?;
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    onnx::import(&bytes, &name, preprocess.preprocessing(), path.parent())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// What a run's images show: filters of one layer, or an objective expression each.
@@ -180,8 +244,12 @@ impl RunArgs {
         self.objective.parse().ok()
     }
 
-    fn weights(&self) -> PathBuf {
-        self.weights.clone().unwrap_or_else(|| default_weights(self.model))
+    /// Opens --model-file (which becomes --model) and reads the weights.
+    fn open(&mut self) -> Result<Weights, String> {
+        let (network, weights) =
+            open(self.model, self.model_file.as_deref(), self.weights.as_deref(), self.file.preprocess)?;
+        self.model = network;
+        Ok(weights)
     }
 
     fn request(&self, images: &Images) -> RunRequest {
@@ -222,6 +290,11 @@ impl RunArgs {
 struct BenchArgs {
     #[arg(long, default_value = "vgg16")]
     model: Network,
+    /// Time a model of one's own instead, from an ONNX file.
+    #[arg(long, conflicts_with_all = ["model", "weights"])]
+    model_file: Option<PathBuf>,
+    #[command(flatten)]
+    file: ModelFile,
     #[arg(long, default_value = "classic")]
     mode: Mode,
     #[arg(long, value_delimiter = ',', default_value = "flex,wgpu,ndarray")]
@@ -260,24 +333,29 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Command::Render { run, filter, out, animation } => visualize(&run, &run.one(filter), None, &out, &animation),
-        Command::Grid { run, filters: FilterList(filters), interpolate, tiles, columns, out, animation } => {
-            let tiles = tiles as usize;
-            let images = match (interpolate, run.target()) {
-                (Some(_), Some(target)) if target != Target::Channel => {
-                    Err("--interpolate mixes filters' means: it takes no --objective".to_string())
-                }
-                (Some((from, to)), _) => Ok(Images::Expressions(interpolation(run.layer(), from, to, tiles))),
-                (None, Some(_)) => Ok(Images::Filters(filters)),
-                (None, None) => Ok(Images::Expressions(vec![run.objective.clone(); tiles])),
-            };
-            images.and_then(|images| visualize(&run, &images, columns, &out, &animation))
+        Command::Render { mut run, filter, out, animation } => {
+            run.open().and_then(|weights| visualize(&run, weights, &run.one(filter), None, &out, &animation))
+        }
+        Command::Grid { mut run, filters: FilterList(filters), interpolate, tiles, columns, out, animation } => {
+            run.open().and_then(|weights| {
+                let tiles = tiles as usize;
+                let images = match (interpolate, run.target()) {
+                    (Some(_), Some(target)) if target != Target::Channel => {
+                        return Err("--interpolate mixes filters' means: it takes no --objective".to_string());
+                    }
+                    (Some((from, to)), _) => Images::Expressions(interpolation(run.layer(), from, to, tiles)),
+                    (None, Some(_)) => Images::Filters(filters),
+                    (None, None) => Images::Expressions(vec![run.objective.clone(); tiles]),
+                };
+                visualize(&run, weights, &images, columns, &out, &animation)
+            })
         }
         Command::Bench(args) => bench(&args),
         Command::Catalog => {
             print!("{}", catalog().to_json());
             Ok(())
         }
+        Command::Inspect { model, file, size } => inspect(&model, file.preprocess, size),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -301,11 +379,13 @@ fn spectrum_for(mode: Mode, path: &Path) -> Result<Option<std::sync::Arc<Spectru
 }
 
 /// `network` on the chosen backend; says so on stderr when `auto` or `wgpu` fell back to Flex.
-fn load_model(network: Network, path: &Path, choice: BackendChoice) -> Result<(Model, filterlens::Backend), String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("cannot read weights '{}': {e} (run `make weights` to prepare them)", path.display()))?;
-    let in_file = |e: filterlens::Error| format!("{}: {e}", path.display());
-    let mut backends = Backends::new(network, bytes).map_err(in_file)?;
+fn load_model(
+    network: Network,
+    weights: Weights,
+    choice: BackendChoice,
+) -> Result<(Model, filterlens::Backend), String> {
+    let in_file = |e: filterlens::Error| format!("{}: {e}", weights.origin);
+    let mut backends = Backends::new(network, weights.bytes).map_err(in_file)?;
     let info = pollster::block_on(backends.select(choice)).map_err(in_file)?;
     let model = backends.model(network, info.backend).map_err(in_file)?;
     if let Some(fallback) = &info.fallback {
@@ -321,6 +401,7 @@ fn load_model(network: Network, path: &Path, choice: BackendChoice) -> Result<(M
 /// as a PNG.
 fn visualize(
     run: &RunArgs,
+    weights: Weights,
     images: &Images,
     columns: Option<usize>,
     out: &Path,
@@ -338,7 +419,7 @@ fn visualize(
     let batch = objective.batch();
     let captions = objective.captions();
     let (steps, size) = (config.steps, config.size);
-    let (model, backend) = load_model(run.model, &run.weights(), run.backend)?;
+    let (model, backend) = load_model(run.model, weights, run.backend)?;
     let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
     let layout = match columns {
         Some(columns) => GridLayout::with_columns(batch, size, columns),
@@ -453,23 +534,29 @@ struct BenchCase {
 
 fn bench(args: &BenchArgs) -> Result<(), String> {
     let spectrum = spectrum_for(args.mode, &args.spectrum)?;
+    let opened = std::time::Instant::now();
+    let (network, weights) =
+        open(args.model, args.model_file.as_deref(), args.weights.as_deref(), args.file.preprocess)?;
+    eprintln!("{}: opened in {:.0} ms", weights.origin, opened.elapsed().as_secs_f64() * 1e3);
     let mut cases = Vec::new();
     for &choice in &args.backends {
-        let weights = args.weights.clone().unwrap_or_else(|| default_weights(args.model));
-        let (model, backend) = match load_model(args.model, &weights, choice) {
+        let weights = Weights { bytes: weights.bytes.clone(), origin: weights.origin.clone() };
+        let loading = std::time::Instant::now();
+        let (model, backend) = match load_model(network, weights, choice) {
             Ok(loaded) => loaded,
             Err(message) => {
                 eprintln!("skipping {choice}: {message}");
                 continue;
             }
         };
+        eprintln!("{backend}: weights on the device in {:.0} ms", loading.elapsed().as_secs_f64() * 1e3);
         for layer in &args.layers {
             for (&size, &batch) in args.sizes.iter().flat_map(|s| args.batches.iter().map(move |b| (s, b))) {
                 let filters: Vec<usize> = (0..batch).collect();
                 let request = RunRequest {
                     steps: Some(args.warmup + args.steps),
                     size: Some(size),
-                    model: args.model,
+                    model: network,
                     ..RunRequest::new(args.mode, layer, &filters)
                 };
                 let start = Start { picture: None, spectrum: spectrum.clone() };
@@ -531,6 +618,41 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     }
     std::fs::write(&args.markdown, &md).map_err(|e| format!("cannot write '{}': {e}", args.markdown.display()))?;
     print!("{md}");
+    Ok(())
+}
+
+/// `filterlens inspect`: what of the model can be shown.
+fn inspect(path: &Path, preprocess: Preprocess, size: Option<usize>) -> Result<(), String> {
+    let imported = open_onnx(path, preprocess)?;
+    let graph = &imported.opened.graph;
+    let side = size.or(imported.input_side).unwrap_or(224);
+    let p = graph.preprocessing();
+    println!("{}: {} layers to show", imported.opened.title, graph.layers().len());
+    let fixed = imported.input_side.map_or("any size".to_string(), |s| format!("{s}×{s}"));
+    println!("input: {:?}, {fixed}; preprocessing {preprocess}: mean {:?}, std {:?}", p.colour, p.mean, p.std);
+    if let Some(classifier) = &imported.opened.classifier {
+        println!("classifier: {classifier} (ImageNet's 1000 classes: class(…) objectives read it)");
+    }
+    let deepest = graph.layers().iter().map(|l| l.node).max().unwrap_or(0);
+    let sides = graph.sides(side, deepest);
+    println!("\n{:<40} {:>8} {:>9}  activation  (at {side}×{side})", "layer", "channels", "output");
+    for layer in graph.layers() {
+        let out = sides.as_ref().map_or("—".to_string(), |s| format!("{0}×{0}", s[layer.node]));
+        let activation = layer.activation.map_or("—".to_string(), |f| format!("{f:?}"));
+        println!("{:<40} {:>8} {:>9}  {activation}", layer.name, layer.channels, out);
+    }
+    if sides.is_none() {
+        println!("(a {side}-pixel input does not reach the deepest layer: try a larger --size)");
+    }
+    if let Some(stop) = &imported.stop {
+        println!("\nstops at node '{}' ({}): {}", stop.node, stop.op, stop.reason);
+    }
+    if !imported.unsupported.is_empty() {
+        println!("\noperators filterlens does not run:");
+        for (node, op) in &imported.unsupported {
+            println!("  {node} ({op})");
+        }
+    }
     Ok(())
 }
 

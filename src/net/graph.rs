@@ -8,12 +8,12 @@
 //! forward pass stops at the deepest node a request reads.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use serde::Serialize;
 
 /// An elementwise activation function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Function {
     Relu,
     /// min(max(x, 0), 6): MobileNet's, kept for 8-bit inference.
@@ -21,6 +21,22 @@ pub enum Function {
     Sigmoid,
     /// x · sigmoid(x) (also called SiLU).
     Swish,
+    /// x, or `alpha` · x below zero.
+    LeakyRelu {
+        alpha: f32,
+    },
+    /// min(max(`alpha` · x + `beta`, 0), 1): a piecewise linear sigmoid.
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    /// x · min(max(x / 6 + 1/2, 0), 1): MobileNetV3's swish.
+    HardSwish,
+    /// x held within [`min`, `max`] (either may be infinite): ONNX's `Clip` other than ReLU and ReLU6.
+    Clip {
+        min: f32,
+        max: f32,
+    },
 }
 
 impl Function {
@@ -30,6 +46,13 @@ impl Function {
             Function::Relu6 => x.clamp(0.0, 6.0),
             Function::Sigmoid => sigmoid(x),
             Function::Swish => x.clone() * sigmoid(x),
+            Function::LeakyRelu { alpha } => leaky_relu(x, alpha as f64),
+            Function::HardSigmoid { alpha, beta } => (x * alpha + beta).clamp(0.0, 1.0),
+            Function::HardSwish => x.clone() * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Function::Clip { min, max } => {
+                let x = if min.is_finite() { x.clamp_min(min) } else { x };
+                if max.is_finite() { x.clamp_max(max) } else { x }
+            }
         }
     }
 }
@@ -94,14 +117,19 @@ pub struct Conv {
 }
 
 impl Conv {
-    /// The output side for an input `side`, if the kernel fits.
-    fn output_side(&self, side: usize) -> Option<usize> {
+    /// The output's height and width for an input `side` × `side`, if the kernel fits.
+    pub(crate) fn output_dims(&self, side: usize) -> Option<[usize; 2]> {
         let [top, left, bottom, right] = self.padding.sides(side, self.kernel, self.stride, self.dilation);
         let axis = |a: usize, padded: usize| {
             let reach = (self.kernel[a] - 1) * self.dilation[a] + 1;
             Some(padded.checked_sub(reach)? / self.stride[a] + 1)
         };
-        let (h, w) = (axis(0, side + top + bottom)?, axis(1, side + left + right)?);
+        Some([axis(0, side + top + bottom)?, axis(1, side + left + right)?])
+    }
+
+    /// The output side for an input `side`, if the kernel fits and the output is square.
+    fn output_side(&self, side: usize) -> Option<usize> {
+        let [h, w] = self.output_dims(side)?;
         (h == w).then_some(h)
     }
 }
@@ -116,7 +144,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    fn output_side(&self, side: usize) -> Option<usize> {
+    pub(crate) fn output_side(&self, side: usize) -> Option<usize> {
         Some((side + 2 * self.padding).checked_sub(self.kernel)? / self.stride + 1)
     }
 }
@@ -141,8 +169,14 @@ pub enum Op {
     AvgPool(Pool),
     /// The mean of each channel: `[batch, channels, 1, 1]`.
     GlobalAvgPool,
+    /// Averages over windows that split the map into `side` × `side` (PyTorch's adaptive pool): the size a
+    /// flattening classifier was trained on, from any input size.
+    AdaptiveAvgPool(usize),
     /// The sum of its inputs (a residual connection).
     Add,
+    /// The product of its two inputs, the second of the first's size or one pixel per channel (a squeeze-and-
+    /// excitation block's gate).
+    Mul,
     /// Its inputs' channels, one after the other.
     Concat,
     Linear(Linear),
@@ -194,15 +228,38 @@ pub struct Params {
     pub tensors: Vec<(String, Vec<usize>)>,
 }
 
-/// The network's inputs are RGB in [0, 1], normalised as `(x − mean) / std` per channel before the first node.
+/// What the network's input channels are, made from the RGB picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Colour {
+    Rgb,
+    /// Caffe's order: blue, green, red.
+    Bgr,
+    /// One channel: the picture's luma (ITU-R BT.601 weights, as PIL's and OpenCV's grey).
+    Luminance,
+}
+
+impl Colour {
+    pub fn channels(self) -> usize {
+        match self {
+            Colour::Rgb | Colour::Bgr => 3,
+            Colour::Luminance => 1,
+        }
+    }
+}
+
+/// The network's inputs are RGB in [0, 1], made into its `colour` channels then normalised as `(x − mean) / std`
+/// per channel (in the network's channel order; a single channel uses the first of each) before the first node.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Preprocessing {
     pub mean: [f32; 3],
     pub std: [f32; 3],
+    pub colour: Colour,
 }
 
 /// ImageNet statistics torchvision's networks were trained with.
-pub const TORCHVISION: Preprocessing = Preprocessing { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+pub const TORCHVISION: Preprocessing =
+    Preprocessing { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], colour: Colour::Rgb };
 
 /// Why a graph cannot be built: each case names the node.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -244,7 +301,7 @@ impl Graph {
         layers: Vec<(String, usize, Option<Function>)>,
         preprocessing: Preprocessing,
     ) -> Result<Self, GraphError> {
-        let channels = infer_channels(&nodes)?;
+        let channels = infer_channels(&nodes, preprocessing.colour.channels())?;
         let params: Vec<Params> = nodes
             .iter()
             .enumerate()
@@ -301,6 +358,7 @@ impl Graph {
                 Op::Conv(conv) => conv.output_side(input(0))?,
                 Op::MaxPool(pool) | Op::AvgPool(pool) => pool.output_side(input(0))?,
                 Op::GlobalAvgPool => 1,
+                Op::AdaptiveAvgPool(out) => *out,
                 Op::Linear(linear) => {
                     let input_node = node.inputs[0];
                     (self.channels[input_node] * input(0) * input(0) == linear.in_features).then_some(1)?
@@ -310,6 +368,7 @@ impl Graph {
                     let first = input(0);
                     (0..node.inputs.len()).all(|k| input(k) == first).then_some(first)?
                 }
+                Op::Mul => (input(1) == input(0) || input(1) == 1).then_some(input(0))?,
             };
             if out == 0 {
                 return None;
@@ -378,8 +437,8 @@ fn node_tensors(op: &Op) -> Vec<(String, Vec<usize>)> {
     }
 }
 
-/// Each node's output channels, checking that inputs come before and channels chain.
-fn infer_channels(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
+/// Each node's output channels (the input's: `input_channels`), checking that inputs come before and channels chain.
+fn infer_channels(nodes: &[Node], input_channels: usize) -> Result<Vec<usize>, GraphError> {
     let mut channels: Vec<usize> = Vec::with_capacity(nodes.len());
     for (index, node) in nodes.iter().enumerate() {
         let name = || node.name.clone();
@@ -404,7 +463,7 @@ fn infer_channels(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
         let out = match &node.op {
             Op::Input => {
                 count("no", inputs.is_empty())?;
-                3
+                input_channels
             }
             Op::Conv(c) => {
                 count("1", inputs.len() == 1)?;
@@ -430,7 +489,7 @@ fn infer_channels(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
                 }
                 inputs[0]
             }
-            Op::Activation(_) | Op::GlobalAvgPool | Op::Softmax => {
+            Op::Activation(_) | Op::GlobalAvgPool | Op::AdaptiveAvgPool(_) | Op::Softmax => {
                 count("1", inputs.len() == 1)?;
                 inputs[0]
             }
@@ -442,6 +501,11 @@ fn infer_channels(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
             Op::Concat => {
                 count("2 or more", inputs.len() >= 2)?;
                 inputs.iter().sum()
+            }
+            Op::Mul => {
+                count("2", inputs.len() == 2)?;
+                expect(inputs[0], inputs[1])?;
+                inputs[0]
             }
             Op::Linear(l) => {
                 count("1", inputs.len() == 1)?;

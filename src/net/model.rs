@@ -1,11 +1,11 @@
 //! A model: one network's graph with its weights on a device, evaluated up to the layers a request reads.
 
 use burn::tensor::activation::softmax;
-use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
-use super::graph::{Conv, Op};
+use super::graph::{Colour, Conv, Op};
 use super::networks::Network;
 
 /// Which output of a layer is read: after its activation function (ReLU, ReLU6, …; the classic choice), or before.
@@ -30,19 +30,27 @@ pub(crate) enum Weights {
 pub struct Model {
     network: Network,
     weights: Vec<Weights>,
+    /// The preprocessing's channels: `[1, channels, 1, 1]`.
     mean: Tensor<4>,
     std: Tensor<4>,
+    colour: Colour,
 }
 
 impl Model {
     /// A model with no weights yet: [`Model::push`] adds them, in the graph's order.
     pub(crate) fn new(network: Network, device: &Device) -> Self {
         let preprocessing = network.preprocessing();
+        let channels = preprocessing.colour.channels();
+        let per_channel = |values: [f32; 3]| {
+            Tensor::<1>::from_floats(TensorData::new(values[..channels].to_vec(), [channels]), device)
+                .reshape([1, channels, 1, 1])
+        };
         Self {
             network,
             weights: Vec::with_capacity(network.graph().params().len()),
-            mean: Tensor::<1>::from_floats(preprocessing.mean, device).reshape([1, 3, 1, 1]),
-            std: Tensor::<1>::from_floats(preprocessing.std, device).reshape([1, 3, 1, 1]),
+            mean: per_channel(preprocessing.mean),
+            std: per_channel(preprocessing.std),
+            colour: preprocessing.colour,
         }
     }
 
@@ -86,7 +94,7 @@ impl Model {
         for node in &graph.nodes()[..=deepest] {
             let input = |k: usize| values[node.inputs[k]].clone();
             let value = match &node.op {
-                Op::Input => (image.clone() - self.mean.clone()) / self.std.clone(),
+                Op::Input => (self.colour_channels(image.clone()) - self.mean.clone()) / self.std.clone(),
                 Op::Conv(conv) => match weights.next() {
                     Some(Weights::Conv { weight, bias }) => convolve(conv, input(0), weight.clone(), bias.clone()),
                     _ => unreachable!("the graph's weights are in its order"),
@@ -104,7 +112,9 @@ impl Model {
                         .with_count_include_pad(true),
                 ),
                 Op::GlobalAvgPool => input(0).mean_dims(&[2, 3]),
+                Op::AdaptiveAvgPool(side) => adaptive_avg_pool2d(input(0), [*side; 2]),
                 Op::Add => (1..node.inputs.len()).fold(input(0), |sum, k| sum + input(k)),
+                Op::Mul => input(0) * input(1),
                 Op::Concat => Tensor::cat((0..node.inputs.len()).map(input).collect(), 1),
                 Op::Linear(_) => match weights.next() {
                     Some(Weights::Linear { weight, bias }) => {
@@ -125,6 +135,18 @@ impl Model {
             values.push(value);
         }
         nodes.iter().map(|&n| values[n].clone()).collect()
+    }
+
+    /// The network's input channels from RGB images `[batch, 3, H, W]`.
+    fn colour_channels(&self, rgb: Tensor<4>) -> Tensor<4> {
+        match self.colour {
+            Colour::Rgb => rgb,
+            Colour::Bgr => rgb.flip([1]),
+            Colour::Luminance => {
+                let weights = Tensor::<1>::from_floats([0.299, 0.587, 0.114], &rgb.device()).reshape([1, 3, 1, 1]);
+                (rgb * weights).sum_dim(1)
+            }
+        }
     }
 
     /// The output of layer `layer` (below [`Model::depth`]) for images `[batch, 3, H, W]` in [0, 1], read after or

@@ -1,45 +1,105 @@
 //! The networks filterlens shows, each built as a [`Graph`] from its architecture's own description: torchvision's
 //! VGG16 and AlexNet `features`, and EfficientNet-Lite0 as the TensorFlow reference (and its PyTorch port,
-//! `efficientnet-lite-pytorch`) defines it.
+//! `efficientnet-lite-pytorch`) defines it; and the networks opened from ONNX files ([`crate::net::onnx`]).
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::classes;
 use super::graph::{
-    BatchNorm, Conv, Function, Graph, Layer, Linear, Node, Op, Padding, Pool, Preprocessing, TORCHVISION,
+    BatchNorm, Colour, Conv, Function, Graph, Layer, Linear, Node, Op, Padding, Pool, Preprocessing, TORCHVISION,
 };
 use crate::Error;
 
-/// The networks filterlens shows, by the name the request, the link and the CLI use; `make weights` names their
-/// files after it: `weights/{name}.safetensors` (f32, the CLI's) and `weights/{name}-f16.safetensors` (the page's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+/// The networks filterlens shows, by the name the request, the link and the CLI use. The built-in ones: `make
+/// weights` names their files after it: `weights/{name}.safetensors` (f32, the CLI's) and
+/// `weights/{name}-f16.safetensors` (the page's). An opened one: [`Network::open`].
+#[derive(Debug, Clone, Copy, Default)]
 pub enum Network {
     #[default]
-    #[serde(rename = "vgg16")]
     Vgg16,
-    #[serde(rename = "alexnet")]
     Alexnet,
-    #[serde(rename = "efficientnet-lite0")]
     EfficientnetLite0,
+    /// A network read from an ONNX file.
+    Opened(&'static Opened),
 }
+
+/// A network read from an ONNX file: its graph and what a front end shows of it.
+#[derive(Debug)]
+pub struct Opened {
+    /// `onnx:` and the file's name: the request's `model`.
+    pub name: String,
+    /// The file's name, as people know the model.
+    pub title: String,
+    pub graph: Graph,
+    pub default_layer: String,
+    /// Its logits' layer, where its last layer is a linear one onto ImageNet's 1000 classes.
+    pub classifier: Option<String>,
+}
+
+/// The networks opened so far, by name (one per name: the last opened).
+static OPENED: Mutex<Vec<&'static Opened>> = Mutex::new(Vec::new());
 
 crate::names::from_name!(Network, "model", Network::ALL);
 
+/// By name: a network opened again under its name (the same file, another preprocessing) replaces the one before.
+impl PartialEq for Network {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Network {}
+
+impl Serialize for Network {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Network {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        let builtin = Network::ALL.into_iter().find(|n| n.name() == name);
+        let opened = || OPENED.lock().expect("no panic holds the lock").iter().find(|o| o.name == name).copied();
+        builtin.or_else(|| opened().map(Network::Opened)).ok_or_else(|| {
+            serde::de::Error::custom(format!("unknown model '{name}' (an ONNX model must be opened first)"))
+        })
+    }
+}
+
 impl Network {
+    /// The built-in networks.
     pub const ALL: [Network; 3] = [Network::Vgg16, Network::Alexnet, Network::EfficientnetLite0];
 
-    pub fn graph(self) -> &'static Graph {
-        static GRAPHS: LazyLock<Vec<Graph>> = LazyLock::new(|| Network::ALL.iter().map(|n| n.build()).collect());
-        &GRAPHS[Network::ALL.iter().position(|&n| n == self).expect("every network is in ALL")]
+    /// Makes `opened` a network requests can name, in place of one opened before under its name. Its graph stays
+    /// for the process's life (a few kilobytes: its weights live with the backends), which keeps a `Network` a
+    /// plain copyable handle.
+    pub fn open(opened: Opened) -> Network {
+        let opened: &'static Opened = Box::leak(Box::new(opened));
+        let mut all = OPENED.lock().expect("no panic holds the lock");
+        all.retain(|o| o.name != opened.name);
+        all.push(opened);
+        Network::Opened(opened)
     }
 
-    fn build(self) -> Graph {
+    /// The name requests, links and the CLI use.
+    pub fn name(self) -> &'static str {
         match self {
-            Network::Vgg16 => vgg16(),
-            Network::Alexnet => alexnet(),
-            Network::EfficientnetLite0 => efficientnet_lite0(),
+            Network::Vgg16 => "vgg16",
+            Network::Alexnet => "alexnet",
+            Network::EfficientnetLite0 => "efficientnet-lite0",
+            Network::Opened(opened) => &opened.name,
+        }
+    }
+
+    pub fn graph(self) -> &'static Graph {
+        // In `ALL`'s order.
+        static BUILT_IN: LazyLock<[Graph; 3]> = LazyLock::new(|| [vgg16(), alexnet(), efficientnet_lite0()]);
+        match self {
+            Network::Opened(opened) => &opened.graph,
+            builtin => &BUILT_IN[Network::ALL.iter().position(|&n| n == builtin).expect("every built-in is in ALL")],
         }
     }
 
@@ -54,6 +114,7 @@ impl Network {
             Network::Vgg16 => "VGG16",
             Network::Alexnet => "AlexNet",
             Network::EfficientnetLite0 => "EfficientNet-Lite0",
+            Network::Opened(opened) => &opened.title,
         }
     }
 
@@ -63,6 +124,7 @@ impl Network {
             Network::Vgg16 => "conv3_2",
             Network::Alexnet => "conv3",
             Network::EfficientnetLite0 => "block6",
+            Network::Opened(opened) => &opened.default_layer,
         }
     }
 
@@ -72,6 +134,7 @@ impl Network {
         match self {
             Network::Vgg16 | Network::Alexnet => None,
             Network::EfficientnetLite0 => Some(("logits", classes::imagenet())),
+            Network::Opened(opened) => opened.classifier.as_deref().map(|layer| (layer, classes::imagenet())),
         }
     }
 
@@ -208,7 +271,8 @@ fn alexnet() -> Graph {
 
 /// TensorFlow's preprocessing for EfficientNet-Lite: `(x − 127) / 128` on 0…255, i.e. mean 127/255 and std 128/255
 /// on [0, 1] (chosen by evidence over torchvision's statistics: docs/QUALITY.md).
-const TENSORFLOW_LITE: Preprocessing = Preprocessing { mean: [127.0 / 255.0; 3], std: [128.0 / 255.0; 3] };
+const TENSORFLOW_LITE: Preprocessing =
+    Preprocessing { mean: [127.0 / 255.0; 3], std: [128.0 / 255.0; 3], colour: Colour::Rgb };
 
 /// EfficientNet-Lite0 (Tan & Le 2019; the Lite variants: ReLU6, no squeeze-excitation, stem and head not scaled):
 /// a 3×3 stem with stride 2, 16 inverted-residual blocks (a 1×1 expansion, a depthwise k×k, a 1×1 projection; a

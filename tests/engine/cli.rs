@@ -262,6 +262,50 @@ fn alexnet_renders_with_its_own_weights_and_layers() {
     }
 }
 
+/// A model of one's own: `inspect` lists what can be shown of it, `--model-file` renders it (AlexNet written as
+/// ONNX: the same picture as the built-in AlexNet's, pixel for pixel below the captions), and a bad file is one line.
+#[test]
+fn models_from_onnx_files_are_inspected_and_rendered() {
+    let inspect = filterlens(&["inspect", "weights/efficientnet-lite0.onnx", "--size", "128"]);
+    let listing = String::from_utf8_lossy(&inspect.stdout);
+    assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
+    assert!(listing.contains("efficientnet-lite0.onnx: 61 layers to show"), "{listing}");
+    assert!(listing.contains("classifier: fc"), "{listing}");
+    let row = listing.lines().find(|l| l.starts_with("blocks_15_project_conv")).expect("a block's projection");
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["blocks_15_project_conv", "320", "4×4", "—"]);
+    let stopped = filterlens(&["inspect", "tests/fixtures/onnx/refused/unsupported_midway.onnx"]);
+    let listing = String::from_utf8_lossy(&stopped.stdout);
+    assert!(listing.contains("stops at node 'tanh' (Tanh)") && listing.contains("  tanh (Tanh)"), "{listing}");
+
+    let picture = |args: &[&str], name: &str| {
+        let out = temp_png(name);
+        let mut all = vec!["grid", "--filters", "0-2", "--steps", "3", "--size", "64", "--out", out.to_str().unwrap()];
+        all.extend(args);
+        let run = filterlens(&all);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        Rgba::from_png(&std::fs::read(&out).unwrap()).unwrap()
+    };
+    let own = picture(&["--model-file", "weights/alexnet.onnx", "--layer", "features_6"], "own.png");
+    let built_in = picture(&["--model", "alexnet", "--layer", "conv3"], "built-in.png");
+    let layout = GridLayout::new(3, 64);
+    for tile in 0..3 {
+        let (x0, y0) = layout.origin(tile);
+        let rows = |p: &Rgba| -> Vec<u8> {
+            (y0..y0 + 64).flat_map(|y| p.pixels[(y * p.width + x0) * 4..(y * p.width + x0 + 64) * 4].to_vec()).collect()
+        };
+        assert!(rows(&own) == rows(&built_in), "tile {tile}: the ONNX AlexNet paints the built-in one's picture");
+    }
+
+    refused(&["inspect", "tests/fixtures/onnx/refused/not_onnx.onnx"], "not an ONNX model");
+    refused(&["inspect", "weights/nonexistent.onnx"], "cannot read the model 'weights/nonexistent.onnx'");
+    refused(
+        &["render", "--model-file", "tests/fixtures/onnx/refused/four_channels.onnx"],
+        "the model's input is not an image: 'image' has 4 channels",
+    );
+    refused(&["render", "--model-file", "weights/alexnet.onnx", "--layer", "conv3"], "unknown layer 'conv3'");
+    refused(&["inspect", "weights/alexnet.onnx", "--preprocess", "imagenet"], "unknown preprocessing 'imagenet'");
+}
+
 /// Every option the README names does what it says, through the binary.
 #[test]
 fn every_documented_option_runs() {

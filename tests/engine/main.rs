@@ -11,6 +11,7 @@ mod golden;
 mod loader;
 mod lucid;
 mod maco;
+mod onnx;
 mod pin;
 mod reference;
 #[path = "../../src/testing.rs"]

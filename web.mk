@@ -27,7 +27,7 @@ WEB_PORT ?= 8000
 
 WWW_FILES = www/index.html www/style.css www/catalog.json www/protocol.js \
 	www/app.js www/state.js www/link.js www/settings.js www/controls.js www/runs.js www/status.js www/picture.js \
-	www/start-image.js www/plot.js www/estimate.js www/units.js www/dom.js www/view.js www/worker-client.js \
+	www/start-image.js www/own-model.js www/plot.js www/estimate.js www/units.js www/dom.js www/view.js www/worker-client.js \
 	www/worker.js www/worker-program.js www/worker-weights.js www/weights.js www/sha256.js www/isolation.js \
 	www/isolation-sw.js
 # A Brotli copy (quality 11) beside each file named, for hosts that serve precompressed files (nginx brotli_static,
@@ -35,7 +35,7 @@ WWW_FILES = www/index.html www/style.css www/catalog.json www/protocol.js \
 BROTLI = node -e "const z = require('zlib'), fs = require('fs'); for (const f of process.argv.slice(1)) \
 	fs.writeFileSync(f + '.br', z.brotliCompressSync(fs.readFileSync(f), { params: { \
 	[z.constants.BROTLI_PARAM_QUALITY]: 11, [z.constants.BROTLI_PARAM_LGWIN]: 24 } }))"
-WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml $(shell find src -name '*.rs')
+WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml build.rs src/net/onnx/onnx.proto $(shell find src -name '*.rs')
 
 .PHONY: pkg pkg-threads dist serve-web typecheck e2e soak bench-web bench-first-visit wasm-bindgen-cli node-deps web-clean
 

@@ -2,20 +2,23 @@
 // The page's entry: the one page state (state.js), made from the catalog and the link, and the wiring of the
 // modules beside it, each with one job: the link (link.js), the controls (controls.js), a run's life (runs.js), the
 // worker (worker-client.js), the status and notices (status.js), the picture (picture.js), the start picture
-// (start-image.js), the plot (plot.js), the time estimates (estimate.js) and the view for tests (view.js). This thread
+// (start-image.js), models of one's own (own-model.js), the plot (plot.js), the time estimates (estimate.js) and the
+// view for tests (view.js). This thread
 // only moves messages and draws, so the sliders stay responsive: all computing happens in worker.js.
 
 import { bindControls, fillControls, showLayers, showSettings, switchMode } from './controls.js';
-import { $ } from './dom.js';
+import { $, input } from './dom.js';
 import { isolate } from './isolation.js';
 import { readLink, writeLink } from './link.js';
+import * as own from './own-model.js';
 import { bindPicture, download, fitPicture, showLayout } from './picture.js';
 import { bindPlot, drawPlot } from './plot.js';
 import { carryOn, onRunEnd, onStep, run, scheduleRun, stop } from './runs.js';
-import { channels, fitMaco, maxSize, modelOf } from './settings.js';
+import { channels, fitMaco, isOwn, maxSize, modelOf, parseLink } from './settings.js';
 import { bindStartImage, showStartImage } from './start-image.js';
 import { newPage } from './state.js';
 import * as status from './status.js';
+import { megabytes } from './units.js';
 import { expose } from './view.js';
 import { changeBuild, crashedWorker, post, startWorker } from './worker-client.js';
 
@@ -30,8 +33,14 @@ const catalog = await fetch(new URL('./catalog.json', import.meta.url)).then((r)
   if (!r.ok) throw new Error(`catalog.json is missing (HTTP ${r.status})`);
   return r.json();
 });
-const page = newPage(catalog, readLink(catalog));
+/** A link to a model of one's own with its URL: fetched and opened first, then the link read again (until then the
+ *  page shows nothing of it, nor its notices). */
+const linked = new URLSearchParams(location.hash.slice(1));
+const modelLink = isOwn(linked.get('model') ?? '') && linked.get('modelUrl') ? linked : null;
+const page = newPage(catalog, modelLink ? parseLink(catalog, location.hash).settings : readLink(catalog));
 let exportId = 0;
+/** The model the visitor (or the link) is opening: the worker's answer about it switches the page to it. */
+let opening = { name: '', fromLink: false };
 
 /** A setting changed: the controls and the link follow, and the run restarts shortly (drags coalesce); `push` makes
  *  the link a new history entry (it names what changed). Notices about the old link go: they no longer apply. */
@@ -67,7 +76,13 @@ function onControl(name, value) {
   if (name === 'model') {
     // Another network: its own first layer, the filter kept where the layer has it (changed() clamps it).
     page.settings.layer = modelOf(catalog, page.settings.model).defaultLayer;
+    followOrigin();
     showLayers(page);
+  }
+  if (name === 'preprocess') {
+    // The same file, normalised otherwise: opened again (the worker's answer runs it).
+    changed({ restart: false });
+    return own.reopen(post, page.settings.model, page.settings.preprocess);
   }
   if (name === 'transparency') {
     changed({ restart: false });
@@ -83,6 +98,88 @@ function onControl(name, value) {
     return scheduleRun(page);
   }
   changed({ push: name === 'layer' || name === 'model' ? name : '' });
+}
+
+/** The settings say where the chosen model came from: its URL and SHA-256 (none for a file from disk, nor for a
+ *  built-in network), which its links carry. */
+function followOrigin() {
+  const s = page.settings;
+  const origin = own.originOf(s.model);
+  s.modelUrl = origin?.url ?? '';
+  s.modelSha256 = origin?.sha256 ?? '';
+  s.preprocess = origin?.preprocess ?? s.preprocess;
+}
+
+/** Hands a model file to the worker to open (its answer, a `model` message, switches the page to it).
+ *  @param {string} fileName @param {ArrayBuffer} bytes @param {{ url?: string, sha256?: string, fromLink?: boolean }} [origin] */
+function openModel(fileName, bytes, { url = '', sha256 = '', fromLink = false } = {}) {
+  try {
+    const name = own.open(post, fileName, bytes, page.settings.preprocess, { url, sha256 });
+    opening = { name, fromLink };
+    status.hideError('model');
+    status.showStatus(page, `opening ${fileName}…`);
+  } catch (e) {
+    status.showError(`Could not open ${fileName}: ${e instanceof Error ? e.message : e}.`, 'model');
+  }
+}
+
+/** A model file from the visitor's disk (chosen, or dropped on the page). @param {File} file */
+async function openFile(file) {
+  openModel(file.name, await file.arrayBuffer());
+}
+
+/** A model by URL (the box, or a link's `modelUrl`), with its SHA-256 where a link gives it.
+ *  @param {string} url @param {string} sha256 @param {boolean} fromLink */
+async function openUrl(url, sha256, fromLink) {
+  status.hideError('model');
+  try {
+    const fetched = await own.fetchModel(url, sha256, (loaded, total) =>
+      status.showStatus(page, `fetching the model: ${megabytes(loaded)} / ${megabytes(total)}`),
+    );
+    openModel(fetched.fileName, fetched.bytes, { url, sha256: fetched.sha256, fromLink });
+  } catch (e) {
+    status.showError(
+      `Could not open the model: ${e instanceof Error ? e.message : e}. The page keeps what it had.`,
+      'model',
+    );
+    if (fromLink) followLink(); // the rest of the link, on what the page has
+  }
+}
+
+/** The worker opened a model (or could not): it joins the network menu, and the page shows it where it was asked
+ *  for; a model opened again (another preprocessing, a new worker) replaces its entry.
+ *  @param {Extract<FromWorker, { type: 'model' }>} m */
+function onModel(m) {
+  if ('error' in m) {
+    status.showError(`Could not open ${m.fileName}: ${m.error}. The page keeps what it had.`, 'model');
+    if (opening.fromLink) followLink();
+    opening = { name: '', fromLink: false };
+    return status.showStatus(page, null);
+  }
+  own.register(page, m.opened);
+  const { model, stop } = m.opened;
+  status.clearNotes('model');
+  if (stop) {
+    status.note(
+      `${model.title}: the layers before node '${stop.node}' (${stop.op}) are shown; that node cannot run here: ${stop.reason}.`,
+      'warn',
+      'model',
+    );
+  }
+  const asked = opening;
+  opening = { name: '', fromLink: false };
+  if (asked.name !== model.name) {
+    if (page.settings.model === model.name) showLayers(page);
+    return;
+  }
+  if (asked.fromLink) return followLink();
+  const s = page.settings;
+  const other = s.model !== model.name;
+  s.model = model.name;
+  if (other) s.layer = model.defaultLayer;
+  followOrigin();
+  showLayers(page);
+  changed({ push: other ? 'model' : '' });
 }
 
 /** Moves the computation to the settings' backend; the run starts again there. */
@@ -150,6 +247,8 @@ function onWorkerMessage(m) {
       return;
     case 'crashed':
       return crashedWorker(page, workerHooks, m.message);
+    case 'model':
+      return onModel(m);
   }
 }
 
@@ -158,21 +257,41 @@ const startHooks = { post, run: () => run(page), showSettings: () => showSetting
 /** @type {import('./worker-client.js').Hooks} */
 const workerHooks = {
   onMessage: onWorkerMessage,
-  restarted: () => run(page),
+  restarted: () => {
+    own.resend(post); // the new worker has none of the models opened so far
+    run(page);
+  },
   showStartImage: () => showStartImage(page, startHooks),
 };
 
-// A link changed on the page (an example, Back or Forward, a pasted link): everything follows it as on a fresh
-// load, the worker's own settings included.
-window.addEventListener('hashchange', () => {
-  const { backend, transparency } = page.settings;
+/** The page follows its link as on a fresh load, the worker's own settings included. */
+function followLink() {
+  const { backend, transparency, preprocess } = page.settings;
   page.settings = readLink(catalog);
+  // A model opened from a URL: its link carries the URL and the file's SHA-256, found when it was fetched.
+  const origin = own.originOf(page.settings.model);
+  if (origin) Object.assign(page.settings, { modelUrl: origin.url, modelSha256: origin.sha256 });
   showLayers(page);
   showSettings(page);
   writeLink(page);
   if (page.settings.backend !== backend) moveBackend();
   if (page.settings.transparency !== transparency) post({ type: 'transparency', on: page.settings.transparency });
+  if (isOwn(page.settings.model) && page.settings.preprocess !== preprocess)
+    own.reopen(post, page.settings.model, page.settings.preprocess);
   run(page);
+}
+
+// A link changed on the page (an example, Back or Forward, a pasted link): everything follows it. One naming a model
+// by URL that the page has not opened opens it first.
+window.addEventListener('hashchange', () => {
+  const q = new URLSearchParams(location.hash.slice(1));
+  const model = q.get('model') ?? '';
+  const url = q.get('modelUrl');
+  if (isOwn(model) && url && !catalog.models.some((m) => m.name === model)) {
+    page.settings.preprocess = q.get('preprocess') ?? page.settings.preprocess;
+    return void openUrl(url, q.get('modelSha256') ?? '', true);
+  }
+  followLink();
 });
 // The controls never submit (Enter in a number box applies it); no inline handler, as the page's policy has none.
 $('controls').addEventListener('submit', (e) => e.preventDefault());
@@ -206,6 +325,23 @@ const exportPicture = (what) => {
 };
 $('download').addEventListener('click', () => exportPicture('picture'));
 $('download-animation').addEventListener('click', () => exportPicture('animation'));
+$('open-model').addEventListener('click', () => input('model-file').click());
+input('model-file').addEventListener('change', () => {
+  const file = input('model-file').files?.[0];
+  if (file) openFile(file);
+  input('model-file').value = ''; // choosing the same file again still counts
+});
+input('model-url').addEventListener('change', () => {
+  const url = input('model-url').value.trim();
+  if (url) openUrl(url, '', false);
+});
+// An .onnx file dropped anywhere on the page opens as a model (a picture dropped on the picture is a starting one).
+document.addEventListener('dragover', (e) => e.preventDefault());
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  const file = e.dataTransfer?.files?.[0];
+  if (file && /\.onnx$/i.test(file.name)) openFile(file);
+});
 $('retry').addEventListener('click', () => {
   status.showRetry(page);
   post({ type: 'retry-weights' });
@@ -221,8 +357,9 @@ bindStartImage(page, startHooks);
 startWorker(page, workerHooks, { crashed: false });
 showSettings(page);
 showStartImage(page, startHooks);
-writeLink(page);
+if (!modelLink) writeLink(page); // a link to a model by URL stays as it is until the model is in and it is read
 drawPlot(page);
 status.showStatus(page, 'loading the weights…');
-run(page);
+if (modelLink) openUrl(/** @type {string} */ (modelLink.get('modelUrl')), modelLink.get('modelSha256') ?? '', true);
+else run(page);
 fitPicture(page);

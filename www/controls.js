@@ -10,6 +10,7 @@ import {
   appliesTo,
   channels,
   classesOf,
+  isOwn,
   layersOf,
   maxCrops,
   maxSize,
@@ -128,6 +129,7 @@ export function showSettings(page) {
   }
   $('row-towards').hidden = s.grid === 1 || Number(s.diversity) > 0 || Boolean(s.expressions);
   $('row-class').hidden = !classesOf(page.catalog, s) || Boolean(s.expressions);
+  $('row-preprocess').hidden = !isOwn(s.model);
   // An expression replaces the layer, the filter and the objective's kind (not before ReLU, nor minimise): those
   // stay, out of use.
   for (const id of ['row-layer', 'row-filter', 'objective']) $(id).classList.toggle('unused', Boolean(s.expressions));
@@ -158,7 +160,7 @@ function readControl(page, control) {
     return 'value' in found ? found : { note: `${found.note}: it stays ${shown(page, control)}` };
   }
   const field = fieldOf(page, name);
-  if (field?.kind === 'choice' || name === 'backend') return { value: control.value };
+  if (field?.kind === 'choice' || name === 'backend' || name === 'preprocess') return { value: control.value };
   if (name === 'towards' && control.value.trim() === '') return { value: -1 };
   // A logarithmic slider's rate, to two significant digits (10^-1.3 is 0.05, not 0.0501187).
   const text = isLogSlider(control) ? String(Number((10 ** Number(control.value)).toPrecision(2))) : control.value;

@@ -7,7 +7,10 @@
 // ---------------------------------------------------------------- the catalog (src/catalog.rs)
 
 /** @typedef {'classic' | 'lucid' | 'maco'} Mode */
-/** A network's name (the request's `model`; the core's `Network`). @typedef {'vgg16' | 'alexnet' | 'efficientnet-lite0'} NetworkName */
+/** A network's name (the request's `model`; the core's `Network`): a built-in one ('vgg16', 'alexnet',
+ *  'efficientnet-lite0') or a model of one's own, `onnx:` and its file's name. @typedef {string} NetworkName */
+/** How a model of one's own normalises its RGB input (src/net/onnx `Preprocess`).
+ *  @typedef {'torchvision' | 'signed' | 'unit' | 'caffe'} Preprocess */
 /** @typedef {'wgpu' | 'flex' | 'ndarray'} Backend */
 /** @typedef {'auto' | Backend} BackendChoice */
 
@@ -16,7 +19,8 @@
  * @typedef {object} LayerSpec
  * @property {string} name           conv1_1 … conv5_3 (VGG16), conv1 … conv5 (AlexNet), stem … logits (EfficientNet-Lite0)
  * @property {number} channels
- * @property {'relu' | 'relu6' | 'sigmoid' | 'swish' | null} activation   read after it unless `preRelu`
+ * @property {string | Record<string, object> | null} activation   read after it unless `preRelu` ('relu', 'relu6',
+ *                                   'sigmoid', 'swish', 'hardSwish'; with parameters: { leakyRelu: { alpha } }, …)
  * @property {number} params         how many of the weights file's parts after its header the layer needs
  * @property {number} macsPerPixel   the layer's multiply-adds per pixel of the network's input (time estimates)
  */
@@ -29,7 +33,8 @@
  * @property {string} title          VGG16, AlexNet, EfficientNet-Lite0
  * @property {string} defaultLayer   the layer shown first, and a request's default
  * @property {number} smallestSize   the smallest image side that reaches the deepest layer
- * @property {{ mean: number[], std: number[] }} preprocessing   RGB in [0, 1] normalised inside the model
+ * @property {{ mean: number[], std: number[], colour: 'rgb' | 'bgr' | 'luminance' }} preprocessing   RGB in [0, 1]
+ *                                   made into the model's channels and normalised inside the model
  * @property {LayerSpec[]} layers
  * @property {{ name: string, tensors: [string, number[]][] }[]} weights   the weighted nodes, the file's parts
  * @property {{ layer: string, classes: string[] }} [classifier]   its class logits' layer and the classes' names
@@ -92,6 +97,18 @@
  * @property {number} [seed]
  */
 
+/**
+ * Reply to `Visualizer.openOnnx` (src/web/mod.rs `OpenedModel`): the model as the catalog describes a network, the
+ * input side its file fixes, where the mapping stopped (the layers before that node are shown) and the operators the
+ * core does not run, and its weights' size (f32).
+ * @typedef {object} OpenedModel
+ * @property {ModelEntry} model
+ * @property {number | null} inputSide
+ * @property {{ node: string, op: string, reason: string } | null} stop
+ * @property {[string, string][]} unsupported   (node, operator)
+ * @property {number} weightBytes
+ */
+
 /** @typedef {{ x: number, y: number, width: number, height: number }} TileRect */
 
 /** Reply to `Visualizer.start`. @typedef {{ width: number, height: number, tiles: TileRect[] }} Started */
@@ -148,6 +165,7 @@
  *   | { type: 'lose-device' }
  *   | { type: 'crash' }
  *   | { type: 'stats', id: number }
+ *   | { type: 'open-model', fileName: string, bytes: ArrayBuffer, preprocess: string }
  * )} ToWorker
  */
 
@@ -179,6 +197,8 @@
  *   | { type: 'lost', destroyed: boolean }
  *   | { type: 'crashed', message: string }
  *   | { type: 'stats', id: number, wasmBytes: number, posted: number, pending: number }
+ *   | { type: 'model', fileName: string, opened: OpenedModel }
+ *   | { type: 'model', fileName: string, error: string }
  * )} FromWorker
  */
 

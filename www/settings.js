@@ -12,12 +12,15 @@ import { clamp } from './units.js';
 /**
  * The request's fields (the catalog's), keyed by name, and the page's own: `filter` (the first filter shown),
  * `grid` (how many consecutive filters), `towards` (a grid interpolating from `filter` to this one; -1: none),
- * `transparency` (each picture shown with its transparency map as alpha), `backend` and `threads`. `expressions` holds one objective expression ('' for none), which the request repeats
+ * `transparency` (each picture shown with its transparency map as alpha), `backend` and `threads`; for a model of
+ * one's own, `preprocess` (how it normalises its input) and, where it was fetched from one, `modelUrl` and
+ * `modelSha256`. `expressions` holds one objective expression ('' for none), which the request repeats
  * for each picture.
  * @typedef {Record<string, string | number | boolean> & { mode: import('./protocol.js').Mode,
  *   model: import('./protocol.js').NetworkName, layer: string,
  *   filter: number, grid: number, towards: number, expressions: string, backend: import('./protocol.js').BackendChoice,
- *   threads: number, transparency: boolean, steps: number, size: number }} Settings
+ *   threads: number, transparency: boolean, steps: number, size: number, preprocess: string, modelUrl: string,
+ *   modelSha256: string }} Settings
  */
 
 // The page's overrides of the catalog, by name:
@@ -46,7 +49,22 @@ const LEGACY_NAMES = { step: 'stepSize' };
  *  link opens as it always has; the original demo is an example link of its own (index.html). */
 export const LANDING = '#mode=lucid&layer=conv3_1&filter=5&grid=6&size=64&steps=64';
 /** The original demo: conv3_2, filter 0, classic mode's preset. */
-const PAGE_DEFAULTS = { filter: 0, grid: 1, towards: -1, transparency: false, backend: 'auto', threads: 0 };
+const PAGE_DEFAULTS = {
+  filter: 0,
+  grid: 1,
+  towards: -1,
+  transparency: false,
+  backend: 'auto',
+  threads: 0,
+  preprocess: 'torchvision',
+  modelUrl: '',
+  modelSha256: '',
+};
+/** How a model of one's own may normalise its input (src/net/onnx `Preprocess`). */
+export const PREPROCESSING = ['torchvision', 'signed', 'unit', 'caffe'];
+
+/** Whether `name` is a model of one's own (the core names them `onnx:` and the file's name). @param {string} name */
+export const isOwn = (name) => name.startsWith('onnx:');
 
 /** MACO's passes through the network a step may ask of the browser (tiles × crops, each at the preset's crop side):
  *  6 tiles × 4 crops took 860 MB of the program's memory at conv3_2 and 16 × 4 took 2.2 GB of its 4 GB, so the page
@@ -307,6 +325,17 @@ export function parseLink(catalog, hash) {
     if (Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS) s.threads = threads;
     else ignored.push(`threads=${shorten(text)} is not a whole number from 1 to ${MAX_THREADS}`);
   }
+  if (q.has('preprocess')) {
+    const text = /** @type {string} */ (q.get('preprocess'));
+    if (PREPROCESSING.includes(text)) s.preprocess = text;
+    else ignored.push(`preprocess=${shorten(text)} is not one of ${PREPROCESSING.join(', ')}`);
+  }
+  if (q.has('modelUrl')) s.modelUrl = /** @type {string} */ (q.get('modelUrl'));
+  if (q.has('modelSha256')) {
+    const text = /** @type {string} */ (q.get('modelSha256'));
+    if (/^[0-9a-f]{64}$/.test(text)) s.modelSha256 = text;
+    else ignored.push(`modelSha256=${shorten(text)} is not a SHA-256 (64 hex digits)`);
+  }
   if (q.has('transparency')) {
     const text = /** @type {string} */ (q.get('transparency'));
     if (text === '1' || text === '0') s.transparency = text === '1';
@@ -321,7 +350,14 @@ export function parseLink(catalog, hash) {
       continue;
     }
     const read = readField(field, text, modelOf(catalog, s.model));
-    if ('error' in read) {
+    const own = field.name === 'model' && isOwn(text);
+    if ('error' in read && own) {
+      // A model of one's own not opened yet: one with a URL opens, and the link is read again; a file cannot come.
+      if (!s.modelUrl)
+        ignored.push(
+          `model=${shorten(text)} was opened from a file on the machine the link was made on, which a link cannot carry: open it here with "Open a model…", or share a link with its model URL`,
+        );
+    } else if ('error' in read) {
       ignored.push(read.error);
     } else {
       s[field.name] = read.value;
@@ -388,6 +424,11 @@ export function toLink(catalog, s) {
   for (const field of catalog.fields) {
     if (field.name === 'expressions' && !s.expressions) continue;
     if (!first.includes(field.name) && appliesTo(field, s.mode)) q.set(field.name, String(s[field.name]));
+  }
+  if (isOwn(s.model)) {
+    q.set('preprocess', s.preprocess);
+    if (s.modelUrl) q.set('modelUrl', s.modelUrl);
+    if (s.modelSha256) q.set('modelSha256', s.modelSha256);
   }
   if (s.transparency) q.set('transparency', '1');
   q.set('backend', s.backend);

@@ -84,6 +84,7 @@ export function bindStartImage(page, hooks) {
     e.preventDefault();
     frame.classList.remove('dropping');
     const dropped = e.dataTransfer?.files?.[0];
+    if (dropped && /\.onnx$/i.test(dropped.name)) return; // a model: the page opens it (app.js)
     if (dropped) useStartImage(page, hooks, dropped);
     else note('Drop an image file (PNG, JPEG, …) here to start from it.', 'info', 'image');
   });

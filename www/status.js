@@ -5,7 +5,7 @@
 
 import { $ } from './dom.js';
 import { timeLeft } from './estimate.js';
-import { modelOf, onePictured, picturesOf } from './settings.js';
+import { isOwn, modelOf, onePictured, picturesOf } from './settings.js';
 import { duration, megabytes } from './units.js';
 
 /** @typedef {import('./state.js').PageState} PageState */
@@ -167,6 +167,10 @@ export function fallbackSentence(page, info) {
 export const linkCaveats = (page) =>
   [
     page.startImage ? 'it does not carry your starting picture, so opened elsewhere it starts from noise' : '',
+    // A model from disk: the link names it, and elsewhere asks for the file; one fetched from a URL travels.
+    isOwn(page.settings.model) && !page.settings.modelUrl
+      ? `it does not carry ${modelOf(page.catalog, page.settings.model).title}, opened from your disk: opened elsewhere it asks for the file (a model opened by URL travels with its link)`
+      : '',
     // Maco's crops shrink over the run's length (src/optvis/transform.rs), so steps taken before a Continue saw others.
     page.run?.continued && page.run.request.mode === 'maco'
       ? `this maco run was continued, and a run of ${page.settings.steps} steps shrinks its crops over all of them: a similar picture, not the same`

@@ -1,7 +1,8 @@
 // @ts-check
 // The weights on the worker's side: each network's file brought part by part (weights.js: byte ranges, SHA-256,
 // Cache Storage) as far as a run needs, the deeper layers after a first picture, maco's ImageNet spectrum on its
-// first run, the page told of each arrival, and what has come handed to the visualizer between its calls.
+// first run, the page told of each arrival, and what has come handed to the visualizer between its calls. A model
+// of one's own has its weights in its file: the visualizer has them once it has opened it.
 
 import { SPECTRUM_FILE, Weights, weightsFile } from './weights.js';
 
@@ -17,6 +18,8 @@ export class WeightsFeed {
   #opening = new Map();
   /** The networks whose header the visualizer has (it takes their parts from then on). @type {Set<NetworkName>} */
   #given = new Set();
+  /** The models of one's own the visualizer has opened (their weights with them). @type {Set<NetworkName>} */
+  #opened = new Set();
   /** Each `bring` under way, by network and count (the page hears of each once). @type {Map<string, Promise<void>>} */
   #bringing = new Map();
   /** MACO's ImageNet spectrum: `arrival` while it comes, `ready` once its parts are in and checked, `given` once
@@ -94,9 +97,15 @@ export class WeightsFeed {
     return arrival;
   }
 
+  /** A model of one's own the visualizer has opened: its weights are in. @param {NetworkName} model */
+  opened(model) {
+    this.#opened.add(model);
+  }
+
   /** `model`'s deeper layers, after a first picture: so that a later move of the layer slider finds them in.
    *  @param {NetworkName} model */
   bringTheRest(model) {
+    if (this.#opened.has(model)) return;
     const weights = /** @type {Weights} */ (this.#files.get(model));
     const all = weights.parts.length;
     if (!weights.has(all))
@@ -107,10 +116,12 @@ export class WeightsFeed {
    *  @param {NetworkName} model @param {string} layer @param {boolean} maco */
   bringFor(model, layer, maco) {
     return Promise.all([
-      this.open(model).then(() => {
-        this.waiting = { model, count: this.partsFor(model, layer) };
-        return this.bring(model, this.waiting.count);
-      }),
+      this.#opened.has(model)
+        ? null
+        : this.open(model).then(() => {
+            this.waiting = { model, count: this.partsFor(model, layer) };
+            return this.bring(model, this.waiting.count);
+          }),
       maco ? this.#bringSpectrum() : null,
     ]);
   }
@@ -130,6 +141,7 @@ export class WeightsFeed {
    *  @param {NetworkName} model @param {string} layer @param {boolean} maco */
   given(model, layer, maco) {
     const spectrumIn = !maco || this.#spectrum.given;
+    if (this.#opened.has(model)) return spectrumIn;
     return (
       spectrumIn &&
       this.#given.has(model) &&

@@ -60,8 +60,9 @@ const current = {
   transparency: false,
 };
 let driving = false;
-/** Requests that read the visualizer, answered between steps (a step in flight holds it).
- *  @type {({ type: 'export', id: number, what: import('./protocol.js').Export } | { type: 'tile', x: number, y: number })[]} */
+/** Requests that use the visualizer, answered between steps (a step in flight holds it); a model to open waits for
+ *  the visualizer too.
+ *  @type {Extract<ToWorker, { type: 'export' | 'tile' | 'open-model' }>[]} */
 const betweenSteps = [];
 
 /** The network a request names (VGG16 when it names none). @param {RunRequest} request @returns {NetworkName} */
@@ -111,6 +112,15 @@ async function boot() {
   programReady = programReady.catch(() => init.then((asked) => loadProgram(asked, post)));
   try {
     const model = wanted.run ? modelOf(wanted.run.request) : wanted.model;
+    // A model of one's own comes with its weights (the page hands it over again): the program is all it waits for.
+    if (model.startsWith('onnx:')) {
+      await programReady;
+      const glue = /** @type {import('./worker-program.js').Glue} */ (program.glue);
+      visualizer = new glue.Visualizer(/** @type {OffscreenCanvas} */ (canvas));
+      await selectBackend(visualizer);
+      drive();
+      return;
+    }
     const weights = await feed.open(model);
     // The first run's layers start downloading now, beside the program; the visualizer needs only the header. (An
     // expression's layers are known once the program is in, to parse it.)
@@ -300,10 +310,14 @@ async function step(v) {
   }
 }
 
-/** Answers the export and tile requests that came in. Only between calls into the visualizer: a step in flight
- *  holds it. */
+/** Answers the export, tile and open requests that came in. Only between calls into the visualizer: a step in
+ *  flight holds it. */
 function answerRequests() {
   for (const request of betweenSteps.splice(0)) {
+    if (request.type === 'open-model') {
+      openModel(request);
+      continue;
+    }
     if (request.type === 'tile') {
       post({ type: 'tile', filter: visualizer?.filterAt(request.x, request.y) ?? null });
       continue;
@@ -315,6 +329,25 @@ function answerRequests() {
     } catch (e) {
       post({ type: 'png', id: request.id, what: request.what, error: messageOf(e) });
     }
+  }
+}
+
+/** Opens a model of one's own (the core reads the file), or says why it cannot; one that comes before the
+ *  visualizer waits for it. @param {Extract<ToWorker, { type: 'open-model' }>} request */
+function openModel(request) {
+  if (!visualizer) {
+    betweenSteps.push(request);
+    return;
+  }
+  const { fileName, bytes, preprocess } = request;
+  try {
+    /** @type {import('./protocol.js').OpenedModel} */
+    const opened = visualizer.openOnnx(fileName, new Uint8Array(bytes), preprocess);
+    feed.opened(opened.model.name);
+    post({ type: 'model', fileName, opened });
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) throw e;
+    post({ type: 'model', fileName, error: messageOf(e) });
   }
 }
 
@@ -380,6 +413,7 @@ scope.onmessage = ({ data: message }) => {
       break;
     case 'export':
     case 'tile':
+    case 'open-model':
       betweenSteps.push(message);
       if (!driving) answerRequests();
       break;

@@ -13,6 +13,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::OffscreenCanvas;
 use web_time::Instant;
 
+use crate::api::catalog::ModelEntry;
+use crate::net::onnx::{self, Preprocess};
 use crate::picture::animation::{Animation, BUDGET_BYTES, FRAMES};
 use crate::picture::image::{self, GridLayout, Rgba, TileRect};
 use crate::{
@@ -38,6 +40,20 @@ fn js_error(e: impl std::fmt::Display) -> JsError {
 
 fn to_js<T: Serialize>(value: &T) -> JsValue {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).expect("replies serialise to plain objects")
+}
+
+/// The reply to `openOnnx`: the model as the catalog describes a network (its `name` is what requests name), the
+/// input side the file fixes, where the mapping stopped (the layers before it are shown) and the operators it does
+/// not run.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenedModel {
+    model: ModelEntry,
+    input_side: Option<usize>,
+    stop: Option<onnx::Stop>,
+    unsupported: Vec<(String, String)>,
+    /// The weights' size as f32, bytes.
+    weight_bytes: usize,
 }
 
 /// The reply to `start`: the picture's size and where each tile (image and caption) lies on it.
@@ -265,6 +281,32 @@ impl Visualizer {
     pub fn weights_arriving(&mut self, model: String, first: Vec<u8>, file_len: usize) -> Result<(), JsError> {
         let network = network(&model)?;
         self.backends.arriving(network, first, file_len).map_err(js_error)
+    }
+
+    /// Opens a model from an ONNX file's bytes (`fileName` names it; `preprocess`: `torchvision`, `signed`, `unit`
+    /// or `caffe`), its weights loaded as a built-in network's are; resolves to an `OpenedModel`. Opening one
+    /// under the same file name replaces it. Refused with the reason (not ONNX, not a model of an image, too
+    /// large, nothing it can run), nothing else changed.
+    #[wasm_bindgen(js_name = openOnnx)]
+    pub fn open_onnx(&mut self, file_name: String, bytes: Vec<u8>, preprocess: String) -> Result<JsValue, JsError> {
+        let preprocess: Preprocess = preprocess.parse().map_err(|e: String| JsError::new(&e))?;
+        let imported = onnx::import(&bytes, &file_name, preprocess.preprocessing(), None).map_err(js_error)?;
+        drop(bytes);
+        let weight_bytes = imported.weights.len();
+        let network = Network::open(imported.opened);
+        let len = imported.weights.len();
+        self.backends.arriving(network, imported.weights, len).map_err(js_error)?;
+        // Its weights on the device now, so that what the loader refuses (a variance below zero) is said on opening.
+        if let Some(backend) = self.backend {
+            self.backends.model(network, backend).map_err(js_error)?;
+        }
+        Ok(to_js(&OpenedModel {
+            model: ModelEntry::of(network),
+            input_side: imported.input_side,
+            stop: imported.stop,
+            unsupported: imported.unsupported,
+            weight_bytes,
+        }))
     }
 
     /// `model`'s weights file's next bytes, after those given so far (the deeper layers, as they arrive). Runs

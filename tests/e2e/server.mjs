@@ -96,7 +96,7 @@ export const NO_SERVICE_WORKER = (path) => (path.endsWith('/isolation-sw.js') ? 
 /** The page's Content-Security-Policy, as www/index.html states it in a <meta>; the server sends it as a header too,
  *  so the tests exercise both. */
 export const CSP =
-  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'";
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'; img-src 'self' blob: data:; connect-src 'self' https:";
 
 /** Serves `folder` on `host` (127.0.0.1 unless told); resolves to `{ url, requests, sent, close() }`, `url` ending
  *  with a slash, `sent` a log of `{ path, at, bytes }` (Date.now() when that many body bytes left). `answer` may

@@ -224,7 +224,9 @@ fn every_refusal_says_what_is_wrong() {
         Ok(_) => panic!("{file} was accepted"),
         Err(e) => (e.clone(), e.to_string()),
     };
-    let cases: [(&str, fn(&OnnxError) -> bool, &str); 10] = [
+    // (file, whether the error is the expected kind, what its message says)
+    type Case = (&'static str, fn(&OnnxError) -> bool, &'static str);
+    let cases: [Case; 10] = [
         (
             "unsupported_first",
             |e| matches!(e, OnnxError::NothingToShow { .. }),

@@ -123,6 +123,11 @@ pub struct Imported {
     pub unsupported: Vec<(String, String)>,
 }
 
+/// A weight tensor for the safetensors file: its name, dimensions and values.
+type Weight = (String, Vec<usize>, Vec<f32>);
+/// A layer as [`Graph::new`] takes it: its name, node and activation function.
+type LayerSpec = (String, usize, Option<Function>);
+
 /// What an ONNX value is while the graph is mapped.
 #[derive(Debug, Clone)]
 enum Value {
@@ -373,9 +378,9 @@ struct Importer<'a> {
     fused: Vec<&'a NodeProto>,
     nodes: Vec<Node>,
     /// `(name, node, activation)`, and each node's layer.
-    layers: Vec<(String, usize, Option<Function>)>,
+    layers: Vec<LayerSpec>,
     layer_of: HashMap<usize, usize>,
-    weights: Vec<(String, Vec<usize>, Vec<f32>)>,
+    weights: Vec<Weight>,
     input_side: Option<usize>,
     grey: bool,
 }
@@ -460,7 +465,7 @@ impl<'a> Importer<'a> {
         })
     }
 
-    fn finish(self) -> (Vec<Node>, Vec<(String, usize, Option<Function>)>, Vec<(String, Vec<usize>, Vec<f32>)>) {
+    fn finish(self) -> (Vec<Node>, Vec<LayerSpec>, Vec<Weight>) {
         (self.nodes, self.layers, self.weights)
     }
 

@@ -162,7 +162,7 @@ fn read_external(tensor: &TensorProto, folder: Option<&Path>) -> Result<Vec<u8>,
 }
 
 /// The weights as a safetensors file of f32 tensors, by name.
-pub fn to_safetensors(weights: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+pub fn to_safetensors(weights: &[super::Weight]) -> Vec<u8> {
     let bytes: Vec<Vec<u8>> =
         weights.iter().map(|(_, _, values)| values.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
     let views = weights.iter().zip(&bytes).map(|((name, shape, _), data)| {

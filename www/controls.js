@@ -66,10 +66,42 @@ export function fillControls(page) {
   }
 }
 
+/** The layer menu's entries: the layers, those named alike up to their first `_` (conv3_1 and conv3_2, block6 and
+ *  block6_expand, layer1_0_conv1 and layer1_1) under one heading, where that makes more than one heading.
+ *  @param {import('./protocol.js').LayerSpec[]} layers @returns {(HTMLOptionElement | HTMLOptGroupElement)[]} */
+function layerMenu(layers) {
+  const option = (/** @type {import('./protocol.js').LayerSpec} */ l) =>
+    new Option(`${l.name} (${l.channels})`, l.name);
+  const block = (/** @type {string} */ name) => name.split('_')[0];
+  /** @type {Map<string, number>} */
+  const counts = new Map();
+  for (const l of layers) counts.set(block(l.name), (counts.get(block(l.name)) ?? 0) + 1);
+  if ([...counts.values()].filter((n) => n > 1).length < 2) return layers.map(option);
+  /** @type {(HTMLOptionElement | HTMLOptGroupElement)[]} */
+  const entries = [];
+  /** @type {HTMLOptGroupElement | null} */
+  let group = null;
+  for (const l of layers) {
+    const name = block(l.name);
+    if (Number(counts.get(name)) < 2) {
+      group = null;
+      entries.push(option(l));
+      continue;
+    }
+    if (group?.label !== name) {
+      group = document.createElement('optgroup');
+      group.label = name;
+      entries.push(group);
+    }
+    group.append(option(l));
+  }
+  return entries;
+}
+
 /** The layer slider's stops and the layer menu: the chosen network's layers. @param {PageState} page */
 export function showLayers(page) {
   const layers = layersOf(page.catalog, page.settings);
-  select('layer-name').replaceChildren(...layers.map((l) => new Option(`${l.name} (${l.channels})`, l.name)));
+  select('layer-name').replaceChildren(...layerMenu(layers));
   $('layer-stops').replaceChildren(...layers.map((l, i) => new Option(l.name, String(i))));
   input('layer').max = String(layers.length - 1);
   const classes = modelOf(page.catalog, page.settings.model).classifier?.classes ?? [];

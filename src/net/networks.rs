@@ -64,7 +64,11 @@ impl<'de> Deserialize<'de> for Network {
         let builtin = Network::ALL.into_iter().find(|n| n.name() == name);
         let opened = || OPENED.lock().expect("no panic holds the lock").iter().find(|o| o.name == name).copied();
         builtin.or_else(|| opened().map(Network::Opened)).ok_or_else(|| {
-            serde::de::Error::custom(format!("unknown model '{name}' (an ONNX model must be opened first)"))
+            let names: Vec<&str> = Network::ALL.iter().map(|n| n.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown model '{name}' (expected {}, or a model opened from an ONNX file)",
+                names.join(", ")
+            ))
         })
     }
 }

@@ -135,4 +135,15 @@ test('what cannot be opened says why, and the page keeps what it had', async (t)
   const fresh = await open(browser, `${site.url}dist/#model=onnx:mine&layer=conv_1&${RUN}`);
   await fresh.waitForFunction(() => /cannot carry/.test(document.getElementById('notices')?.textContent ?? ''));
   assert.equal((await controls(fresh)).model, 'vgg16');
+  // The layer menu groups layers named alike (conv3_1, conv3_2, conv3_3) where names allow.
+  const groups = await fresh.evaluate(() =>
+    Array.from(document.querySelectorAll('#layer-name optgroup'), (g) => [g.getAttribute('label'), g.children.length]),
+  );
+  assert.deepEqual(groups, [
+    ['conv1', 2],
+    ['conv2', 2],
+    ['conv3', 3],
+    ['conv4', 3],
+    ['conv5', 3],
+  ]);
 });

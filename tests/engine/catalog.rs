@@ -90,10 +90,9 @@ fn bad_requests_name_the_field() {
     let mut alexnet = with("layer", json!("conv3_1"));
     alexnet["model"] = json!("alexnet");
     assert_eq!(refuse(alexnet), "unknown layer 'conv3_1' (AlexNet has conv1, conv2, conv3, conv4, conv5)");
-    assert!(
-        refuse(with("model", json!("resnet50")))
-            .contains("unknown variant `resnet50`, expected one of `vgg16`, `alexnet`, `efficientnet-lite0`")
-    );
+    assert!(refuse(with("model", json!("resnet50"))).contains(
+        "unknown model 'resnet50' (expected vgg16, alexnet, efficientnet-lite0, or a model opened from an ONNX file)"
+    ));
     assert_eq!(refuse(with("filters", json!([64]))), "filter 64 is out of range: conv1_1 has filters 0..=63");
     assert!(refuse(with("mode", json!("LUCID"))).contains("unknown variant `LUCID`"));
     assert!(refuse(with("blur", json!(3))).contains("unknown field `blur`"));

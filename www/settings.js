@@ -352,11 +352,13 @@ export function parseLink(catalog, hash) {
     const read = readField(field, text, modelOf(catalog, s.model));
     const own = field.name === 'model' && isOwn(text);
     if ('error' in read && own) {
-      // A model of one's own not opened yet: one with a URL opens, and the link is read again; a file cannot come.
-      if (!s.modelUrl)
-        ignored.push(
-          `model=${shorten(text)} was opened from a file on the machine the link was made on, which a link cannot carry: open it here with "Open a model…", or share a link with its model URL`,
-        );
+      // A model of one's own not opened yet: one with a URL opens (app.js), and the link is read again; a file
+      // cannot come.
+      ignored.push(
+        s.modelUrl
+          ? `model=${shorten(text)} is not open yet: it opens from its modelUrl`
+          : `model=${shorten(text)} was opened from a file on the machine the link was made on, which a link cannot carry: open it here with "Open a model…", or share a link with its model URL`,
+      );
     } else if ('error' in read) {
       ignored.push(read.error);
     } else {
@@ -367,6 +369,14 @@ export function parseLink(catalog, hash) {
       if (field.name === 'size') sizeRead = true;
       // A size the page does not offer is said once, below, whether or not it was also out of the core's range.
       if (read.note && !(field.name === 'size' && !SIZES.includes(s.size))) ignored.push(read.note);
+    }
+  }
+  // How a model of one's own is preprocessed and where it came from belong to it alone.
+  if (!isOwn(s.model)) {
+    for (const name of /** @type {const} */ (['preprocess', 'modelUrl', 'modelSha256'])) {
+      if (q.has(name) && s[name] !== PAGE_DEFAULTS[name])
+        ignored.push(`${name} is for a model opened from an ONNX file`);
+      s[name] = PAGE_DEFAULTS[name];
     }
   }
   if (!SIZES.includes(s.size)) {

@@ -158,6 +158,9 @@ test(
       size: 64,
       seed: 1234,
       backend: 'flex',
+      preprocess: 'torchvision',
+      modelUrl: '',
+      modelSha256: '',
       threads: 0,
       towards: -1,
       expressions: '',
@@ -292,6 +295,9 @@ test(
       towards: -1,
       expressions: '',
       transparency: false,
+      preprocess: 'torchvision',
+      modelUrl: '',
+      modelSha256: '',
     });
     assert.equal(
       await page.evaluate(() => location.hash),

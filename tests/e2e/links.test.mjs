@@ -14,6 +14,7 @@ import {
   GRIDS,
   IGNORED_SHOWN,
   MAX_THREADS,
+  PREPROCESSING,
   SIZES,
   appliesTo,
   channels,
@@ -205,7 +206,11 @@ function problems(s) {
   if (!BACKENDS.includes(s.backend)) out.push(`backend=${s.backend}`);
   if (!Number.isInteger(s.threads) || s.threads < 0 || s.threads > MAX_THREADS) out.push(`threads=${s.threads}`);
   if (typeof s.transparency !== 'boolean') out.push(`transparency=${s.transparency}`);
-  const known = new Set([...FIELDS.keys(), 'filter', 'grid', 'towards', 'transparency', 'backend', 'threads']);
+  if (!PREPROCESSING.includes(s.preprocess)) out.push(`preprocess=${s.preprocess}`);
+  if (typeof s.modelUrl !== 'string') out.push(`modelUrl=${s.modelUrl}`);
+  if (!/^([0-9a-f]{64})?$/.test(s.modelSha256)) out.push(`modelSha256=${s.modelSha256}`);
+  const own = ['preprocess', 'modelUrl', 'modelSha256'];
+  const known = new Set([...FIELDS.keys(), 'filter', 'grid', 'towards', 'transparency', 'backend', 'threads', ...own]);
   for (const k of Object.keys(s)) if (!known.has(k)) out.push(`unexpected key ${k}`);
   if (Object.getPrototypeOf(s) !== Object.prototype) out.push('a changed prototype');
   return out;
@@ -219,6 +224,7 @@ function took(settings, name, text, q) {
   const field = FIELDS.get(name);
   if (field && !appliesTo(field, settings.mode)) return false;
   if (name === 'backend' || field?.kind === 'choice' || field?.kind === 'layer') return settings[name] === text;
+  if (name === 'preprocess' || name === 'modelUrl' || name === 'modelSha256') return settings[name] === text;
   if (field?.kind === 'boolean') return String(settings[name]) === text;
   if (field?.kind === 'expressions') return settings[name] === text.trim();
   if (field || name === 'filter' || name === 'grid' || name === 'towards' || name === 'threads')

@@ -125,8 +125,15 @@ test('what cannot be opened says why, and the page keeps what it had', async (t)
   assert.equal((await controls(page)).model, 'alexnet', 'the network stays');
   await screenshot(page, 'own-model-refused');
 
-  // A model with an operator the core does not run opens up to it, and says where it stopped.
-  await page.setInputFiles('#model-file', path.join(ROOT, 'tests/fixtures/onnx/refused/unsupported_midway.onnx'));
+  // A model with an operator the core does not run, dropped on the picture: it opens up to that node, and says
+  // where it stopped.
+  await page.evaluate(async () => {
+    const bytes = await (await fetch('../tests/fixtures/onnx/refused/unsupported_midway.onnx')).arrayBuffer();
+    const dropped = new DataTransfer();
+    dropped.items.add(new File([bytes], 'unsupported_midway.onnx'));
+    const drop = new DragEvent('drop', { dataTransfer: dropped, bubbles: true, cancelable: true });
+    document.getElementById('frame')?.dispatchEvent(drop);
+  });
   await doneOn(page, 'onnx:unsupported_midway');
   const said = (await page.locator('#notices').textContent()) ?? '';
   assert.match(said, /the layers before node 'tanh' \(Tanh\) are shown/);

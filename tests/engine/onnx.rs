@@ -36,6 +36,18 @@ fn values(t: Tensor<4>) -> Vec<f32> {
     t.into_data().try_into_vec::<f32>().unwrap()
 }
 
+/// The layers of `network` whose node's operation `keep` takes, in order.
+fn layers_where(network: Network, keep: impl Fn(&Op) -> bool) -> Vec<usize> {
+    let layers = network.layers();
+    (0..layers.len()).filter(|&l| keep(&network.graph().nodes()[layers[l].node].op)).collect()
+}
+
+/// The golden fixture's input at 64 px on `model`'s device.
+fn golden(model: &Model) -> Tensor<4> {
+    let side = 64;
+    Tensor::<4>::from_data(TensorData::new(golden_image(side), [1, 3, side, side]), &model.device())
+}
+
 #[test]
 fn each_operator_matches_onnx_reference_forward_and_gradient() {
     let fixture: Value = serde_json::from_slice(&read("tests/fixtures/onnx/ops.json")).unwrap();
@@ -124,17 +136,10 @@ fn built_in_networks_written_as_onnx_give_the_same_values_bit_for_bit() {
         let opened = open(imported);
         let built_in = network_model(network, Backend::Flex, &format!("{file}.safetensors"));
         // The convolutions in order, then EfficientNet's logits and probabilities.
-        let convs = |n: Network| -> Vec<usize> {
-            let graph = n.graph();
-            (0..n.layers().len())
-                .filter(|&l| matches!(graph.nodes()[n.layers()[l].node].op, Op::Conv(_) | Op::Linear(_) | Op::Softmax))
-                .collect()
-        };
+        let convs = |n| layers_where(n, |op| matches!(op, Op::Conv(_) | Op::Linear(_) | Op::Softmax));
         let (mine, theirs) = (convs(opened.network()), convs(network));
         assert_eq!(mine.len(), theirs.len(), "{network}: the same convolutions");
-        let side = 64;
-        let image =
-            || Tensor::<4>::from_data(TensorData::new(golden_image(side), [1, 3, side, side]), &built_in.device());
+        let image = || golden(&built_in);
         for (&a, &b) in mine.iter().zip(&theirs) {
             for activation in [Activation::Before, Activation::After] {
                 let ours = values(opened.forward(image(), a, activation));
@@ -166,16 +171,10 @@ fn torch_exports_match_the_built_in_networks() {
         assert_eq!(imported.stop, None, "{file}");
         let opened = open(imported);
         let built_in = network_model(network, Backend::Flex, &format!("{file}.safetensors"));
-        let convs = |n: Network| -> Vec<usize> {
-            (0..n.layers().len())
-                .filter(|&l| matches!(n.graph().nodes()[n.layers()[l].node].op, Op::Conv(_) | Op::Linear(_)))
-                .collect()
-        };
+        let convs = |n| layers_where(n, |op| matches!(op, Op::Conv(_) | Op::Linear(_)));
         let (mine, theirs) = (convs(opened.network()), convs(network));
         assert_eq!(mine.len(), theirs.len(), "{network}: the same convolutions");
-        let side = 64;
-        let image =
-            || Tensor::<4>::from_data(TensorData::new(golden_image(side), [1, 3, side, side]), &built_in.device());
+        let image = || golden(&built_in);
         let mut worst: f64 = 0.0;
         for (&a, &b) in mine.iter().zip(&theirs) {
             let ours = values(opened.forward(image(), a, Activation::Before));

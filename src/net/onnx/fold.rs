@@ -108,18 +108,24 @@ fn binary(op: &str, a: &Const, b: &Const) -> Result<(Vec<usize>, Data), String> 
     Ok((dims, data))
 }
 
+/// ONNX Reshape's target for a tensor of dimensions `from`: a 0 copies `from`'s dimension there, a -1 takes what
+/// the others leave of the count.
+pub fn reshaped(from: &[i64], shape: &[i64]) -> Vec<i64> {
+    let total: i64 = from.iter().product();
+    let mut dims: Vec<i64> =
+        shape.iter().enumerate().map(|(k, &d)| if d == 0 { from.get(k).copied().unwrap_or(0) } else { d }).collect();
+    let known: i64 = dims.iter().filter(|&&d| d != -1).product();
+    if let Some(free) = dims.iter_mut().find(|d| **d == -1) {
+        *free = if known > 0 { total / known } else { 0 };
+    }
+    dims
+}
+
 fn reshape(data: &Const, shape: &Const) -> Result<(Vec<usize>, Data), String> {
     let shape = shape.ints().ok_or("a fractional shape")?;
     let total = data.len();
-    let mut dims: Vec<i64> = shape
-        .iter()
-        .enumerate()
-        .map(|(k, &d)| if d == 0 { data.dims.get(k).map_or(0, |&x| x as i64) } else { d })
-        .collect();
-    let known: i64 = dims.iter().filter(|&&d| d != -1).product();
-    if let Some(free) = dims.iter_mut().find(|d| **d == -1) {
-        *free = if known > 0 { total as i64 / known } else { 0 };
-    }
+    let from: Vec<i64> = data.dims.iter().map(|&d| d as i64).collect();
+    let dims = reshaped(&from, &shape);
     let dims: Vec<usize> =
         dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("a shape {shape:?}"))).collect::<Result<_, _>>()?;
     if dims.iter().product::<usize>() != total {

@@ -1063,16 +1063,7 @@ impl<'a> Importer<'a> {
             vec![1, (channels * side * side) as i64]
         };
         let total: i64 = from.iter().product();
-        let mut to: Vec<i64> = shape
-            .iter()
-            .enumerate()
-            .map(|(k, &d)| if d == 0 { from.get(k).copied().unwrap_or(0) } else { d })
-            .collect();
-        let known: i64 = to.iter().filter(|&&d| d != -1).product();
-        if let Some(free) = to.iter_mut().find(|d| **d == -1) {
-            *free = if known > 0 { total / known } else { 0 };
-        }
-        match to.as_slice() {
+        match fold::reshaped(&from, &shape).as_slice() {
             [1, f] if *f == total => self.flatten(node),
             [1, c, 1, 1] if *c == total && side == 1 => {
                 let value = self.value(node, 0)?;

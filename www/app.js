@@ -217,6 +217,8 @@ function onWorkerMessage(m) {
       );
     case 'cpu':
       page.cpuThreads = m.threads;
+      page.unthreaded = m.unthreaded;
+      if (m.unthreaded) status.note(status.unthreadedSentence(m.unthreaded), 'warn', 'backend');
       return;
     case 'other-build':
       return changeBuild(page, workerHooks);

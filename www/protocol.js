@@ -147,11 +147,16 @@
 
 // ---------------------------------------------------------------- page -> worker
 
+/** Why Flex runs on one thread where the threaded build was wanted: the browser has no shared memory between threads
+ *  (`no-shared-memory`), the page's policy refused the pool's workers (`pool-refused`), they failed to start
+ *  (`pool-failed`) or did not start in time (`pool-silent`).
+ *  @typedef {'no-shared-memory' | 'pool-refused' | 'pool-failed' | 'pool-silent'} Unthreaded */
+
 /** What an export makes: the picture on the canvas (PNG), or its run as an animated PNG. @typedef {'picture' | 'animation'} Export */
 
 /**
  * @typedef {(
- *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number, model: NetworkName, transparency: boolean }
+ *   | { type: 'init', canvas: OffscreenCanvas, backend: BackendChoice, threads: number, unthreaded: Unthreaded | null, model: NetworkName, transparency: boolean }
  *   | { type: 'transparency', on: boolean }
  *   | { type: 'backend', backend: BackendChoice }
  *   | { type: 'run', id: number, request: RunRequest, fromImage: boolean }
@@ -178,7 +183,7 @@
  * says those `bytes` are in and checked, `complete` once every layer is.
  * @typedef {(
  *   | { type: 'program', loaded: number, total: number }
- *   | { type: 'cpu', threads: number, build: 'pkg' | 'pkg-threads' }
+ *   | { type: 'cpu', threads: number, build: 'pkg' | 'pkg-threads', unthreaded: Unthreaded | null }
  *   | { type: 'other-build' }
  *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network', model: NetworkName, layer: string, background: boolean }
  *   | { type: 'weights', phase: 'ready', source: 'cache' | 'network', bytes: number, millis: number, model: NetworkName, layer: string, complete: boolean }

@@ -57,6 +57,7 @@ import { Rates, unmeasured } from './estimate.js';
  * @property {number} runId              the latest run's id
  * @property {BackendInfo | null} backend  the worker's backend, once it has said
  * @property {number} cpuThreads         Flex's threads (more than one in the threaded build)
+ * @property {import('./protocol.js').Unthreaded | null} unthreaded  why Flex runs on one thread where more were wanted
  * @property {WeightsState} weights
  * @property {boolean} stopping          a Stop was asked for and the worker has not confirmed it yet
  * @property {StartImage | null} startImage
@@ -83,6 +84,7 @@ export const newPage = (catalog, settings) => ({
   runId: 0,
   backend: null,
   cpuThreads: 1,
+  unthreaded: null,
   weights: {
     ready: false,
     failed: false,

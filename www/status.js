@@ -163,6 +163,18 @@ export function fallbackSentence(page, info) {
     : `WebGPU was asked for, but ${why}; running on Flex (CPU) instead.`;
 }
 
+/** What the page says when Flex runs on one thread although the page could have used every core (README,
+ *  "Hosting" has the site owner's side). @param {import('./protocol.js').Unthreaded} why */
+export function unthreadedSentence(why) {
+  const reason = {
+    'no-shared-memory': 'this browser does not share memory between threads (SharedArrayBuffer)',
+    'pool-refused': "this site's security policy does not let the page start its helper threads (blob: workers)",
+    'pool-failed': 'the helper threads failed to start',
+    'pool-silent': 'the helper threads did not start within 10 seconds',
+  }[why];
+  return `Running on one CPU thread, which is slower than on all cores: ${reason}.`;
+}
+
 /** What a link cannot carry of the picture on screen, for the Copy link notice. @param {PageState} page */
 export const linkCaveats = (page) =>
   [

@@ -53,7 +53,11 @@ export function startWorker(page, hooks, { crashed }) {
   const canvas = canvasForWorker(replacing);
   const { settings: s } = page;
   const threads = threadsFor(s, navigator.hardwareConcurrency || 1);
-  post({ type: 'init', canvas, backend: s.backend, threads, model: s.model, transparency: s.transparency }, [canvas]);
+  const { unthreaded } = page;
+  post(
+    { type: 'init', canvas, backend: s.backend, threads, unthreaded, model: s.model, transparency: s.transparency },
+    [canvas],
+  );
 }
 
 /** The answer to an `ask`, if `m` is one (it goes to the asker alone). @param {FromWorker} m */

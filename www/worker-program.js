@@ -3,8 +3,10 @@
 // thread) works everywhere; pkg-threads/ runs Flex on a pool of Web Workers (rayon) but has no WebGPU (wgpu's
 // browser types cannot cross threads), and needs shared memory, so a cross-origin-isolated page (isolation.js). The
 // threaded build is chosen where the page is isolated and WebGPU would not run anyway: Flex or ndarray asked for, or
-// `auto` on a browser that offers no WebGPU adapter or only a software one. The program is fetched with progress
-// reports and compiled as it streams in.
+// `auto` on a browser that offers no WebGPU adapter or only a software one; and only where shared memory really
+// exists (WebKit can be isolated without it) and the pool's workers start (a host's policy may refuse blob: workers):
+// else the single-threaded build runs, and the page says why. The program is fetched with progress reports and
+// compiled as it streams in.
 
 /** @typedef {import('./protocol.js').FromWorker} FromWorker */
 /** @typedef {import('./protocol.js').BackendInfo} BackendInfo */
@@ -14,14 +16,40 @@
 
 const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
-/** The program as loaded: its `build`, its JS side (`glue`, once loaded), its memory (for `stats`), and in the
- *  threaded build under `auto`, why WebGPU does not run (`passedOver`: what the browser offered). */
+/** @typedef {import('./protocol.js').Unthreaded} Unthreaded */
+
+/** How long the thread pool may take to start before the single-threaded build takes over. Its workers start in
+ *  tens of milliseconds (a few hundred on a busy machine); a pool that has not started by then never will (a worker
+ *  refused without an error event, say). */
+const POOL_START_MS = 10_000;
+
+/** The program as loaded: its `build`, its JS side (`glue`, once loaded), its memory (for `stats`); in the
+ *  threaded build under `auto`, why WebGPU does not run (`passedOver`: what the browser offered); and why the
+ *  threaded build cannot run on this page, once known (`unthreaded`: for good, in this worker). */
 export const program = {
   build: /** @type {'pkg' | 'pkg-threads'} */ ('pkg'),
   glue: /** @type {Glue | null} */ (null),
   memory: /** @type {WebAssembly.Memory | null} */ (null),
   passedOver: /** @type {Pick<BackendInfo, 'adapter' | 'fallback'> | null} */ (null),
+  unthreaded: /** @type {Unthreaded | null} */ (null),
 };
+
+/** Whether threads can share this worker's memory: a shared WebAssembly.Memory can be made and posted. (WebKit
+ *  isolates a page without offering SharedArrayBuffer; posting one there fails with "The object can not be
+ *  cloned".) */
+function sharedMemory() {
+  if (typeof SharedArrayBuffer !== 'function') return false;
+  try {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    if (!(memory.buffer instanceof SharedArrayBuffer)) return false;
+    const channel = new MessageChannel();
+    channel.port1.postMessage(memory);
+    channel.port1.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** What WebGPU the browser offers, asked before a build is chosen (the wasm asks again for its own device). */
 async function webgpuOffer() {
@@ -37,14 +65,25 @@ async function webgpuOffer() {
   };
 }
 
-/** The build for this page and backend (see the top of this file). @param {BackendChoice} backend */
-export async function chooseBuild(backend) {
-  if (!scope.crossOriginIsolated || backend === 'wgpu') return 'pkg';
-  if (backend !== 'auto') return 'pkg-threads';
+/** Whether the threaded build would serve `backend` on this page (see the top of this file).
+ *  @param {BackendChoice} backend */
+async function threadsWanted(backend) {
+  if (!scope.crossOriginIsolated || backend === 'wgpu') return false;
+  if (backend !== 'auto') return true;
   const offer = await webgpuOffer();
-  if (!offer.fallback) return 'pkg';
+  if (!offer.fallback) return false;
   program.passedOver = offer;
-  return 'pkg-threads';
+  return true;
+}
+
+/** The build for this page and `backend`, and where the threaded one would serve but cannot run, why.
+ *  @param {BackendChoice} backend
+ *  @returns {Promise<{ build: 'pkg' | 'pkg-threads', unthreaded: Unthreaded | null }>} */
+export async function chooseBuild(backend) {
+  if (!(await threadsWanted(backend))) return { build: 'pkg', unthreaded: null };
+  if (!program.unthreaded && !sharedMemory()) program.unthreaded = 'no-shared-memory';
+  const { unthreaded } = program;
+  return { build: unthreaded ? 'pkg' : 'pkg-threads', unthreaded };
 }
 
 /** The module's bytes, fetched with progress reports (`post`) and handed on as they stream in.
@@ -75,11 +114,57 @@ async function download(post) {
   return new Response(counted, { headers: { 'Content-Type': 'application/wasm' } });
 }
 
+/** Starts Flex's pool of `threads` workers; resolves to null once they run, or to why they do not: the policy
+ *  refused a worker (its `securitypolicyviolation`), the pool failed, or it did not start in POOL_START_MS.
+ *  @param {Glue} glue @param {number} threads @returns {Promise<Unthreaded | null>} */
+function startPool(glue, threads) {
+  /** @type {(why: Unthreaded | null) => void} */
+  let settle = () => {};
+  /** A worker's violations come to its global scope (the worker lib's types do not list them). @param {Event} e */
+  const refused = (e) => {
+    const { effectiveDirective } = /** @type {SecurityPolicyViolationEvent} */ (e);
+    if (/^(worker-src|child-src|script-src)/.test(effectiveDirective)) settle('pool-refused');
+  };
+  scope.addEventListener('securitypolicyviolation', refused);
+  const timer = setTimeout(() => settle('pool-silent'), POOL_START_MS);
+  return new Promise((resolve) => {
+    settle = resolve;
+    /** @type {NonNullable<Glue['initThreadPool']>} */ (glue.initThreadPool)(threads).then(
+      () => resolve(null),
+      () => resolve('pool-failed'),
+    );
+  }).finally(() => {
+    clearTimeout(timer);
+    scope.removeEventListener('securitypolicyviolation', refused);
+  });
+}
+
 /** Loads the program for `backend`, with Flex's pool of `threads` in the threaded build, and tells the page which
- *  build and how many threads (`cpu`). @param {{ backend: BackendChoice, threads: number }} init
+ *  build, how many threads and, where the threaded build was wanted but does not run, why (`cpu`). A pool that cannot
+ *  start leaves the single-threaded build running in its place; `unthreaded`, why an earlier worker of the page ran
+ *  without threads, spares a new worker the same wait.
+ *  @param {{ backend: BackendChoice, threads: number, unthreaded: Unthreaded | null }} init
  *  @param {(message: FromWorker) => void} post */
-export async function loadProgram({ backend, threads: threadsAsked }, post) {
-  program.build = await chooseBuild(backend);
+export async function loadProgram({ backend, threads: threadsAsked, unthreaded: known }, post) {
+  program.unthreaded = known;
+  let { build, unthreaded } = await chooseBuild(backend);
+  program.build = build;
+  await instantiate(post);
+  const glue = /** @type {Glue} */ (program.glue);
+  let threads = 1;
+  if (glue.initThreadPool) {
+    unthreaded = await startPool(glue, threadsAsked);
+    if (unthreaded) {
+      program.unthreaded = unthreaded;
+      program.build = 'pkg';
+      await instantiate(post);
+    } else threads = threadsAsked;
+  }
+  post({ type: 'cpu', threads, build: program.build, unthreaded });
+}
+
+/** Fetches and instantiates `program.build`. @param {(message: FromWorker) => void} post */
+async function instantiate(post) {
   const { build } = program;
   try {
     const glue = /** @type {Glue} */ (await import(new URL(`./${build}/filterlens.js`, import.meta.url).href));
@@ -91,10 +176,4 @@ export async function loadProgram({ backend, threads: threadsAsked }, post) {
       `The program (${build}/filterlens_bg.wasm) failed to load: ${e instanceof Error ? e.message : e}. Retry to try again.`,
     );
   }
-  let threads = 1;
-  if (program.glue.initThreadPool) {
-    threads = threadsAsked;
-    await program.glue.initThreadPool(threads); // rayon's workers, nested in this one: tens of milliseconds
-  }
-  post({ type: 'cpu', threads, build });
 }

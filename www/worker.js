@@ -31,12 +31,11 @@ const feed = new WeightsFeed(scope.location.href, post);
 let canvas = null;
 /** @type {Visualizer | null} */
 let visualizer = null;
-/** The page's `init` message, once it has come: the backend asked for, and Flex's threads.
- *  @type {(init: { backend: BackendChoice, threads: number }) => void} */
+/** @typedef {{ backend: BackendChoice, threads: number, unthreaded: import('./protocol.js').Unthreaded | null }} Init */
+/** The page's `init` message, once it has come: the backend asked for, and Flex's threads (and why not, where the
+ *  page knows). @type {(init: Init) => void} */
 let initialised = () => {};
-const init = /** @type {Promise<{ backend: BackendChoice, threads: number }>} */ (
-  new Promise((resolve) => (initialised = resolve))
-);
+const init = /** @type {Promise<Init>} */ (new Promise((resolve) => (initialised = resolve)));
 // The program starts loading with the page's `init`, in parallel with the weights: the first picture waits for
 // whichever comes last.
 let programReady = init.then((asked) => loadProgram(asked, post));
@@ -351,16 +350,23 @@ function openModel(request) {
   }
 }
 
-/** @param {number} id */
-function snapshot(id) {
+/** The picture's pixels as the canvas shows them, for `ask('snapshot')`. Read through a copy: Firefox (ESR 153)
+ *  answers a second getContext on a transferred canvas with "Cannot update created context to different thread", and
+ *  the program holds the first. @param {number} id */
+async function snapshot(id) {
   if (!canvas || canvas.width === 0) {
     post({ type: 'snapshot', id, width: 0, height: 0, step: 0, run: current.runId, data: null });
     return;
   }
-  const { width, height } = canvas;
-  const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  const [step, run] = [current.step, current.runId];
+  const bitmap = await createImageBitmap(canvas);
+  const { width, height } = bitmap;
+  const copy = new OffscreenCanvas(width, height);
+  const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (copy.getContext('2d'));
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
   const data = ctx.getImageData(0, 0, width, height).data;
-  post({ type: 'snapshot', id, width, height, step: current.step, run: current.runId, data }, [data.buffer]);
+  post({ type: 'snapshot', id, width, height, step, run, data }, [data.buffer]);
 }
 
 /** @param {MessageEvent<ToWorker>} event */
@@ -371,7 +377,7 @@ scope.onmessage = ({ data: message }) => {
       wanted.backend = message.backend;
       wanted.model = message.model;
       wanted.transparency = message.transparency;
-      initialised({ backend: message.backend, threads: message.threads });
+      initialised({ backend: message.backend, threads: message.threads, unthreaded: message.unthreaded });
       boot();
       break;
     case 'retry-weights':
@@ -381,8 +387,8 @@ scope.onmessage = ({ data: message }) => {
     case 'backend':
       wanted.backend = message.backend;
       wake();
-      chooseBuild(message.backend).then((needed) =>
-        program.glue && needed !== program.build ? post({ type: 'other-build' }) : drive(),
+      chooseBuild(message.backend).then(({ build }) =>
+        program.glue && build !== program.build ? post({ type: 'other-build' }) : drive(),
       );
       break;
     case 'run':

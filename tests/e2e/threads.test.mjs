@@ -1,7 +1,8 @@
 // @ts-check
 // Flex on every core: the threaded build where the page is cross-origin isolated (the server's headers, or the
 // page's own service worker on a host without them), the single-threaded one where it is not, and the same
-// picture from both.
+// picture from both. Where the thread pool cannot start (a host's policy refuses blob: workers, or its workers never
+// answer), the single-threaded build takes over, the page says why, and a new worker does not wait again.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,7 +20,7 @@ import {
   waitForDone,
   waitForSteps,
 } from './helpers.mjs';
-import { NO_SERVICE_WORKER, serve } from './server.mjs';
+import { CSP, NO_SERVICE_WORKER, serve } from './server.mjs';
 
 const site = servedSite(); // with the isolation headers, as `make serve` sends them
 
@@ -46,7 +47,7 @@ test(
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     const report = await cpu(page);
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
-    assert.deepEqual(report, { type: 'cpu', build: 'pkg-threads', threads: Math.min(cores, 8) });
+    assert.deepEqual(report, { type: 'cpu', build: 'pkg-threads', threads: Math.min(cores, 8), unthreaded: null });
     await waitForSteps(page, 2, 240_000);
     assert.match(
       /** @type {string} */ (await page.locator('#status').textContent()),
@@ -56,7 +57,7 @@ test(
 
     // A link may set the count (for benchmarks); it is not written into shared links unless set.
     const one = await open(browser, `${site.url}dist/${LINK}&threads=1`);
-    assert.deepEqual(await cpu(one), { type: 'cpu', build: 'pkg-threads', threads: 1 });
+    assert.deepEqual(await cpu(one), { type: 'cpu', build: 'pkg-threads', threads: 1, unthreaded: null });
     await waitForSteps(one, 1, 240_000);
     assert.match(/** @type {string} */ (await one.locator('#status').textContent()), /Flex \(CPU, 1 thread\)/);
     assert.doesNotMatch(await page.evaluate(() => location.hash), /threads=/);
@@ -76,7 +77,7 @@ test(
     const plain = await serve(ROOT, { isolate: false, answer: NO_SERVICE_WORKER });
     t.after(() => plain.close());
     const single = await open(browser, `${plain.url}dist/${LINK}`);
-    assert.deepEqual(await cpu(single), { type: 'cpu', build: 'pkg', threads: 1 });
+    assert.deepEqual(await cpu(single), { type: 'cpu', build: 'pkg', threads: 1, unthreaded: null });
     const b = await finalPicture(single);
     assert.equal(a.step, b.step);
     // Bit for bit: rayon splits each convolution's output among the threads, but every value is summed in the
@@ -120,7 +121,7 @@ test(
     // Plain http from another host: no isolation, no service workers.
     const port = new URL(site.url).port;
     const insecure = await open(browser, `http://${INSECURE_HOST}:${port}/dist/${LINK}`);
-    assert.deepEqual(await cpu(insecure), { type: 'cpu', build: 'pkg', threads: 1 });
+    assert.deepEqual(await cpu(insecure), { type: 'cpu', build: 'pkg', threads: 1, unthreaded: null });
     await waitForSteps(insecure, 1, 240_000);
     assert.match(/** @type {string} */ (await insecure.locator('#status').textContent()), /Flex \(CPU, 1 thread\)/);
 
@@ -128,12 +129,80 @@ test(
     const broken = await serve(ROOT, { isolate: false, answer: NO_SERVICE_WORKER });
     t.after(() => broken.close());
     const page = await open(browser, `${broken.url}dist/${LINK}`);
-    assert.deepEqual(await cpu(page), { type: 'cpu', build: 'pkg', threads: 1 });
+    assert.deepEqual(await cpu(page), { type: 'cpu', build: 'pkg', threads: 1, unthreaded: null });
     await waitForSteps(page, 1, 240_000);
     assert.equal(broken.requests.filter((p) => p === '/dist/').length, 1, 'no reload');
     assert.ok(
       page.logs.some((l) => /no cross-origin isolation/.test(l)),
       page.logs.join('\n'),
     );
+  },
+);
+
+/** The page's notices. @param {import('playwright-core').Page} page */
+const notices = (page) => page.locator('#notices li').allTextContents();
+
+test(
+  'a host whose policy refuses blob: workers: the single-threaded build at once, and the page says why',
+  { timeout: 600_000 },
+  async (t) => {
+    // A hardened host's policy (worker-src without blob:) and no isolation headers: the service worker isolates the
+    // page, the threaded build is chosen, and the policy refuses its pool's workers.
+    const hardened = await serve(ROOT, {
+      isolate: false,
+      csp: CSP.replace("worker-src 'self' blob:", "worker-src 'self'"),
+    });
+    t.after(() => hardened.close());
+    const browser = await browserFor(t, { webgpu: false });
+    const page = await open(browser, `${hardened.url}dist/${LINK}`);
+    // Refused (the violation seen), not timed out: the pool's bounded wait was not what ended it.
+    assert.deepEqual(await cpu(page), { type: 'cpu', build: 'pkg', threads: 1, unthreaded: 'pool-refused' });
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    await waitForDone(page, 300_000);
+    assert.match(/** @type {string} */ (await page.locator('#status').textContent()), /Flex \(CPU, 1 thread\)/);
+    assert.ok(
+      (await notices(page)).some((n) =>
+        /one CPU thread.*this site's security policy does not let the page start its helper threads/.test(n),
+      ),
+      String(await notices(page)),
+    );
+    await screenshot(page, 'threads-refused-by-policy');
+  },
+);
+
+test(
+  'a thread pool that never answers: the single-threaded build after a bounded wait, and no second wait',
+  { timeout: 600_000 },
+  async (t) => {
+    // The pool's workers import the program's JS again: each of those imports fails, so they never say they are
+    // ready (and nobody hears their errors).
+    let programScripts = 0;
+    const silent = await serve(ROOT, {
+      answer: (path) => (path.endsWith('/pkg-threads/filterlens.js') && ++programScripts > 1 ? 503 : null),
+    });
+    t.after(() => silent.close());
+    const browser = await browserFor(t, { webgpu: false });
+    const page = await open(browser, `${silent.url}dist/${LINK}`);
+    assert.deepEqual(await cpu(page), { type: 'cpu', build: 'pkg', threads: 1, unthreaded: 'pool-silent' });
+    await waitForSteps(page, 1, 240_000);
+    assert.ok(
+      (await notices(page)).some((n) => /one CPU thread.*did not start within 10 seconds/.test(n)),
+      String(await notices(page)),
+    );
+
+    // A new worker (after a crash) knows: the single-threaded build from the start, the threaded one not fetched.
+    const asked = silent.requests.filter((p) => p.includes('/pkg-threads/')).length;
+    await page.evaluate(() => window.filterlens.crashWorker());
+    await page.waitForFunction(() => window.filterlens.events.filter((e) => e.type === 'cpu').length === 2, null, {
+      timeout: 240_000,
+    });
+    assert.deepEqual((await events(page, 'cpu'))[1], {
+      type: 'cpu',
+      build: 'pkg',
+      threads: 1,
+      unthreaded: 'pool-silent',
+    });
+    assert.equal(silent.requests.filter((p) => p.includes('/pkg-threads/')).length, asked);
+    await waitForSteps(page, 1, 240_000);
   },
 );

@@ -6,10 +6,12 @@
 #   make dist       one self-contained static folder, dist/: www/, pkg/, pkg-threads/, weights (f16, the ImageNet spectrum, the manifest)
 #   make serve-web  dist/ on http://127.0.0.1:8000, cross-origin isolated (so the threaded build runs)
 #   make typecheck  tsc --noEmit over the page, the worker (against pkg/'s generated types) and the browser tests
-#   make e2e        the browser tests (tests/e2e/, node --test + playwright-core + Chromium) against dist/
+#   make e2e        the browser tests (tests/e2e/, node --test; Chromium with playwright-core, and a visitor's core
+#                   path in Firefox ESR and WebKitGTK: engines.test.mjs) against dist/
 #   make soak       the long soak test, memory curves to docs/soak.svg
 #   make bench-web  first painted step and ms/step in headless Chromium (tests/e2e/artifacts/bench-web.json)
 #   make bench-first-visit  a newcomer's first picture through a paced link, 5/20/100 Mbit/s (artifacts/first-visit.json)
+#   make bench-engines  the landing link and classic steps in Chromium, Firefox and WebKit (artifacts/bench-engines.json)
 
 CARGO_TARGET_DIR ?= $(HOME)/.cache/filterlens/target
 WASM_TARGET = wasm32-unknown-unknown
@@ -37,7 +39,7 @@ BROTLI = node -e "const z = require('zlib'), fs = require('fs'); for (const f of
 	[z.constants.BROTLI_PARAM_QUALITY]: 11, [z.constants.BROTLI_PARAM_LGWIN]: 24 } }))"
 WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml build.rs src/net/onnx/onnx.proto $(shell find src -name '*.rs')
 
-.PHONY: pkg pkg-threads dist serve-web typecheck e2e soak bench-web bench-first-visit wasm-bindgen-cli node-deps web-clean
+.PHONY: pkg pkg-threads dist serve-web typecheck e2e soak bench-web bench-first-visit bench-engines wasm-bindgen-cli node-deps web-clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -121,6 +123,9 @@ bench-web: dist node-deps
 
 bench-first-visit: dist node-deps
 	CHROMIUM=$(CHROMIUM) node tests/e2e/first-visit.mjs
+
+bench-engines: dist node-deps
+	CHROMIUM=$(CHROMIUM) node tests/e2e/bench-engines.mjs
 
 web-clean:
 	rm -rf pkg pkg.tmp pkg-threads pkg-threads.tmp dist dist.tmp tests/e2e/artifacts

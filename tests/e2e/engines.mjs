@@ -1,7 +1,7 @@
 // @ts-check
 // The page in every browser engine behind one small interface, a `Tab`, with what the cross-engine tests and the
-// engines' benchmark need: go to a link, evaluate in the page, wait for a condition, choose a file, click, select,
-// press a key, screenshot. Firefox (Gecko) over WebDriver BiDi with puppeteer-core; WebKitGTK's MiniBrowser through
+// engines' benchmark need: go to a link, evaluate in the page, wait for a condition, choose a file, click, press a
+// key, screenshot. Firefox (Gecko) over WebDriver BiDi with puppeteer-core; WebKitGTK's MiniBrowser through
 // WebKitWebDriver (WebDriver classic) with selenium-webdriver, on its own Xvfb display; Chromium with Playwright as
 // in the rest of the suite (helpers.mjs). The browsers are Debian's, installed by .ci/run.
 
@@ -31,7 +31,6 @@ export const MINIBROWSER = process.env.MINIBROWSER || '/usr/lib/x86_64-linux-gnu
  *   waitFor: <A>(fn: (arg: A) => unknown, arg?: A, timeout?: number) => Promise<void>,
  *   choose: (selector: string, file: string) => Promise<void>,
  *   click: (selector: string) => Promise<void>,
- *   select: (selector: string, value: string) => Promise<void>,
  *   press: (key: 'ArrowRight' | 'Escape' | 'Enter') => Promise<void>,
  *   inject: (source: string) => Promise<void>,
  *   screenshot: (name: string) => Promise<string>,
@@ -97,7 +96,6 @@ async function firefox(onClose) {
       await input.uploadFile(file);
     },
     click: (selector) => page.click(selector),
-    select: async (selector, value) => void (await page.select(selector, value)),
     press: (key) => page.keyboard.press(/** @type {import('puppeteer-core').KeyInput} */ (keys[key])),
     inject: async (source) => void (await page.evaluate(source)),
     screenshot: async (name) => {
@@ -122,7 +120,6 @@ async function chromium(onClose) {
       poll(() => page.evaluate(/** @type {any} */ (fn), arg), timeout, String(fn)),
     choose: (selector, file) => page.locator(selector).setInputFiles(file),
     click: (selector) => page.locator(selector).click(),
-    select: async (selector, value) => void (await page.locator(selector).selectOption(value)),
     press: (key) => page.keyboard.press(key),
     inject: async (source) => void (await page.evaluate(source)),
     screenshot: async (name) => {
@@ -190,7 +187,6 @@ async function webkit(onClose) {
     waitFor: (fn, arg, timeout = 120_000) => poll(() => run(fn, arg), timeout, String(fn)),
     choose: (selector, file) => driver.findElement(By.css(selector)).sendKeys(file),
     click: (selector) => driver.findElement(By.css(selector)).click(),
-    select: (selector, value) => driver.findElement(By.css(`${selector} option[value="${value}"]`)).click(),
     press: (key) => driver.switchTo().activeElement().sendKeys(keys[key]),
     inject: async (source) => void (await driver.executeScript(source)),
     screenshot: async (name) => {

@@ -3,7 +3,7 @@
 // link's lucid grid paints to its end on the CPU path the engine offers (the threaded program where shared memory
 // exists, else the single-threaded one, said on the page), a tile opens from the keyboard, a link restores its
 // settings, a second visit takes the weights from Cache Storage and fetches a damaged part again, a picture of
-// your own paints to its end and downloads as a PNG, Escape stops a run, axe finds nothing serious, and on a host
+// your own paints to its end, downloads as a PNG and starts a run again when dropped, Escape stops a run, axe finds nothing serious, and on a host
 // without header control the service worker isolates the page, Copy link copies and the animation downloads. Neither
 // engine offers WebGPU on Linux without a GPU: the page says so and runs Flex, which is what is checked. The
 // screenshots are in tests/e2e/artifacts/engine-*.png.
@@ -198,7 +198,7 @@ for (const engine of /** @type {const} */ (['firefox', 'webkit'])) {
       assert.equal(ready.source, 'network', 'the damaged part came from the network again');
     });
 
-    test('a picture of your own paints to its end and downloads as a PNG; Escape stops a run; axe', async (t) => {
+    test('a picture of your own paints to its end, downloads as a PNG and dropped starts a run; Escape; axe', async (t) => {
       const picture = await tab.screenshot(`engine-${engine}-before-own-picture`);
       await tab.choose('#image-file', picture);
       await tab.waitFor(() => window.filterlens.run?.fromImage);
@@ -216,6 +216,24 @@ for (const engine of /** @type {const} */ (['firefox', 'webkit'])) {
       assert.match(saved.name, /^filterlens-vgg16-conv1_1-0-classic-seed\d+-own-image-step2\.png$/);
       const png = decodePng(saved.bytes);
       assert.deepEqual([png.width, png.height], [64, 64]);
+
+      // The saved picture dropped back onto the picture (a drop as the page hears it: WebDriver cannot drag a file
+      // from disk) starts a run from it.
+      const runBefore = await tab.evaluate(() => window.filterlens.runId);
+      await tab.evaluate(
+        ([name, bytes]) => {
+          const dataTransfer = new DataTransfer();
+          dataTransfer.items.add(new File([Uint8Array.from(bytes)], name, { type: 'image/png' }));
+          /** @type {HTMLElement} */ (document.getElementById('frame')).dispatchEvent(
+            new DragEvent('drop', { dataTransfer, bubbles: true, cancelable: true }),
+          );
+        },
+        /** @type {[string, number[]]} */ ([saved.name, Array.from(saved.bytes)]),
+      );
+      await tab.waitFor((before) => window.filterlens.runId > before && window.filterlens.run?.fromImage, runBefore);
+      assert.equal((await runToEnd(tab, RUN_MS)).fromImage, true);
+      const startName = await tab.evaluate(() => document.getElementById('start-name')?.textContent ?? '');
+      assert.ok(startName.includes(saved.name), `the dropped file is the starting picture: ${startName}`);
 
       await visit(tab, `${site.url}dist/?visit=4#layer=conv1_1&steps=400&size=64`);
       await tab.waitFor(() => window.filterlens.events.some((e) => e.type === 'step'), undefined, RUN_MS);

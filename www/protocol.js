@@ -1,8 +1,8 @@
 // @ts-check
 // The shapes that cross the page's two seams, written down once: the catalog (www/catalog.json, written by the
 // core), the run request and the wasm Visualizer's typed replies (serde structs in src/, camelCase), and every
-// message between the page (app.js) and the compute worker (worker.js). Types only: `tsc --noEmit` checks both
-// sides against them (make typecheck).
+// message between the page (app.js) and the compute worker (worker.js). Types, which `tsc --noEmit` checks both sides
+// against (make typecheck), and the one timing both sides state (POOL_START_MS).
 
 // ---------------------------------------------------------------- the catalog (src/catalog.rs)
 
@@ -147,6 +147,11 @@
 
 // ---------------------------------------------------------------- page -> worker
 
+/** How long the worker lets Flex's thread pool take to start before the single-threaded build takes over (the page
+ *  says so in the same words). Its workers start in tens of milliseconds (a few hundred on a busy machine); a pool
+ *  that has not started by then never will (a worker refused without an error event, say). */
+export const POOL_START_MS = 10_000;
+
 /** Why Flex runs on one thread where the threaded build was wanted: the browser has no shared memory between threads
  *  (`no-shared-memory`), the page's policy refused the pool's workers (`pool-refused`), they failed to start
  *  (`pool-failed`) or did not start in time (`pool-silent`).
@@ -225,5 +230,3 @@
  * @property {() => void} crashWorker
  * @property {() => Promise<{ wasmBytes: number, posted: number, pending: number, events: number }>} stats
  */
-
-export {};

@@ -6,6 +6,7 @@
 import { $ } from './dom.js';
 import { timeLeft } from './estimate.js';
 import { isOwn, modelOf, onePictured, picturesOf } from './settings.js';
+import { POOL_START_MS } from './protocol.js';
 import { duration, megabytes } from './units.js';
 
 /** @typedef {import('./state.js').PageState} PageState */
@@ -170,7 +171,7 @@ export function unthreadedSentence(why) {
     'no-shared-memory': 'this browser does not share memory between threads (SharedArrayBuffer)',
     'pool-refused': "this site's security policy does not let the page start its helper threads (blob: workers)",
     'pool-failed': 'the helper threads failed to start',
-    'pool-silent': 'the helper threads did not start within 10 seconds',
+    'pool-silent': `the helper threads did not start within ${POOL_START_MS / 1000} seconds`,
   }[why];
   return `Running on one CPU thread, which is slower than on all cores: ${reason}.`;
 }

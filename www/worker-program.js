@@ -8,6 +8,8 @@
 // else the single-threaded build runs, and the page says why. The program is fetched with progress reports and
 // compiled as it streams in.
 
+import { POOL_START_MS } from './protocol.js';
+
 /** @typedef {import('./protocol.js').FromWorker} FromWorker */
 /** @typedef {import('./protocol.js').BackendInfo} BackendInfo */
 /** @typedef {import('./protocol.js').BackendChoice} BackendChoice */
@@ -17,11 +19,6 @@
 const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 /** @typedef {import('./protocol.js').Unthreaded} Unthreaded */
-
-/** How long the thread pool may take to start before the single-threaded build takes over. Its workers start in
- *  tens of milliseconds (a few hundred on a busy machine); a pool that has not started by then never will (a worker
- *  refused without an error event, say). */
-const POOL_START_MS = 10_000;
 
 /** The program as loaded: its `build`, its JS side (`glue`, once loaded), its memory (for `stats`); in the
  *  threaded build under `auto`, why WebGPU does not run (`passedOver`: what the browser offered); and why the
@@ -118,25 +115,26 @@ async function download(post) {
  *  refused a worker (its `securitypolicyviolation`), the pool failed, or it did not start in POOL_START_MS.
  *  @param {Glue} glue @param {number} threads @returns {Promise<Unthreaded | null>} */
 function startPool(glue, threads) {
-  /** @type {(why: Unthreaded | null) => void} */
-  let settle = () => {};
-  /** A worker's violations come to its global scope (the worker lib's types do not list them). @param {Event} e */
-  const refused = (e) => {
-    const { effectiveDirective } = /** @type {SecurityPolicyViolationEvent} */ (e);
-    if (/^(worker-src|child-src|script-src)/.test(effectiveDirective)) settle('pool-refused');
-  };
-  scope.addEventListener('securitypolicyviolation', refused);
-  const timer = setTimeout(() => settle('pool-silent'), POOL_START_MS);
-  return new Promise((resolve) => {
-    settle = resolve;
-    /** @type {NonNullable<Glue['initThreadPool']>} */ (glue.initThreadPool)(threads).then(
-      () => resolve(null),
-      () => resolve('pool-failed'),
-    );
-  }).finally(() => {
-    clearTimeout(timer);
-    scope.removeEventListener('securitypolicyviolation', refused);
-  });
+  let stopListening = () => {};
+  return /** @type {Promise<Unthreaded | null>} */ (
+    new Promise((resolve) => {
+      /** A worker's violations come to its global scope (the worker lib's types do not list them). @param {Event} e */
+      const refused = (e) => {
+        const { effectiveDirective } = /** @type {SecurityPolicyViolationEvent} */ (e);
+        if (/^(worker-src|child-src|script-src)/.test(effectiveDirective)) resolve('pool-refused');
+      };
+      scope.addEventListener('securitypolicyviolation', refused);
+      const timer = setTimeout(() => resolve('pool-silent'), POOL_START_MS);
+      stopListening = () => {
+        clearTimeout(timer);
+        scope.removeEventListener('securitypolicyviolation', refused);
+      };
+      /** @type {NonNullable<Glue['initThreadPool']>} */ (glue.initThreadPool)(threads).then(
+        () => resolve(null),
+        () => resolve('pool-failed'),
+      );
+    })
+  ).finally(() => stopListening());
 }
 
 /** Loads the program for `backend`, with Flex's pool of `threads` in the threaded build, and tells the page which

@@ -30,7 +30,6 @@ const links = {
  *  @param {import('./engines.mjs').Tab} tab @param {string} url */
 async function visit(tab, url) {
   await tab.goto(url);
-  await tab.waitFor(() => window.filterlens !== undefined, undefined, 60_000);
   await tab.waitFor(
     () => window.filterlens.events.some((e) => e.type === 'done' && e.id === window.filterlens.runId),
     undefined,

@@ -20,7 +20,8 @@ export const MINIBROWSER = process.env.MINIBROWSER || '/usr/lib/x86_64-linux-gnu
 /** @typedef {'chromium' | 'firefox' | 'webkit'} Engine */
 
 /**
- * A page of one engine. `evaluate` runs `fn(arg)` in the page (an async `fn` is awaited) and returns what it
+ * A page of one engine. `goto` goes to a link and waits for the page to have read its catalog (window.filterlens), as
+ * helpers.mjs's openPage does; `evaluate` runs `fn(arg)` in the page (an async `fn` is awaited) and returns what it
  * returns, as JSON carries it; `waitFor` polls `fn(arg)` until it is truthy; `choose` gives a file input a file from
  * disk; `press` sends a key (WebDriver's names: 'ArrowRight', 'Escape', 'Enter') to the focused element; `inject` runs a
  * script's source in the page as the driver does, which the page's Content-Security-Policy does not govern (axe).
@@ -72,6 +73,23 @@ async function freePort() {
 /** What closes a browser and the processes beside it, in the order they were started (the last first).
  *  @typedef {(close: () => unknown) => void} OnClose */
 
+/** What a Playwright page and a puppeteer page do alike (their evaluate, keyboard and screenshot calls have the same
+ *  shape). Waits are polled from here: one in the page longer than puppeteer's protocol timeout (3 min) would fail.
+ *  @param {any} page a Playwright or puppeteer Page */
+const devtoolsTab = (page) => ({
+  goto: async (/** @type {string} */ url) => void (await page.goto(url)),
+  evaluate: (/** @type {Function} */ fn, /** @type {unknown} */ arg) => page.evaluate(fn, arg),
+  waitFor: (/** @type {Function} */ fn, /** @type {unknown} */ arg, timeout = 120_000) =>
+    poll(() => page.evaluate(fn, arg), timeout, String(fn)),
+  press: (/** @type {string} */ key) => page.keyboard.press(key),
+  inject: async (/** @type {string} */ source) => void (await page.evaluate(source)),
+  screenshot: async (/** @type {string} */ name) => {
+    const file = artifact(name);
+    await page.screenshot({ path: file, fullPage: true });
+    return file;
+  },
+});
+
 /** Firefox ESR, headless, one tab. @param {OnClose} onClose @returns {Promise<Tab>} */
 async function firefox(onClose) {
   const browser = await puppeteer.launch({
@@ -83,26 +101,14 @@ async function firefox(onClose) {
   onClose(() => browser.close());
   const page = await browser.newPage();
   await page.setViewport({ width: 1100, height: 900 });
-  const keys = { ArrowRight: 'ArrowRight', Escape: 'Escape', Enter: 'Enter' };
   return {
     engine: 'firefox',
-    goto: async (url) => void (await page.goto(url)),
-    evaluate: (fn, arg) => /** @type {any} */ (page.evaluate(/** @type {any} */ (fn), arg)),
-    // Polled from here: a wait in the page longer than puppeteer's protocol timeout (3 min) would fail as a timeout.
-    waitFor: (fn, arg, timeout = 120_000) =>
-      poll(() => page.evaluate(/** @type {any} */ (fn), arg), timeout, String(fn)),
+    ...devtoolsTab(page),
     choose: async (selector, file) => {
       const input = /** @type {import('puppeteer-core').ElementHandle<HTMLInputElement>} */ (await page.$(selector));
       await input.uploadFile(file);
     },
     click: (selector) => page.click(selector),
-    press: (key) => page.keyboard.press(/** @type {import('puppeteer-core').KeyInput} */ (keys[key])),
-    inject: async (source) => void (await page.evaluate(source)),
-    screenshot: async (name) => {
-      const file = artifact(name);
-      await page.screenshot({ path: /** @type {`${string}.png`} */ (file), fullPage: true });
-      return file;
-    },
   };
 }
 
@@ -114,19 +120,9 @@ async function chromium(onClose) {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   return {
     engine: 'chromium',
-    goto: async (url) => void (await page.goto(url)),
-    evaluate: (fn, arg) => /** @type {any} */ (page.evaluate(/** @type {any} */ (fn), arg)),
-    waitFor: (fn, arg, timeout = 120_000) =>
-      poll(() => page.evaluate(/** @type {any} */ (fn), arg), timeout, String(fn)),
+    ...devtoolsTab(page),
     choose: (selector, file) => page.locator(selector).setInputFiles(file),
     click: (selector) => page.locator(selector).click(),
-    press: (key) => page.keyboard.press(key),
-    inject: async (source) => void (await page.evaluate(source)),
-    screenshot: async (name) => {
-      const file = artifact(name);
-      await page.screenshot({ path: file, fullPage: true });
-      return file;
-    },
   };
 }
 
@@ -198,5 +194,14 @@ async function webkit(onClose) {
 }
 
 /** A tab of `engine`'s browser, a fresh profile; `onClose` is given what closes it. @param {Engine} engine
- *  @param {OnClose} onClose */
-export const tabIn = (engine, onClose) => ({ chromium, firefox, webkit })[engine](onClose);
+ *  @param {OnClose} onClose @returns {Promise<Tab>} */
+export async function tabIn(engine, onClose) {
+  const tab = await { chromium, firefox, webkit }[engine](onClose);
+  return {
+    ...tab,
+    goto: async (url) => {
+      await tab.goto(url);
+      await tab.waitFor(() => window.filterlens !== undefined, undefined, 60_000);
+    },
+  };
+}

@@ -22,13 +22,6 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.mi
 /** @typedef {import('./engines.mjs').Tab} Tab */
 /** @typedef {import('../../www/protocol.js').FromWorker} FromWorker */
 
-/** Goes to `url` and waits for the page to have read its catalog (window.filterlens). @param {Tab} tab
- *  @param {string} url */
-async function visit(tab, url) {
-  await tab.goto(url);
-  await tab.waitFor(() => window.filterlens !== undefined, undefined, 60_000);
-}
-
 /** The page's worker messages so far, of `type` if given. @param {Tab} tab @param {string} [type]
  *  @returns {Promise<any[]>} */
 const events = (tab, type) =>
@@ -117,7 +110,7 @@ for (const engine of /** @type {const} */ (['firefox', 'webkit'])) {
     });
 
     test("the landing link's lucid grid paints to its end, on the CPU path this engine offers", async (t) => {
-      await visit(tab, `${site.url}dist/`);
+      await tab.goto(`${site.url}dist/`);
       const run = await runToEnd(tab, RUN_MS);
       assert.equal(run.request.mode, 'lucid');
       assert.deepEqual(run.request.filters, [5, 6, 7, 8, 9, 10]);
@@ -165,7 +158,7 @@ for (const engine of /** @type {const} */ (['firefox', 'webkit'])) {
 
     test('a link restores its settings; a second visit takes the weights from Cache Storage', async () => {
       // A new document (the query), not a change of hash: a visit.
-      await visit(tab, `${site.url}dist/?visit=2#mode=classic&layer=conv1_2&filter=7&steps=6&size=64`);
+      await tab.goto(`${site.url}dist/?visit=2#mode=classic&layer=conv1_2&filter=7&steps=6&size=64`);
       const run = await runToEnd(tab, RUN_MS);
       assert.deepEqual(
         [run.request.mode, run.request.layer, run.request.filters, run.request.steps, run.request.size],
@@ -192,7 +185,7 @@ for (const engine of /** @type {const} */ (['firefox', 'webkit'])) {
         return part.url;
       });
       assert.ok(damaged, "conv1_1's part is in Cache Storage");
-      await visit(tab, `${site.url}dist/?visit=3#mode=classic&layer=conv1_1&steps=2&size=64`);
+      await tab.goto(`${site.url}dist/?visit=3#mode=classic&layer=conv1_1&steps=2&size=64`);
       assert.equal((await runToEnd(tab, RUN_MS)).steps, 2);
       const ready = (await events(tab, 'weights')).find((e) => e.phase === 'ready');
       assert.equal(ready.source, 'network', 'the damaged part came from the network again');
@@ -235,7 +228,7 @@ for (const engine of /** @type {const} */ (['firefox', 'webkit'])) {
       const startName = await tab.evaluate(() => document.getElementById('start-name')?.textContent ?? '');
       assert.ok(startName.includes(saved.name), `the dropped file is the starting picture: ${startName}`);
 
-      await visit(tab, `${site.url}dist/?visit=4#layer=conv1_1&steps=400&size=64`);
+      await tab.goto(`${site.url}dist/?visit=4#layer=conv1_1&steps=400&size=64`);
       await tab.waitFor(() => window.filterlens.events.some((e) => e.type === 'step'), undefined, RUN_MS);
       await tab.evaluate(() => /** @type {HTMLElement} */ (document.querySelector('#layer')).focus());
       await tab.press('Escape');
@@ -256,7 +249,7 @@ for (const engine of /** @type {const} */ (['firefox', 'webkit'])) {
     test('a host without header control: the service worker isolates the page; Copy link; Download animation', async () => {
       const plain = await serve(ROOT, { isolate: false });
       try {
-        await visit(tab, `${plain.url}dist/#layer=conv1_1&steps=3&size=64`);
+        await tab.goto(`${plain.url}dist/#layer=conv1_1&steps=3&size=64`);
         // The first visit reloads once, into isolation; the run then goes to its end.
         await tab.waitFor(() => crossOriginIsolated && window.filterlens?.events.some((e) => e.type === 'cpu'));
         assert.equal((await runToEnd(tab, RUN_MS)).steps, 3);

@@ -323,7 +323,22 @@ struct BenchArgs {
     markdown: PathBuf,
 }
 
+/// Keeps memory freed by a step for the next one. glibc hands every freed block above its mmap threshold (128 kB,
+/// growing up to 32 MB) back to the system, so a step's tensors, a few MB each and the same sizes every step, came
+/// back as fresh pages, faulted in and zeroed by the kernel: 15–25 % of a Flex step (docs/BENCHMARKS.md). With the
+/// threshold at its maximum and no trimming, freed blocks stay in the heap and are reused.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory() {
+    // SAFETY: mallopt only changes allocator parameters; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    keep_freed_memory();
     // Bad arguments exit with 1 like every other refusal (clap's own convention is 2); help and version with 0.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

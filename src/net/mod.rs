@@ -4,6 +4,7 @@
 //! for networks with a classifier. Nothing here knows of objectives, pictures or requests.
 
 pub mod classes;
+mod convolution;
 pub mod graph;
 pub mod model;
 pub mod networks;

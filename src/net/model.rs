@@ -1,10 +1,11 @@
 //! A model: one network's graph with its weights on a device, evaluated up to the layers a request reads.
 
 use burn::tensor::activation::softmax;
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::convolution::conv2d;
 use super::graph::{Colour, Conv, Op};
 use super::networks::Network;
 

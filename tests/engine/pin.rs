@@ -1,6 +1,9 @@
-//! A run on the graph equals the run the networks' conv tables gave before networks became graphs, bit for bit:
-//! the final pictures and every step's objective values of a few runs, hashed (FNV-1a over their f32 bits), were
-//! recorded from the last commit before the change (a8f9a7b) and are pinned here.
+//! A few runs pinned bit for bit: the final pictures and every step's objective values, hashed (FNV-1a over their
+//! f32 bits). First recorded from the last commit before networks became graphs (a8f9a7b: the graph changed no bit);
+//! recorded again when Flex's convolutions became filterlens's own (issue 29), whose sums run in another order: then
+//! every reference test passed within its float tolerance, and the page on burn-flex's kernels painted what the CLI
+//! on the new ones paints within the page-vs-CLI parity bounds (classic 1 / 0.001, lucid 7 / 1.417, AlexNet 0 / 0,
+//! maco 2 / 0.412 grey levels, largest / mean). A change here is a change of numbers, to be explained.
 
 use filterlens::{Ascent, Mode, Network, RunRequest, Start};
 
@@ -23,28 +26,29 @@ fn runs() -> Vec<(&'static str, RunRequest, [u64; 2])> {
         (
             "vgg16 classic conv3_1:5",
             small(RunRequest::new(Mode::Classic, "conv3_1", &[5])),
-            [0x2201_65ea_ae25_fcdc, 0x2722_7300_1ba2_5fb2],
+            [0x272b_6a84_2c80_6617, 0x044b_269b_8647_5431],
         ),
         (
             "vgg16 classic pre-relu conv5_3:0",
             small(RunRequest { pre_relu: true, ..RunRequest::new(Mode::Classic, "conv5_3", &[0]) }),
-            [0x0dcc_f3f7_8504_82f4, 0x607a_91b1_b0b6_8b8b],
+            [0x52f8_ff54_a747_601e, 0x8e86_277e_a344_1b98],
         ),
         (
             "vgg16 lucid diversity conv4_3:20x3",
             small(RunRequest { diversity: 50, ..RunRequest::new(Mode::Lucid, "conv4_3", &[20, 20, 20]) }),
-            [0xf3ba_2805_373d_58d1, 0x7c6d_d513_0c0b_765c],
+            [0x49da_5526_5689_c27a, 0x4044_3ec1_c8dc_b0fd],
         ),
         (
             "alexnet lucid conv5:0,1",
             small(RunRequest { model: Network::Alexnet, ..RunRequest::new(Mode::Lucid, "conv5", &[0, 1]) }),
-            [0x03be_401f_006d_20f3, 0x5dcc_24cc_f26a_6861],
+            [0x8e81_53dc_e6f1_9e9b, 0x42ec_ec82_9b78_e03f],
         ),
     ]
 }
 
 #[test]
-fn runs_on_the_graph_equal_the_tables_runs() {
+fn runs_equal_their_pinned_bits() {
+    let mut changed = Vec::new();
     for (name, request, expected) in runs() {
         let model = if request.model == Network::Alexnet { alexnet() } else { flex_model() };
         let (objective, config) = request.plan(&Start::default()).unwrap();
@@ -52,6 +56,9 @@ fn runs_on_the_graph_equal_the_tables_runs() {
         let pixels = pollster::block_on(ascent.pixels()).unwrap();
         let values = reports.iter().flat_map(|r| r.activations.clone());
         let found = [fingerprint(pixels), fingerprint(values)];
-        assert_eq!(found, expected, "{name}: pixels and values {found:016x?}, before the graph {expected:016x?}");
+        if found != expected {
+            changed.push(format!("{name}: pixels and values {found:016x?}, pinned {expected:016x?}"));
+        }
     }
+    assert!(changed.is_empty(), "runs changed:\n{}", changed.join("\n"));
 }

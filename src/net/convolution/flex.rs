@@ -2,10 +2,10 @@
 //! output rows, writing straight into the output (gemm takes the output's row stride), with no NHWC copy, no
 //! reordered weight and no write-back. A pointwise (1×1) convolution is a gemm on the input itself. The input's
 //! gradient of a stride-1 convolution is a convolution too: of the output's gradient with the kernel flipped in
-//! space and its in/out channels swapped, so it takes the same path (a depthwise one, burn-flex's direct depthwise
-//! kernel). Everything else (other dtypes, groups other than 1 or depthwise, strided gradients) is burn-flex's.
+//! space and its in/out channels swapped (a depthwise kernel keeps its channels), so it takes the same way. Other
+//! dtypes, grouped convolutions (depthwise ones to burn-flex's direct kernel) and strided gradients are burn-flex's.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::Mutex;
 
 use burn::backend::flex::FlexTensor;
@@ -62,11 +62,7 @@ pub(super) fn input_grad(
     };
     let flipped = flipped_kernel(&weight, options.groups == 1);
     let options = ConvOptions::new_with_padding([1, 1], [rows, columns], options.dilation, options.groups);
-    if depthwise && options.groups != 1 {
-        Flex::conv2d(output_grad, flipped, None, options)
-    } else {
-        convolve(output_grad, flipped, None, options)
-    }
+    convolve(output_grad, flipped, None, options)
 }
 
 /// A kernel flipped by [`flip_kernel`], and the weight it came from.
@@ -231,15 +227,17 @@ fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) -> Vec
         if g.pointwise() {
             multiply(&input[first_row * g.out_w..], g.in_h * g.in_w);
         } else {
-            COLUMNS.with_borrow_mut(|buffer| {
-                // Every element is written by `im2col`: growing the buffer is the only zeroing.
-                if buffer.len() < taps * columns {
-                    buffer.resize(taps * columns, 0.0);
-                }
-                let block = &mut buffer[..taps * columns];
-                im2col(input, g, first_row, rows, block);
-                multiply(block, columns);
-            });
+            // Taken out while in use, not borrowed: should gemm's own workers ever run another convolution's job on
+            // this thread while it waits, that job finds no buffer and makes one instead of panicking.
+            let mut buffer = COLUMNS.take();
+            // Every element is written by `im2col`: growing the buffer is the only zeroing.
+            if buffer.len() < taps * columns {
+                buffer.resize(taps * columns, 0.0);
+            }
+            let block = &mut buffer[..taps * columns];
+            im2col(input, g, first_row, rows, block);
+            multiply(block, columns);
+            COLUMNS.set(buffer);
         }
     };
     if split_gemm {
@@ -252,7 +250,7 @@ fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) -> Vec
 
 thread_local! {
     /// Each worker's im2col block, kept between convolutions: a step runs the same shapes again and again.
-    static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static COLUMNS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Output rows `first_row .. first_row + rows` of one image as im2col: row `(c, i, j)` (the weight's order) holds,

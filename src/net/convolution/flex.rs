@@ -341,12 +341,13 @@ mod pool {
     }
 
     /// gemm splitting one product across the pool (`split`), or on the calling thread.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
     pub(super) fn gemm_parallelism(split: bool) -> gemm::Parallelism {
-        #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
-        if split && threads() > 1 {
-            return gemm::Parallelism::Rayon(0);
-        }
-        let _ = split;
+        if split && threads() > 1 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None }
+    }
+
+    #[cfg(not(any(not(target_arch = "wasm32"), feature = "threads")))]
+    pub(super) fn gemm_parallelism(_split: bool) -> gemm::Parallelism {
         gemm::Parallelism::None
     }
 }

@@ -46,6 +46,8 @@ async function expectError(t, name, damage, pattern, { retry = false } = {}) {
   t.after(() => site.close());
   // conv5_3: a run that needs every layer, so damage anywhere in the file is met before the first picture.
   const page = await open(browser, `${site.url}site/#layer=conv5_3&size=64&backend=flex`);
+  // Closed after the test: a run left going would load the next test's page (a screenshot there timed out once).
+  t.after(() => page.context().close());
   await page.locator('#weights-error').waitFor({ state: 'visible', timeout: 120_000 });
   const message = /** @type {string} */ (await page.locator('#weights-error-text').textContent());
   assert.match(message, pattern);

@@ -14,11 +14,14 @@
 //! - [`backends`]: wgpu, Flex and ndarray, WebGPU's one initialisation and the fallback to Flex;
 //! - [`api`]: what a front end talks to: one run request (presets, overrides, validation, the plan) and the
 //!   catalog of what can be asked for;
+//! - [`atlas`] (native): every filter of chosen layers by a sharded batch job, and the merge that packs it;
 //! - the front ends: `web` (the wasm-bindgen surface the page's worker drives) and the CLI (`src/bin`).
 //!
 //! [`names`] (how the link and the command line spell an enum's values) and [`Error`] serve every layer.
 
 pub mod api;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod atlas;
 pub mod backends;
 mod names;
 pub mod net;

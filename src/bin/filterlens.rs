@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use filterlens::api::catalog::catalog;
+use filterlens::atlas::parts::Parts;
+use filterlens::atlas::shard::{self, Event, Shard};
+use filterlens::atlas::{Plan, Source, pack, sha256_hex};
 use filterlens::net::onnx::{self, Preprocess};
 use filterlens::optvis::expression::interpolation;
 use filterlens::picture::animation::{Animation, BUDGET_BYTES, FRAMES};
@@ -63,6 +66,19 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         animation: AnimationArgs,
+    },
+    /// Pictures of every filter of chosen layers with one run's settings, for the page's atlas: this process's
+    /// shard of the work (`--shard i/N`, or the index of a Slurm or Kubernetes array task with `--shards N`), each
+    /// picture written once under its content hash, so a shard run again redoes only what is missing. `atlas merge`
+    /// then packs them.
+    #[command(args_conflicts_with_subcommands = true)]
+    Atlas {
+        #[command(subcommand)]
+        merge: Option<AtlasMerge>,
+        #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
+        atlas: AtlasArgs,
     },
     /// Time the ascent step per backend, layer and image size; writes JSON and a Markdown table.
     Bench(BenchArgs),
@@ -171,6 +187,40 @@ struct RunArgs {
     /// prepares).
     #[arg(long)]
     weights: Option<PathBuf>,
+}
+
+/// An atlas's layers, batches, shard and folder.
+#[derive(Args)]
+struct AtlasArgs {
+    /// The layers (all of the network's where absent), e.g. conv1_1,conv1_2.
+    #[arg(long, value_delimiter = ',')]
+    layers: Vec<String>,
+    /// Filters optimised together as one batch (the atlas is the same for any shard count, not for any batch).
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// This process's shard: "i/N" (0-based).
+    #[arg(long, conflicts_with = "shards")]
+    shard: Option<Shard>,
+    /// The number of shards, this one's index read from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.
+    #[arg(long, default_value_t = 1)]
+    shards: usize,
+    /// The atlas's folder: its plan and every picture made so far.
+    #[arg(long, default_value = "atlas")]
+    out: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum AtlasMerge {
+    /// Check that every filter's picture is there (naming the missing ones) and pack them for the page: a file of
+    /// pictures and a contact sheet per layer, and manifest.json with every part's SHA-256.
+    Merge {
+        /// The atlas's folder, as its shards were given it.
+        #[arg(long, default_value = "atlas")]
+        out: PathBuf,
+        /// Where the packed atlas goes (default: pack/ in the atlas's folder).
+        #[arg(long)]
+        into: Option<PathBuf>,
+    },
 }
 
 /// The run as an animation, beside its picture.
@@ -365,6 +415,10 @@ fn main() -> ExitCode {
                 visualize(&run, weights, &images, columns, &out, &animation)
             })
         }
+        Command::Atlas { merge: Some(AtlasMerge::Merge { out, into }), .. } => {
+            merge(&out, &into.unwrap_or_else(|| out.join("pack")))
+        }
+        Command::Atlas { merge: None, mut run, atlas: args } => atlas(&mut run, &args),
         Command::Bench(args) => bench(&args),
         Command::Catalog => {
             print!("{}", catalog().to_json());
@@ -496,6 +550,100 @@ fn visualize(
         println!("wrote {} ({frames} frames, one every {} steps)", path.display(), animation.every());
     }
     Ok(())
+}
+
+/// `filterlens atlas`: this process's shard of the atlas, with a progress bar and a summary.
+fn atlas(run: &mut RunArgs, args: &AtlasArgs) -> Result<(), String> {
+    if run.layer.is_some() {
+        return Err("an atlas takes --layers (all of the network's where absent), not --layer".to_string());
+    }
+    if run.target().is_none() {
+        return Err("an atlas shows filters: its --objective is channel, neuron or layer".to_string());
+    }
+    if run.init.is_some() || run.transparency.is_some() {
+        return Err("an atlas starts from noise and writes pictures only: it takes no --init or --transparency".into());
+    }
+    let shard = match args.shard {
+        Some(shard) => shard,
+        None => Shard::from_scheduler(args.shards, |name| std::env::var(name).ok())?,
+    };
+    let weights = run.open()?;
+    let preprocess = run.model_file.as_ref().map(|_| run.file.preprocess.to_string());
+    let origin = Path::new(&weights.origin);
+    let file = origin.file_name().map_or_else(|| weights.origin.clone(), |n| n.to_string_lossy().into_owned());
+    let source = Source { file, sha256: sha256_hex(&weights.bytes), preprocess };
+    let settings = run.request(&Images::Filters(Vec::new()));
+    let plan = Plan::new(&settings, source, &args.layers, args.batch).map_err(|e| e.to_string())?;
+    let parts = Parts::create(&args.out, &plan).map_err(|e| e.to_string())?;
+    let start = Start { picture: None, spectrum: spectrum_for(run.mode, &run.spectrum)? };
+    let (model, backend) = load_model(run.model, weights, run.backend)?;
+
+    let mine: usize = plan.batches().iter().filter(|b| shard.takes(b)).map(|b| b.filters.len()).sum();
+    let progress = ProgressBar::new(mine as u64).with_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} filters {msg} ({elapsed}, ~{eta} left)")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    progress.set_prefix(format!("shard {shard} of {} on {backend}", plan.title));
+    let (mut steps, mut step) = (0, 0);
+    let summary = shard::run(&plan, &settings, shard, &parts, &model, &start, |event| match event {
+        Event::Skipped(batch) => progress.inc(batch.filters.len() as u64),
+        Event::Started(batch, n) => {
+            (steps, step) = (n, 0);
+            progress.set_message(format!("{} {}", batch.layer, filter_range(&batch.filters)));
+        }
+        Event::Step => {
+            step += 1;
+            let at = progress.message();
+            let name = at.split(" step").next().unwrap_or_default().to_string();
+            progress.set_message(format!("{name} step {step}/{steps}"));
+        }
+        Event::Done(batch) => progress.inc(batch.filters.len() as u64),
+        Event::Failed(batch, why) => {
+            progress.println(format!("{} {} failed: {why}", batch.layer, filter_range(&batch.filters)));
+            progress.inc(batch.filters.len() as u64);
+        }
+    });
+    progress.finish_and_clear();
+    let failed: usize = summary.failed.iter().map(|(b, _)| b.filters.len()).sum();
+    println!(
+        "shard {shard} of {} ({} layers, {} filters in all): {} pictures made, {} already there, {failed} failed, in {:.1} s",
+        plan.title,
+        plan.layers.len(),
+        plan.filters(),
+        summary.made,
+        summary.found,
+        summary.seconds
+    );
+    if failed > 0 {
+        return Err(format!("{failed} pictures failed; run shard {shard} again to redo them (and only them)"));
+    }
+    Ok(())
+}
+
+/// `filterlens atlas merge`.
+fn merge(folder: &Path, into: &Path) -> Result<(), String> {
+    let packed = pack::merge(folder, into).map_err(|e| e.to_string())?;
+    let manifest = &packed.manifest;
+    let pictures: usize = manifest.layers.iter().map(|l| l.channels).sum();
+    println!(
+        "packed {pictures} pictures of {} ({} layers, {} px) into {}: {:.1} MB with the contact sheets",
+        manifest.title,
+        manifest.layers.len(),
+        manifest.size,
+        into.display(),
+        packed.bytes as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// "0-15", or "7" for a batch of one.
+fn filter_range(filters: &[usize]) -> String {
+    match filters {
+        [one] => one.to_string(),
+        [first, .., last] => format!("{first}-{last}"),
+        [] => String::new(),
+    }
 }
 
 fn filter_list(filters: &[usize]) -> String {

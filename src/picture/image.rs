@@ -45,7 +45,7 @@ pub struct Rgba {
 /// Where the tiles of a run's picture go: one image on its own (no caption), or a grid of `columns` to a row, each
 /// tile with a caption strip below it and [`GridLayout::GAP`] pixels of white between neighbours. The one owner of
 /// this geometry: the picture, the canvas size, the tile rectangles and hit-testing all come from here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GridLayout {
     pub count: usize,
     /// Side of a tile's image, pixels.
@@ -130,9 +130,13 @@ impl GridLayout {
 /// What a run shows: one image on its own (no caption), or several as a captioned grid. `planar` is
 /// `[batch][3][size][size]`; each image is normalised on its own, as classic mode normalises its one image.
 pub fn picture(planar: &[f32], levels: Levels, captions: &[String], layout: &GridLayout) -> Rgba {
+    grid(&batch_rgba(planar, layout.tile, levels), captions, layout)
+}
+
+/// Tiles already in RGBA8 (each `layout.tile` square) laid out as [`picture`] lays a run's images out.
+pub fn grid(tiles: &[Vec<u8>], captions: &[String], layout: &GridLayout) -> Rgba {
     let size = layout.tile;
-    let tiles = batch_rgba(planar, size, levels);
-    if let [one] = tiles.as_slice()
+    if let [one] = tiles
         && layout.is_single()
     {
         return Rgba { width: size, height: size, pixels: one.clone() };

@@ -3,6 +3,7 @@
 
 mod alexnet;
 mod ascent;
+mod atlas;
 mod backends;
 mod catalog;
 mod cli;

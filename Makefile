@@ -5,21 +5,28 @@ export CARGO_TARGET_DIR
 VENV ?= $(HOME)/.cache/filterlens/venv
 # The one nightly toolchain, pinned: the page's threaded build (web.mk) and the fuzzer (fuzz/) need it.
 NIGHTLY = nightly-2026-05-19
-# onnx: the built-in networks written as ONNX files (weights/export_onnx.py) and the operator fixtures.
-PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0 onnx==1.23.2
+# onnx: the built-in networks written as ONNX files (weights/export_onnx.py) and the operator fixtures;
+# kubernetes-validate: the Kubernetes API's schemas, for the atlas's manifests (tests/kubernetes/check.py).
+PYTHON_PACKAGES = numpy==2.4.6 safetensors==0.8.0 onnx==1.23.2 kubernetes-validate==1.37.0
 
-.PHONY: serve test lint weights onnx-fixtures onnx-torch bench bench-torch golden lucent-fixture tensorflow-fixtures fuzz mutants
+.PHONY: serve test test-slurm test-kubernetes lint weights onnx-fixtures onnx-torch bench bench-torch golden lucent-fixture tensorflow-fixtures fuzz mutants
 
 include web.mk
 
 # The main job: the page, built into dist/ and served on http://127.0.0.1:8000.
 serve: serve-web
 
-# Formatting and lints, native tests (engine, CLI), then the page: its JS type-checked, then in a real browser
-# (which builds the wasm package and dist/).
+# Formatting and lints, native tests (engine, CLI), the atlas on a real Slurm and its Kubernetes manifests, then
+# the page: its JS type-checked, then in a real browser (which builds the wasm package and dist/).
 test: weights lint
 	cargo test --release
-	$(MAKE) typecheck e2e
+	$(MAKE) test-slurm test-kubernetes typecheck e2e
+
+# The atlas's job array on a single-node Slurm the test starts and stops (tests/slurm/atlas.sh; root, slurm-wlm
+# and munge, which .ci/run installs).
+test-slurm:
+	cargo build --release --bin filterlens
+	FILTERLENS=$(CARGO_TARGET_DIR)/release/filterlens tests/slurm/atlas.sh
 
 # The page's JavaScript and CSS and the browser tests, formatted as Prettier (pinned in package.json) does them.
 PRETTIER_FILES = www/*.js www/*.css tests/e2e/*.mjs tests/e2e/*.ts
@@ -38,6 +45,12 @@ $(VENV_PACKAGES):
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet $(PYTHON_PACKAGES)
 	touch $@
+
+# The atlas's Kubernetes manifests against the API's schema (no cluster runs here), and their arguments against the
+# CLI.
+test-kubernetes: $(VENV_PACKAGES)
+	cargo build --release --bin filterlens
+	$(VENV)/bin/python tests/kubernetes/check.py $(CARGO_TARGET_DIR)/release/filterlens
 
 # The networks' weights (weights/prepare.py), and the built-in networks as ONNX files for the tests.
 weights: $(VENV_PACKAGES)

@@ -585,24 +585,41 @@ fn atlas(run: &mut RunArgs, args: &AtlasArgs) -> Result<(), String> {
             .progress_chars("=> "),
     );
     progress.set_prefix(format!("shard {shard} of {} on {backend}", plan.title));
-    let (mut steps, mut step) = (0, 0);
-    let summary = shard::run(&plan, &settings, shard, &parts, &model, &start, |event| match event {
-        Event::Skipped(batch) => progress.inc(batch.filters.len() as u64),
-        Event::Started(batch, n) => {
-            (steps, step) = (n, 0);
-            progress.set_message(format!("{} {}", batch.layer, filter_range(&batch.filters)));
-        }
-        Event::Step => {
-            step += 1;
-            let at = progress.message();
-            let name = at.split(" step").next().unwrap_or_default().to_string();
-            progress.set_message(format!("{name} step {step}/{steps}"));
-        }
-        Event::Done(batch) => progress.inc(batch.filters.len() as u64),
-        Event::Failed(batch, why) => {
-            progress.println(format!("{} {} failed: {why}", batch.layer, filter_range(&batch.filters)));
-            progress.inc(batch.filters.len() as u64);
-        }
+    // Where no terminal shows the bar (a scheduler's log file), a line per batch instead.
+    let log = progress.is_hidden();
+    let (mut label, mut steps, mut step, mut began) = (String::new(), 0, 0, std::time::Instant::now());
+    let summary = shard::run(&plan, &settings, shard, &parts, &model, &start, |event| {
+        let done = match event {
+            Event::Skipped(batch) => {
+                if log {
+                    eprintln!("shard {shard}: {} {} already there", batch.layer, filter_range(&batch.filters));
+                }
+                batch.filters.len()
+            }
+            Event::Started(batch, n) => {
+                (label, steps, step, began) =
+                    (format!("{} {}", batch.layer, filter_range(&batch.filters)), n, 0, std::time::Instant::now());
+                progress.set_message(label.clone());
+                0
+            }
+            Event::Step => {
+                step += 1;
+                progress.set_message(format!("{label} step {step}/{steps}"));
+                0
+            }
+            Event::Done(batch) => {
+                if log {
+                    eprintln!("shard {shard}: {label} done in {:.1} s", began.elapsed().as_secs_f64());
+                }
+                batch.filters.len()
+            }
+            Event::Failed(batch, why) => {
+                let range = filter_range(&batch.filters);
+                progress.suspend(|| eprintln!("shard {shard}: {} {range} failed: {why}", batch.layer));
+                batch.filters.len()
+            }
+        };
+        progress.inc(done as u64);
     });
     progress.finish_and_clear();
     let failed: usize = summary.failed.iter().map(|(b, _)| b.filters.len()).sum();

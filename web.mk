@@ -3,7 +3,8 @@
 #
 #   make pkg        wasm32 build (profile wasm-release) -> wasm-bindgen (--target web) -> wasm-opt: pkg/
 #   make pkg-threads  the same with Flex on a pool of Web Workers (nightly, atomics): pkg-threads/
-#   make dist       one self-contained static folder, dist/: www/, pkg/, pkg-threads/, weights (f16, the ImageNet spectrum, the manifest)
+#   make dist       one self-contained static folder, dist/: www/, pkg/, pkg-threads/, weights (f16, the ImageNet spectrum, the manifest),
+#                   and the atlases in ATLAS, if given
 #   make serve-web  dist/ on http://127.0.0.1:8000, cross-origin isolated (so the threaded build runs)
 #   make typecheck  tsc --noEmit over the page, the worker (against pkg/'s generated types) and the browser tests
 #   make e2e        the browser tests (tests/e2e/, node --test; Chromium with playwright-core, and a visitor's core
@@ -31,7 +32,7 @@ WWW_FILES = www/index.html www/style.css www/catalog.json www/protocol.js \
 	www/app.js www/state.js www/link.js www/settings.js www/controls.js www/runs.js www/status.js www/picture.js \
 	www/start-image.js www/own-model.js www/plot.js www/estimate.js www/units.js www/dom.js www/view.js www/worker-client.js \
 	www/worker.js www/worker-program.js www/worker-weights.js www/weights.js www/sha256.js www/isolation.js \
-	www/isolation-sw.js
+	www/isolation-sw.js www/atlas.js
 # A Brotli copy (quality 11) beside each file named, for hosts that serve precompressed files (nginx brotli_static,
 # Caddy's precompressed, make serve): the programs come out ~40% smaller than gzipped. ~30 s for both.
 BROTLI = node -e "const z = require('zlib'), fs = require('fs'); for (const f of process.argv.slice(1)) \
@@ -92,10 +93,20 @@ pkg-threads/filterlens_bg.wasm: $(WEB_SOURCES) | wasm-bindgen-cli node-deps
 	@printf 'pkg-threads/filterlens_bg.wasm: %s bytes, %s gzipped\n' \
 		"$$(wc -c < pkg-threads/filterlens_bg.wasm)" "$$(gzip -9c pkg-threads/filterlens_bg.wasm | wc -c)"
 
+# The site's atlases (README "The atlas"): ATLAS names a folder of packed atlases, one subfolder per network as
+# `filterlens atlas merge --into $ATLAS/<network>` writes it; dist/atlas/index.json lists the networks there (none
+# without ATLAS), which the page reads before it asks for any network's atlas.
+ATLAS ?=
+ATLAS_INDEX = node -e "const fs = require('fs'), dir = process.argv[1]; \
+	const networks = fs.readdirSync(dir).filter((n) => fs.existsSync(dir + '/' + n + '/manifest.json')).sort(); \
+	fs.writeFileSync(dir + '/index.json', JSON.stringify({ networks }) + '\n')"
+
 dist: pkg pkg-threads weights $(WWW_FILES)
 	rm -rf dist.tmp
-	mkdir -p dist.tmp/pkg dist.tmp/weights
+	mkdir -p dist.tmp/pkg dist.tmp/weights dist.tmp/atlas
 	cp $(WWW_FILES) dist.tmp/
+	$(if $(ATLAS),cp -r $(ATLAS)/. dist.tmp/atlas/)
+	$(ATLAS_INDEX) dist.tmp/atlas
 	cp pkg/filterlens.js pkg/filterlens_bg.wasm pkg/filterlens_bg.wasm.br dist.tmp/pkg/
 	cp -r pkg-threads dist.tmp/pkg-threads && rm -f dist.tmp/pkg-threads/*.d.ts dist.tmp/pkg-threads/package.json
 	cp weights/*-f16.safetensors weights/imagenet-spectrum.npy weights/manifest.json dist.tmp/weights/

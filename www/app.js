@@ -2,10 +2,11 @@
 // The page's entry: the one page state (state.js), made from the catalog and the link, and the wiring of the
 // modules beside it, each with one job: the link (link.js), the controls (controls.js), a run's life (runs.js), the
 // worker (worker-client.js), the status and notices (status.js), the picture (picture.js), the start picture
-// (start-image.js), models of one's own (own-model.js), the plot (plot.js), the time estimates (estimate.js) and the
-// view for tests (view.js). This thread
+// (start-image.js), models of one's own (own-model.js), the site's atlas (atlas.js), the plot (plot.js), the time
+// estimates (estimate.js) and the view for tests (view.js). This thread
 // only moves messages and draws, so the sliders stay responsive: all computing happens in worker.js.
 
+import * as atlas from './atlas.js';
 import { bindControls, fillControls, showLayers, showSettings, switchMode } from './controls.js';
 import { $, input } from './dom.js';
 import { isolate } from './isolation.js';
@@ -15,7 +16,7 @@ import { bindPicture, download, fitPicture, showLayout } from './picture.js';
 import { bindPlot, drawPlot } from './plot.js';
 import { carryOn, onRunEnd, onStep, run, scheduleRun, stop } from './runs.js';
 import { channels, fitMaco, isOwn, maxSize, modelOf, parseLink } from './settings.js';
-import { bindStartImage, showStartImage } from './start-image.js';
+import { bindStartImage, showStartImage, useStartImage } from './start-image.js';
 import { newPage } from './state.js';
 import * as status from './status.js';
 import { megabytes } from './units.js';
@@ -343,6 +344,24 @@ document.addEventListener('drop', (e) => {
   e.preventDefault();
   const file = e.dataTransfer?.files?.[0];
   if (file && /\.onnx$/i.test(file.name)) openFile(file);
+});
+// The atlas: a live run from its picture instead of noise; the live run shown now; the layer's contact sheet, whose
+// tiles open their filter as a grid's do.
+$('atlas-refine').addEventListener('click', () => {
+  const png = atlas.pictureOnView();
+  const { layer, filter } = page.settings;
+  if (png) useStartImage(page, startHooks, new File([png], `atlas ${layer}:${filter}.png`, { type: 'image/png' }));
+});
+$('atlas-show-live').addEventListener('click', atlas.hidePicture);
+$('atlas-open-layer').addEventListener('click', () =>
+  $('atlas-layer').hidden ? atlas.openLayerView(page) : atlas.closeLayerView(),
+);
+$('atlas-close-layer').addEventListener('click', atlas.closeLayerView);
+$('atlas-sheet').addEventListener('click', async (e) => {
+  const hit = await atlas.filterAt(page, e);
+  if (!hit) return;
+  Object.assign(page.settings, { layer: hit.layer, filter: hit.filter, grid: 1 });
+  changed({ push: 'tile' });
 });
 $('retry').addEventListener('click', () => {
   status.showRetry(page);

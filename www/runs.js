@@ -3,6 +3,7 @@
 // and carried on (a stopped run to its end, a finished one by as many steps again), its steps recorded, and the
 // worker's word that it is done, stopped or refused.
 
+import * as atlas from './atlas.js';
 import { markInvalid, labelOf, showSettings } from './controls.js';
 import { $ } from './dom.js';
 import { afterStep, stepMacs } from './estimate.js';
@@ -52,6 +53,7 @@ export function run(page) {
   showContinue(page);
   $('plot-value').textContent = '';
   post({ type: 'run', id: page.runId, request, fromImage });
+  atlas.follow(page);
   drawPlot(page);
   const { ready, failed } = page.weights;
   status.showStatus(
@@ -132,6 +134,7 @@ export function onRunEnd(page, m) {
   const { run } = page;
   if (!run || m.id !== page.runId) return; // a run the visitor has since replaced
   if (m.type === 'done') {
+    atlas.onRunEnd(page);
     status.showStatus(page, null, ' · done');
   } else if (m.type === 'stopped') {
     if (!page.stopping) return;

@@ -30,7 +30,7 @@ export function showStartImage(page, hooks) {
 
 /** Decodes `file` and makes it the start of every run. @param {PageState} page @param {Hooks} hooks
  *  @param {File | undefined} file */
-async function useStartImage(page, hooks, file) {
+export async function useStartImage(page, hooks, file) {
   if (!file) return;
   let bitmap;
   try {

@@ -291,6 +291,25 @@ impl RunRequest {
         Ok(config)
     }
 
+    /// This request with each optional field its mode takes set to the mode's preset where it was absent: the
+    /// same run, said in full (an atlas's settings, which the page compares with its own request field by field).
+    pub fn resolved(&self) -> RunRequest {
+        let preset = self.mode.preset();
+        let (step_size, lr) = match preset.rate {
+            Rate::StepSize(levels) => (self.step_size.or(Some(levels)), self.lr),
+            Rate::LearningRate(lr) => (self.step_size, self.lr.or(Some(lr))),
+        };
+        RunRequest {
+            steps: self.steps.or(Some(preset.steps)),
+            size: self.size.or(Some(preset.size)),
+            step_size,
+            lr,
+            jitter: if self.mode.takes("jitter") { self.jitter.or(Some(preset.jitter)) } else { self.jitter },
+            crops: self.crops.or(preset.crops),
+            ..self.clone()
+        }
+    }
+
     /// What the loop runs for this request from `start`, or why it cannot.
     pub fn plan(&self, start: &Start) -> Result<(Objective, AscentConfig), Error> {
         let mut config = self.config()?;
@@ -310,3 +329,24 @@ pub struct Start {
 }
 
 from_name!(Mode, "mode", Mode::ALL);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Said in full, a request is the same run, and each field its mode takes is given; none it does not take.
+    #[test]
+    fn a_resolved_request_is_the_same_run_said_in_full() {
+        for mode in Mode::ALL {
+            let request = RunRequest::new(mode, "conv3_1", &[4]);
+            let resolved = request.resolved();
+            assert_eq!(resolved.config().unwrap(), request.config().unwrap(), "{mode}");
+            let json = serde_json::to_value(&resolved).unwrap();
+            for field in ["steps", "size", "stepSize", "lr", "jitter", "crops"] {
+                assert_eq!(json.get(field).is_some(), mode.takes(field), "{mode}: {field} in {json}");
+            }
+            let given = RunRequest { steps: Some(7), size: Some(96), ..request };
+            assert_eq!((given.resolved().steps, given.resolved().size), (Some(7), Some(96)), "{mode}: kept");
+        }
+    }
+}

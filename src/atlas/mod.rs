@@ -117,8 +117,9 @@ impl Plan {
                 })
                 .collect::<Result<_, _>>()?
         };
-        let settings = RunRequest { layer: None, filters: Vec::new(), ..settings.clone() };
-        let size = settings.size.unwrap_or(settings.mode.preset().size);
+        // In full, so the settings name the pictures whatever the presets (and a page can match its request).
+        let settings = RunRequest { layer: None, filters: Vec::new(), ..settings.resolved() };
+        let size = settings.size.expect("a resolved request has its size");
         Ok(Plan {
             format: FORMAT.to_string(),
             network: network.name().to_string(),

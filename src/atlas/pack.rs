@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::parts::Parts;
 use super::{AtlasError, Plan, Source, sha256_hex};
 use crate::optvis::param::Levels;
-use crate::picture::image::{GridLayout, Rgba, grid, rgba};
+use crate::picture::image::{GridLayout, Rgba, TileRect, grid, rgba};
 
 /// A contact sheet's tiles are at most this side (pixels): a layer of 512 at a glance, not 512 full pictures.
 pub const SHEET_TILE: usize = 64;
@@ -56,7 +56,10 @@ pub struct Picture {
 pub struct Sheet {
     pub file: String,
     pub sha256: String,
-    pub layout: GridLayout,
+    pub width: usize,
+    pub height: usize,
+    /// Filter i's tile (its picture and caption), in sheet pixels: where a click on the sheet opens filter i.
+    pub tiles: Vec<TileRect>,
 }
 
 /// What the merge wrote.
@@ -115,7 +118,13 @@ pub fn merge(folder: &Path, out: &Path) -> Result<Packed, AtlasError> {
             bytes: packed.len(),
             sha256: sha256_hex(&packed),
             pictures: entries,
-            sheet: Sheet { file: sheet_file, sha256: sha256_hex(&sheet_png), layout: sheet.1 },
+            sheet: Sheet {
+                file: sheet_file,
+                sha256: sha256_hex(&sheet_png),
+                width: sheet.1.width(),
+                height: sheet.1.height(),
+                tiles: sheet.1.tiles(),
+            },
         });
     }
     let manifest = Manifest {

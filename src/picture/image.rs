@@ -45,7 +45,7 @@ pub struct Rgba {
 /// Where the tiles of a run's picture go: one image on its own (no caption), or a grid of `columns` to a row, each
 /// tile with a caption strip below it and [`GridLayout::GAP`] pixels of white between neighbours. The one owner of
 /// this geometry: the picture, the canvas size, the tile rectangles and hit-testing all come from here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct GridLayout {
     pub count: usize,
     /// Side of a tile's image, pixels.
@@ -54,7 +54,7 @@ pub struct GridLayout {
 }
 
 /// A tile's image and caption, in picture pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TileRect {
     pub x: usize,
     pub y: usize,

@@ -124,8 +124,16 @@ fn the_manifest_finds_and_checks_every_picture() {
     let sheet = std::fs::read(out.join("pack").join(&layer.sheet.file)).unwrap();
     assert_eq!(sha256_hex(&sheet), layer.sheet.sha256);
     let sheet = Rgba::from_png(&sheet).unwrap();
-    assert_eq!((sheet.width, sheet.height), (layer.sheet.layout.width(), layer.sheet.layout.height()));
-    assert_eq!((layer.sheet.layout.count, layer.sheet.layout.tile), (64, 64));
+    assert_eq!((sheet.width, sheet.height), (layer.sheet.width, layer.sheet.height));
+    // 64 tiles, 8 to a row; tile 9's picture is the sheet's own pixels of conv1:9.
+    assert_eq!(layer.sheet.tiles.len(), 64);
+    let tile = layer.sheet.tiles[9];
+    assert_eq!((tile.width, tile.x, tile.x + tile.width <= sheet.width), (64, tile.width + 4, true));
+    let nine = Rgba::from_png(&packed[layer.pictures[9].offset..][..layer.pictures[9].length]).unwrap();
+    for y in 0..64 {
+        let row = &sheet.pixels[4 * ((tile.y + y) * sheet.width + tile.x)..][..4 * 64];
+        assert_eq!(row, &nine.pixels[4 * 64 * y..4 * 64 * (y + 1)], "row {y} of conv1:9's tile");
+    }
 }
 
 /// The merge names what is missing; a folder holds one atlas; arguments that make no atlas are refused.

@@ -64,7 +64,10 @@ function changed({ restart = true, push = '' } = {}) {
   status.clearNotes('copy');
   showSettings(page);
   writeLink(page, { push });
-  if (restart) scheduleRun(page);
+  if (restart) {
+    atlas.follow(page); // the atlas's picture at once, the run after the drag
+    scheduleRun(page);
+  }
 }
 
 /** What the visitor set with a control. @param {string} name @param {string | number | boolean} value */

@@ -8,6 +8,7 @@
 
 import { $ } from './dom.js';
 import { sha256 } from './sha256.js';
+import { startsFromPicture, toRequest } from './settings.js';
 import { note, clearNotes } from './status.js';
 
 /** @typedef {import('./state.js').PageState} PageState */
@@ -98,15 +99,24 @@ async function checked(url, offset, length, digest, what) {
   throw new Error(`the atlas's ${what} is damaged (its SHA-256 is not the manifest's)`);
 }
 
-/** What the atlas shows now: the run it is about, the picture's object URL (and the picture's bytes, to start
- *  from), the layer on view. */
+/** What the atlas shows now: the run (request and start) it was asked about, the filter whose picture is on view
+ *  (its object URL, and its bytes to start from), the layer whose sheet is on view. */
 let shown = {
-  runId: 0,
+  wanted: '',
+  layer: '',
+  filter: -1,
   url: '',
   png: /** @type {Uint8Array<ArrayBuffer> | null} */ (null),
   sheetUrl: '',
   sheetLayer: '',
 };
+
+/** The run the page's settings make, as runs.js starts it: its request, and whether it starts from a picture.
+ *  @param {PageState} page */
+function runOf(page) {
+  const request = toRequest(page.catalog, page.settings);
+  return { request, fromImage: page.startImage !== null && startsFromPicture(page.catalog, request.mode) };
+}
 
 /** Takes the atlas picture off the live one. */
 export function hidePicture() {
@@ -115,20 +125,23 @@ export function hidePicture() {
 }
 
 /**
- * Shows what the atlas has for the page's run: its picture over the live one (and the layer view's button), or
- * nothing. Called when a run starts; a reply for a run the visitor has since replaced is dropped.
+ * Shows what the atlas has for the run the page's settings make: its picture over the live one (and the layer
+ * view's button), or nothing. Called as a setting changes, before the run starts (a slider's drag waits for the
+ * run, not for the atlas), and as a run starts; a reply for settings the visitor has since left is dropped.
  * @param {PageState} page
  */
 export async function follow(page) {
-  const run = page.run;
+  const { request, fromImage } = runOf(page);
+  const wanted = JSON.stringify([request, fromImage]);
+  if (wanted === shown.wanted) return; // on view, or on its way
+  shown.wanted = wanted;
   hidePicture();
   $('atlas-bar').hidden = true;
-  if (!run) return;
-  const request = run.request;
   const manifest = await manifestOf(networkOf(request));
   const filters = request.filters ?? [];
-  const layer = manifest && !run.fromImage && filters.length === 1 ? layerFor(manifest, request) : null;
-  if (!manifest || !layer || page.run !== run) return closeLayerView();
+  const layer = manifest && !fromImage && filters.length === 1 ? layerFor(manifest, request) : null;
+  if (shown.wanted !== wanted) return;
+  if (!manifest || !layer) return closeLayerView();
   $('atlas-bar').hidden = false;
   if (shown.sheetLayer && shown.sheetLayer !== layer.name) await openLayerView(page);
   const filter = filters[0];
@@ -141,12 +154,13 @@ export async function follow(page) {
       entry.sha256,
       `picture of ${layer.name}:${filter}`,
     );
-    if (page.run !== run) return;
+    if (shown.wanted !== wanted) return;
     clearNotes('atlas');
     URL.revokeObjectURL(shown.url);
-    shown = { ...shown, runId: run.id, url: URL.createObjectURL(new Blob([png], { type: 'image/png' })), png };
+    const url = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+    shown = { ...shown, layer: layer.name, filter, url, png };
     const img = /** @type {HTMLImageElement} */ ($('atlas-picture'));
-    img.src = shown.url;
+    img.src = url;
     img.alt = `the atlas's picture of ${layer.name} filter ${filter}, precomputed`;
     img.hidden = false;
     $('atlas-label').hidden = false;
@@ -155,9 +169,11 @@ export async function follow(page) {
   }
 }
 
-/** The live run ended: its picture is the one to see. @param {PageState} page */
+/** A run ended: where it is the atlas picture's own run, its picture is the one to see. @param {PageState} page */
 export function onRunEnd(page) {
-  if (page.run?.id === shown.runId) hidePicture();
+  const request = page.run?.request;
+  if (request?.layer === shown.layer && request.filters?.length === 1 && request.filters[0] === shown.filter)
+    hidePicture();
 }
 
 /** The atlas picture on view, to start a run from (Refine): its PNG bytes, or none. */
@@ -165,9 +181,9 @@ export const pictureOnView = () => ($('atlas-picture').hidden ? null : shown.png
 
 /** The layer view: the run's layer's contact sheet under the picture. @param {PageState} page */
 export async function openLayerView(page) {
-  const request = page.run?.request;
-  const manifest = request ? await manifestOf(networkOf(request)) : null;
-  const layer = manifest && request ? layerFor(manifest, request) : null;
+  const { request } = runOf(page);
+  const manifest = await manifestOf(networkOf(request));
+  const layer = manifest ? layerFor(manifest, request) : null;
   if (!manifest || !layer) return closeLayerView();
   if (shown.sheetLayer !== layer.name) {
     const { sheet } = layer;
@@ -207,8 +223,7 @@ export function closeLayerView() {
 /** The filter whose tile is under a click on the sheet (in the image's displayed pixels), or none.
  *  @param {PageState} page @param {MouseEvent} e */
 export async function filterAt(page, e) {
-  const request = page.run?.request;
-  const manifest = request ? await manifestOf(networkOf(request)) : null;
+  const manifest = await manifestOf(networkOf(runOf(page).request));
   const layer = manifest?.layers.find((l) => l.name === shown.sheetLayer);
   if (!layer) return null;
   const img = /** @type {HTMLImageElement} */ (e.currentTarget);

@@ -125,7 +125,7 @@ impl Plan {
             network: network.name().to_string(),
             title: network.title().to_string(),
             source,
-            settings: serde_json::to_value(&settings).expect("a request serialises"),
+            settings: settings_json(&settings),
             layers: chosen.iter().map(|l| PlanLayer { name: l.name.clone(), channels: l.channels }).collect(),
             batch,
             size,
@@ -170,6 +170,13 @@ impl Plan {
         // serde_json's maps are ordered by key, so the text (and the hash) is the same on every machine.
         sha256_hex(serde_json::to_string(&identity).expect("JSON serialises").as_bytes())
     }
+}
+
+/// The request as JSON, each number as the request's own type writes it: through text, as `to_value` would widen
+/// an f32 to f64 first (lucid's 0.05 became 0.05000000074505806, which no page's request equals).
+fn settings_json(settings: &RunRequest) -> serde_json::Value {
+    let text = serde_json::to_string(settings).expect("a request serialises");
+    serde_json::from_str(&text).expect("serde_json reads what it writes")
 }
 
 /// SHA-256 in lower-case hex, as the weights' manifest writes it.
@@ -224,6 +231,18 @@ mod tests {
         let smaller = Plan::new(&settings(0), source("0"), &["conv1".into()], 4).unwrap();
         let same_filter = smaller.batches().into_iter().find(|b| b.filters.contains(&9)).unwrap();
         assert_ne!(key, smaller.key(&same_filter, 9), "another batch may make another picture");
+    }
+
+    /// The settings say each field as a page's request does: lucid's learning rate is 0.05, not the f32 widened.
+    #[test]
+    fn settings_are_said_as_a_request_says_them() {
+        let lucid = RunRequest { mode: Mode::Lucid, ..settings(0) };
+        let plan = Plan::new(&lucid, source("0"), &[], 8).unwrap();
+        let expected = serde_json::json!({
+            "accentuate": 0, "diversity": 0, "jitter": 8, "lr": 0.05, "minimise": false, "mode": "lucid",
+            "model": "alexnet", "objective": "channel", "preRelu": false, "seed": 0, "size": 128, "steps": 512,
+        });
+        assert_eq!(plan.settings, expected);
     }
 
     #[test]

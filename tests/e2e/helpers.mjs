@@ -4,7 +4,9 @@
 // decoder for the PNGs the page exports.
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
@@ -16,6 +18,27 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '../..');
 export const DIST = path.join(ROOT, 'dist');
 export const ARTIFACTS = path.join(here, 'artifacts');
+/** The release CLI, in cargo's build folder as the Makefile sets it. */
+export const CLI = path.join(
+  process.env.CARGO_TARGET_DIR || path.join(homedir(), '.cache/filterlens/target'),
+  'release/filterlens',
+);
+
+/** A copy of dist/ in `folder`/site with an atlas of VGG16 made by the CLI with `args` (on the page's f16 weights),
+ *  served as `make dist ATLAS=…` serves one: the site's folder, and the atlas's in it.
+ *  @param {string} folder @param {string[]} args */
+export function atlasSite(folder, args) {
+  const root = path.join(folder, 'site');
+  cpSync(DIST, root, { recursive: true, dereference: true });
+  const work = path.join(folder, 'atlas-work');
+  const packed = path.join(root, 'atlas/vgg16');
+  const quiet = { stdio: /** @type {'pipe'} */ ('pipe') };
+  const weights = path.join(DIST, 'weights/vgg16-f16.safetensors');
+  execFileSync(CLI, ['atlas', '--weights', weights, ...args, '--out', work], quiet);
+  execFileSync(CLI, ['atlas', 'merge', '--out', work, '--into', packed], quiet);
+  writeFileSync(path.join(root, 'atlas/index.json'), JSON.stringify({ networks: ['vgg16'] }));
+  return { root, packed };
+}
 
 const BASE_ARGS = [
   '--headless=new',

@@ -11,16 +11,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ROOT, browserFor, decodePng, open, servedSite, waitForDone } from './helpers.mjs';
+import { CLI, ROOT, browserFor, decodePng, open, servedSite, waitForDone } from './helpers.mjs';
 
 const site = servedSite();
-const CLI = path.join(
-  process.env.CARGO_TARGET_DIR || path.join(homedir(), '.cache/filterlens/target'),
-  'release/filterlens',
-);
 const scratch = mkdtempSync(path.join(tmpdir(), 'filterlens-parity-'));
 
 /** The largest and the mean difference of two pictures' RGB values, grey levels.

@@ -220,15 +220,17 @@ export function closeLayerView() {
   shown.sheetLayer = '';
 }
 
-/** The filter whose tile is under a click on the sheet (in the image's displayed pixels), or none.
+/** The filter whose tile is under a click on the sheet (in the image's displayed pixels), or none. The click is
+ *  read before anything is awaited: an event's target is gone once its dispatch ends.
  *  @param {PageState} page @param {MouseEvent} e */
 export async function filterAt(page, e) {
+  const img = /** @type {HTMLImageElement} */ (e.currentTarget);
+  const [offsetX, offsetY, shownWidth] = [e.offsetX, e.offsetY, img.clientWidth];
   const manifest = await manifestOf(networkOf(runOf(page).request));
   const layer = manifest?.layers.find((l) => l.name === shown.sheetLayer);
   if (!layer) return null;
-  const img = /** @type {HTMLImageElement} */ (e.currentTarget);
-  const scale = layer.sheet.width / img.clientWidth;
-  const [x, y] = [e.offsetX * scale, e.offsetY * scale];
+  const scale = layer.sheet.width / shownWidth;
+  const [x, y] = [offsetX * scale, offsetY * scale];
   const index = layer.sheet.tiles.findIndex((t) => x >= t.x && x < t.x + t.width && y >= t.y && y < t.y + t.height);
   return index < 0 ? null : { layer: layer.name, filter: index };
 }

@@ -122,6 +122,7 @@ test(
   async (t) => {
     const page = await open(browser, `${site.url}site/#${LINK}&filter=0`);
     t.after(() => page.context().close());
+    await waitForAtlasPicture(page, 0); // its label above the sheet is in place: the sheet will not move
     await page.locator('#atlas-open-layer').click();
     const sheet = page.locator('#atlas-sheet');
     await page.waitForFunction(() => {

@@ -94,8 +94,8 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-/// Runs `shard`'s batches of `plan` on `model` whose pictures are not all in `parts`, writing each picture as its
-/// batch finishes. A failed batch is reported and the rest go on.
+/// Runs `shard`'s batches of `plan` on `model` whose pictures are not all in `parts`, writing the missing pictures
+/// as their batch finishes. A failed batch is reported and the rest go on.
 pub fn run(
     plan: &Plan,
     settings: &RunRequest,
@@ -108,18 +108,22 @@ pub fn run(
     let began = Instant::now();
     let mut summary = Summary::default();
     for batch in plan.batches().iter().filter(|b| shard.takes(b)) {
-        let keys: Vec<String> = batch.filters.iter().map(|&f| plan.key(batch, f)).collect();
-        if keys.iter().all(|key| parts.has(key)) {
-            summary.found += keys.len();
+        // A batch killed while it wrote its pictures has some: it runs again (its pictures are made together) and
+        // writes the others.
+        let missing: Vec<(usize, String)> = (batch.filters.iter().map(|&f| plan.key(batch, f)).enumerate())
+            .filter(|(_, key)| !parts.has(key))
+            .collect();
+        summary.found += batch.filters.len() - missing.len();
+        if missing.is_empty() {
             on(Event::Skipped(batch));
             continue;
         }
         match make(plan, settings, batch, model, start, &mut on) {
             Ok(pictures) => {
-                let written = keys.iter().zip(&pictures).try_for_each(|(key, picture)| parts.write(key, picture));
+                let written = missing.iter().try_for_each(|(i, key)| parts.write(key, &pictures[*i]));
                 match written {
                     Ok(()) => {
-                        summary.made += keys.len();
+                        summary.made += missing.len();
                         on(Event::Done(batch));
                     }
                     Err(e) => {

@@ -360,8 +360,8 @@ $('atlas-open-layer').addEventListener('click', () =>
   $('atlas-layer').hidden ? atlas.openLayerView(page) : atlas.closeLayerView(),
 );
 $('atlas-close-layer').addEventListener('click', atlas.closeLayerView);
-$('atlas-sheet').addEventListener('click', async (e) => {
-  const hit = await atlas.filterAt(page, e);
+$('atlas-sheet').addEventListener('click', (e) => {
+  const hit = atlas.filterAt(e);
   if (!hit) return;
   Object.assign(page.settings, { layer: hit.layer, filter: hit.filter, grid: 1 });
   changed({ push: 'tile' });

@@ -78,22 +78,18 @@ export function layerFor(manifest, request) {
   return manifest.layers.find((l) => l.name === request.layer) ?? null;
 }
 
-/** Bytes `[offset, offset + length)` of `url`, by range request (a server that ignores ranges sends the whole file).
- *  @param {URL} url @param {number} offset @param {number} length @param {RequestCache} cache
+/** A part of the atlas, `range` of its file (by range request: a server that ignores ranges sends the whole file,
+ *  which is cut) or the whole file, checked against its SHA-256: fetched again past the browser's cache once if it
+ *  does not match (a stale or damaged copy), refused if it still does not.
+ *  @param {URL} url @param {{ offset: number, length: number } | null} range @param {string} digest @param {string} what
  *  @returns {Promise<Uint8Array<ArrayBuffer>>} */
-async function range(url, offset, length, cache) {
-  const response = await fetch(url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` }, cache });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  return response.status === 206 ? bytes : bytes.subarray(offset, offset + length);
-}
-
-/** A part of the atlas checked against its SHA-256: fetched again past the browser's cache once if it does not
- *  match (a stale or damaged copy), refused if it still does not.
- *  @param {URL} url @param {number} offset @param {number} length @param {string} digest @param {string} what */
-async function checked(url, offset, length, digest, what) {
+async function checked(url, range, digest, what) {
+  const headers = range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : undefined;
   for (const cache of /** @type {RequestCache[]} */ (['default', 'reload'])) {
-    const bytes = await range(url, offset, length, cache);
+    const response = await fetch(url, { headers, cache });
+    if (!response.ok) throw new Error(`the atlas's ${what} is missing (HTTP ${response.status})`);
+    const whole = new Uint8Array(await response.arrayBuffer());
+    const bytes = range && response.status !== 206 ? whole.subarray(range.offset, range.offset + range.length) : whole;
     if ((await sha256(bytes)) === digest) return bytes;
   }
   throw new Error(`the atlas's ${what} is damaged (its SHA-256 is not the manifest's)`);
@@ -108,7 +104,7 @@ let shown = {
   url: '',
   png: /** @type {Uint8Array<ArrayBuffer> | null} */ (null),
   sheetUrl: '',
-  sheetLayer: '',
+  sheet: /** @type {AtlasLayer | null} */ (null),
 };
 
 /** The run the page's settings make, as runs.js starts it: its request, and whether it starts from a picture.
@@ -143,17 +139,12 @@ export async function follow(page) {
   if (shown.wanted !== wanted) return;
   if (!manifest || !layer) return closeLayerView();
   $('atlas-bar').hidden = false;
-  if (shown.sheetLayer && shown.sheetLayer !== layer.name) await openLayerView(page);
+  if (shown.sheet && shown.sheet.name !== layer.name) await openLayerView(page);
   const filter = filters[0];
   const entry = layer.pictures[filter];
   try {
-    const png = await checked(
-      atlasUrl(`${encodeURIComponent(manifest.network)}/${layer.file}`),
-      entry.offset,
-      entry.length,
-      entry.sha256,
-      `picture of ${layer.name}:${filter}`,
-    );
+    const file = atlasUrl(`${encodeURIComponent(manifest.network)}/${layer.file}`);
+    const png = await checked(file, entry, entry.sha256, `picture of ${layer.name}:${filter}`);
     if (shown.wanted !== wanted) return;
     clearNotes('atlas');
     URL.revokeObjectURL(shown.url);
@@ -185,27 +176,22 @@ export async function openLayerView(page) {
   const manifest = await manifestOf(networkOf(request));
   const layer = manifest ? layerFor(manifest, request) : null;
   if (!manifest || !layer) return closeLayerView();
-  if (shown.sheetLayer !== layer.name) {
+  if (shown.sheet?.name !== layer.name) {
     const { sheet } = layer;
     try {
       const url = atlasUrl(`${encodeURIComponent(manifest.network)}/${sheet.file}`);
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`the atlas's sheet of ${layer.name} is missing (HTTP ${response.status})`);
-      let bytes = new Uint8Array(await response.arrayBuffer());
-      if ((await sha256(bytes)) !== sheet.sha256)
-        bytes = await checked(url, 0, bytes.length, sheet.sha256, `sheet of ${layer.name}`);
+      const bytes = await checked(url, null, sheet.sha256, `sheet of ${layer.name}`);
       URL.revokeObjectURL(shown.sheetUrl);
       shown.sheetUrl = URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
     } catch (e) {
       note(`${e instanceof Error ? e.message : e}.`, 'warn', 'atlas');
       return closeLayerView();
     }
-    shown.sheetLayer = layer.name;
+    shown.sheet = layer;
   }
   const img = /** @type {HTMLImageElement} */ ($('atlas-sheet'));
   img.src = shown.sheetUrl;
   img.alt = `the atlas's ${layer.channels} pictures of ${layer.name}, precomputed: click one to open it`;
-  img.dataset.layer = layer.name;
   $('atlas-sheet-caption').textContent =
     `${manifest.title} ${layer.name}: its ${layer.channels} filters, precomputed. Click one to open it.`;
   $('atlas-layer').hidden = false;
@@ -217,20 +203,16 @@ export function closeLayerView() {
   $('atlas-open-layer').setAttribute('aria-expanded', 'false');
   URL.revokeObjectURL(shown.sheetUrl);
   shown.sheetUrl = '';
-  shown.sheetLayer = '';
+  shown.sheet = null;
 }
 
-/** The filter whose tile is under a click on the sheet (in the image's displayed pixels), or none. The click is
- *  read before anything is awaited: an event's target is gone once its dispatch ends.
- *  @param {PageState} page @param {MouseEvent} e */
-export async function filterAt(page, e) {
-  const img = /** @type {HTMLImageElement} */ (e.currentTarget);
-  const [offsetX, offsetY, shownWidth] = [e.offsetX, e.offsetY, img.clientWidth];
-  const manifest = await manifestOf(networkOf(runOf(page).request));
-  const layer = manifest?.layers.find((l) => l.name === shown.sheetLayer);
+/** The filter whose tile is under a click on the sheet on view (in the image's displayed pixels), or none.
+ *  @param {MouseEvent} e */
+export function filterAt(e) {
+  const layer = shown.sheet;
   if (!layer) return null;
-  const scale = layer.sheet.width / shownWidth;
-  const [x, y] = [offsetX * scale, offsetY * scale];
+  const scale = layer.sheet.width / /** @type {HTMLImageElement} */ (e.currentTarget).clientWidth;
+  const [x, y] = [e.offsetX * scale, e.offsetY * scale];
   const index = layer.sheet.tiles.findIndex((t) => x >= t.x && x < t.x + t.width && y >= t.y && y < t.y + t.height);
   return index < 0 ? null : { layer: layer.name, filter: index };
 }

@@ -73,15 +73,18 @@ pub struct Packed {
 /// every filter's picture is there and readable.
 pub fn merge(folder: &Path, out: &Path) -> Result<Packed, AtlasError> {
     let (plan, parts) = Parts::open(folder)?;
-    let mut pictures: Vec<Vec<Option<Vec<u8>>>> = plan.layers.iter().map(|l| vec![None; l.channels]).collect();
+    // Every picture's name first, and the missing named before anything is read or written; then a layer at a
+    // time, so the merge holds one layer's pictures, not the atlas's.
+    let mut keys: Vec<Vec<String>> = plan.layers.iter().map(|l| vec![String::new(); l.channels]).collect();
     let mut missing = Vec::new();
     for batch in plan.batches() {
         let layer = plan.layers.iter().position(|l| l.name == batch.layer).expect("a batch is of a planned layer");
         for &filter in &batch.filters {
-            match parts.read(&plan.key(&batch, filter))? {
-                Some(png) => pictures[layer][filter] = Some(png),
-                None => missing.push(format!("{}:{filter}", batch.layer)),
+            let key = plan.key(&batch, filter);
+            if !parts.has(&key) {
+                missing.push(format!("{}:{filter}", batch.layer));
             }
+            keys[layer][filter] = key;
         }
     }
     if !missing.is_empty() {
@@ -96,8 +99,17 @@ pub fn merge(folder: &Path, out: &Path) -> Result<Packed, AtlasError> {
         .map_err(|e| AtlasError::File { path: out.display().to_string(), reason: e.to_string() })?;
     let mut written = 0;
     let mut layers = Vec::new();
-    for (index, (layer, pngs)) in plan.layers.iter().zip(pictures).enumerate() {
-        let pngs: Vec<Vec<u8>> = pngs.into_iter().map(|p| p.expect("every picture is present")).collect();
+    for (index, (layer, keys)) in plan.layers.iter().zip(keys).enumerate() {
+        let pngs = keys
+            .iter()
+            .enumerate()
+            .map(|(filter, key)| {
+                parts.read(key)?.ok_or_else(|| AtlasError::File {
+                    path: folder.join("parts").display().to_string(),
+                    reason: format!("{}:{filter}'s picture went while the merge ran", layer.name),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let file = format!("layer-{index:03}.bin");
         let mut packed = Vec::with_capacity(pngs.iter().map(Vec::len).sum());
         let mut entries = Vec::new();

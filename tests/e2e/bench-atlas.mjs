@@ -33,7 +33,7 @@ const atlasSeconds = (performance.now() - made) / 1e3;
 const manifest = JSON.parse(readFileSync(path.join(packed, 'manifest.json'), 'utf8'));
 const pictureBytes = manifest.layers[0].pictures.map((/** @type {{ length: number }} */ p) => p.length);
 
-/** Milliseconds until the atlas shows `filter`, from `since` (performance.now() on the page).
+/** Waits until the atlas shows `filter`; resolves to the page's performance.now() then.
  *  @param {import('playwright-core').Page} page @param {number} filter */
 const atlasShown = (page, filter) =>
   page.waitForFunction(

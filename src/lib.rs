@@ -10,7 +10,9 @@
 //! - [`optvis`]: the visualization core, in the vocabulary of Lucid's `optvis`: objectives and their expressions,
 //!   parameterisations (pixels, Lucid's FFT spectrum, MACO's phase under ImageNet's spectrum), transforms, and the
 //!   ascent (classic's max-normalised step, Adam or NAdam; per-step reports, the transparency map, checkpoints);
-//! - [`picture`]: RGBA8, captioned grids, PNG, and the ascent as an animated PNG;
+//! - [`picture`]: RGBA8, captioned grids, PNG, activation maps as heat, and the ascent as an animated PNG;
+//! - [`examples`]: natural examples: a picture set's index (each filter's most and least activating pictures and
+//!   where they fire), the check of a visualization against it, the CLI's sheet;
 //! - [`backends`]: wgpu, Flex and ndarray, WebGPU's one initialisation and the fallback to Flex;
 //! - [`api`]: what a front end talks to: one run request (presets, overrides, validation, the plan) and the
 //!   catalog of what can be asked for;
@@ -23,6 +25,7 @@ pub mod api;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod atlas;
 pub mod backends;
+pub mod examples;
 mod names;
 pub mod net;
 pub mod optvis;
@@ -82,6 +85,12 @@ pub enum Error {
     NoWeights { network: &'static str },
     #[error("no filters were asked for")]
     NoFilters,
+    #[error("no layers were asked for")]
+    NoLayers,
+    #[error("the pictures have not been run through {layer}: run them through it first")]
+    NotIndexed { layer: &'static str },
+    #[error("no pictures have been run through the network yet")]
+    NoPictures,
     #[error("a request gives either a layer and filters (with an objective kind) or objective expressions, not both")]
     TwoObjectives,
     #[error("the {backend} backend is unavailable: {reason}")]

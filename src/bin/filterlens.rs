@@ -8,11 +8,14 @@ use filterlens::api::catalog::catalog;
 use filterlens::atlas::parts::Parts;
 use filterlens::atlas::shard::{self, Event, Shard};
 use filterlens::atlas::{Plan, Source, pack, sha256_hex};
+use filterlens::examples::index::{BOTTOM, TOP};
+use filterlens::examples::sheet::{sheet, value};
+use filterlens::examples::{ExampleIndex, check};
 use filterlens::net::onnx::{self, Preprocess};
 use filterlens::optvis::expression::interpolation;
 use filterlens::picture::animation::{Animation, BUDGET_BYTES, FRAMES};
-use filterlens::picture::image::{GridLayout, Rgba, picture, transparent};
-use filterlens::{Ascent, BackendChoice, Backends, Mode, Model, Network, RunRequest, Spectrum, Start, Target};
+use filterlens::picture::image::{GridLayout, Rgba, picture, rgba, transparent};
+use filterlens::{Ascent, BackendChoice, Backends, Levels, Mode, Model, Network, RunRequest, Spectrum, Start, Target};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The burn release the benchmarks ran on (Cargo.toml pins it exactly), for their records.
@@ -80,6 +83,9 @@ enum Command {
         #[command(flatten)]
         atlas: AtlasArgs,
     },
+    /// Natural examples: the pictures of a folder (PNG, JPEG) that make filters of a layer fire most and least, each
+    /// with its activation map over it, as a PNG sheet (a row per filter, captioned layer:filter value) and a table.
+    Examples(ExamplesArgs),
     /// Time the ascent step per backend, layer and image size; writes JSON and a Markdown table.
     Bench(BenchArgs),
     /// What can be asked for, as JSON: the networks, their layers and channels, modes and their presets, the
@@ -221,6 +227,53 @@ enum AtlasMerge {
         #[arg(long)]
         into: Option<PathBuf>,
     },
+}
+
+/// A picture set and the filters whose examples it shows.
+#[derive(Args)]
+struct ExamplesArgs {
+    /// The folder of pictures (PNG or JPEG; each seen as its centre square, resized to --size).
+    #[arg(long)]
+    images: PathBuf,
+    /// The network: vgg16, alexnet or efficientnet-lite0.
+    #[arg(long, default_value = "vgg16")]
+    model: Network,
+    /// Your own network instead, from an ONNX file.
+    #[arg(long, conflicts_with_all = ["model", "weights"])]
+    model_file: Option<PathBuf>,
+    #[command(flatten)]
+    file: ModelFile,
+    /// The network's weights (default weights/<model>.safetensors).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// The layer (default: the network's default layer).
+    #[arg(long)]
+    layer: Option<String>,
+    /// Filters: a list of numbers and ranges, e.g. "0-5" or "0,3,10-12"; a row of the sheet each.
+    #[arg(long, default_value = "0-5", value_parser = parse_filters)]
+    filters: FilterList,
+    /// The side the pictures are seen at (ImageNet's 224 by default).
+    #[arg(long, default_value_t = 224)]
+    size: usize,
+    /// Pictures per forward pass.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    batch: u16,
+    /// The side of a picture on the sheet, pixels.
+    #[arg(long, default_value_t = 96, value_parser = clap::value_parser!(u16).range(32..=512))]
+    tile: u16,
+    /// The pictures without their activation maps.
+    #[arg(long)]
+    plain: bool,
+    /// Also check this visualization (a PNG of one filter, e.g. `render`'s) against the pictures: how hard it
+    /// drives the filter compared with the best picture, how alike its pattern across the layer is to the top
+    /// pictures'. Needs one filter.
+    #[arg(long)]
+    check: Option<PathBuf>,
+    /// auto, wgpu, flex or ndarray.
+    #[arg(long, default_value = "flex")]
+    backend: BackendChoice,
+    #[arg(long, default_value = "examples.png")]
+    out: PathBuf,
 }
 
 /// The run as an animation, beside its picture.
@@ -419,6 +472,7 @@ fn main() -> ExitCode {
             merge(&out, &into.unwrap_or_else(|| out.join("pack")))
         }
         Command::Atlas { merge: None, mut run, atlas: args } => atlas(&mut run, &args),
+        Command::Examples(args) => examples(&args),
         Command::Bench(args) => bench(&args),
         Command::Catalog => {
             print!("{}", catalog().to_json());
@@ -548,6 +602,168 @@ fn visualize(
         write(path, animation.to_apng().expect("the last step is always a frame"))?;
         let frames = animation.frames().len();
         println!("wrote {} ({frames} frames, one every {} steps)", path.display(), animation.every());
+    }
+    Ok(())
+}
+
+/// The folder's pictures, PNG or JPEG, in name order; other files are left alone.
+fn picture_files(folder: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries =
+        std::fs::read_dir(folder).map_err(|e| format!("cannot read the folder '{}': {e}", folder.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+            path.is_file() && matches!(extension.as_deref(), Some("png" | "jpg" | "jpeg"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// A PNG or JPEG file decoded, shrunk by whole blocks while its short side stays at least `side` (so that the
+/// resampling to `side` does not alias).
+fn read_picture(path: &Path, side: usize) -> Result<Rgba, String> {
+    let picture = decode_picture(path)?;
+    Ok(picture.reduced(picture.width.min(picture.height) / side))
+}
+
+/// A PNG or JPEG file decoded.
+fn decode_picture(path: &Path) -> Result<Rgba, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let picture = if bytes.starts_with(b"\x89PNG") {
+        Rgba::from_png(&bytes)?
+    } else {
+        let options = zune_core::options::DecoderOptions::default()
+            .jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::RGBA);
+        let mut decoder =
+            zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(&bytes), options);
+        let pixels = decoder.decode().map_err(|e| format!("not a readable PNG or JPEG: {e}"))?;
+        let (width, height) = decoder.dimensions().ok_or("a JPEG without dimensions")?;
+        Rgba { width, height, pixels }
+    };
+    if picture.width == 0 || picture.height == 0 {
+        return Err("the picture is empty".to_string());
+    }
+    Ok(picture)
+}
+
+/// `filterlens examples`: the folder through the network (a progress bar), then the sheet, the table and the check.
+fn examples(args: &ExamplesArgs) -> Result<(), String> {
+    let FilterList(filters) = &args.filters;
+    if args.check.is_some() && filters.len() != 1 {
+        return Err("--check checks one filter's visualization: give one filter".to_string());
+    }
+    let (network, weights) =
+        open(args.model, args.model_file.as_deref(), args.weights.as_deref(), args.file.preprocess)?;
+    let layer_name = args.layer.as_deref().unwrap_or(network.default_layer());
+    let layer = network.layer_index(layer_name).map_err(|e| e.to_string())?;
+    let channels = network.layers()[layer].channels;
+    if let Some(&filter) = filters.iter().find(|&&f| f >= channels) {
+        return Err(filterlens::Error::FilterOutOfRange {
+            layer: network.layers()[layer].name.as_str(),
+            filter,
+            channels,
+        }
+        .to_string());
+    }
+    let files = picture_files(&args.images)?;
+    if files.is_empty() {
+        return Err(format!("'{}' has no PNG or JPEG pictures", args.images.display()));
+    }
+    let mut index = ExampleIndex::new(network, &[layer], args.size).map_err(|e| e.to_string())?;
+    let (model, backend) = load_model(network, weights, args.backend)?;
+
+    let progress = ProgressBar::new(files.len() as u64).with_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} pictures ({elapsed}, ~{eta} left)")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    progress.set_prefix(format!("{} {layer_name} on {backend}", network.title()));
+    let started = std::time::Instant::now();
+    // Which file each indexed picture is.
+    let mut indexed = Vec::with_capacity(files.len());
+    let mut skipped = 0;
+    for chunk in files.chunks(args.batch as usize) {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for path in chunk {
+            match read_picture(path, args.size) {
+                Ok(picture) => {
+                    batch.push((path.display().to_string(), picture));
+                    indexed.push(path.clone());
+                }
+                Err(e) => {
+                    // Said whether or not the bar is drawn (its println is silent without a terminal).
+                    progress.suspend(|| eprintln!("skipped {}: {e}", path.display()));
+                    skipped += 1;
+                }
+            }
+        }
+        pollster::block_on(index.add(&model, &batch)).map_err(|e| e.to_string())?;
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let seen = index.names().len();
+    if seen == 0 {
+        return Err(format!("none of the {} pictures in '{}' could be read", files.len(), args.images.display()));
+    }
+    println!(
+        "{seen} pictures through {} to {layer_name} at {} px on {backend} in {seconds:.1} s ({:.1} pictures/s){}",
+        network.title(),
+        args.size,
+        seen as f64 / seconds,
+        if skipped > 0 { format!("; {skipped} skipped") } else { String::new() }
+    );
+
+    let tile = args.tile as usize;
+    // The pictures the sheet shows, read again at its tiles' size.
+    let mut shown = std::collections::BTreeMap::new();
+    for &filter in filters {
+        let examples = index.examples(layer, filter).expect("the layer is indexed");
+        for example in examples.top.iter().chain(&examples.bottom) {
+            if let std::collections::btree_map::Entry::Vacant(entry) = shown.entry(example.picture) {
+                let path = &indexed[example.picture];
+                let picture = read_picture(path, tile).map_err(|e| format!("{}: {e}", path.display()))?;
+                entry.insert(rgba(&picture.to_planar_square(tile), tile, tile, Levels::Clamp));
+            }
+        }
+    }
+    let (sheet, _) = sheet(&index, layer, filters, tile, !args.plain, |i| Rgba {
+        width: tile,
+        height: tile,
+        pixels: shown[&i].clone(),
+    })
+    .map_err(|e| e.to_string())?;
+    std::fs::write(&args.out, sheet.to_png()).map_err(|e| format!("cannot write '{}': {e}", args.out.display()))?;
+    println!(
+        "wrote {} ({}x{}, a row per filter: the top {TOP}, then the least {BOTTOM})",
+        args.out.display(),
+        sheet.width,
+        sheet.height
+    );
+    let name = |i: usize| indexed[i].file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    for &filter in filters {
+        let examples = index.examples(layer, filter).expect("the layer is indexed");
+        let list = |list: &[filterlens::examples::Example]| {
+            list.iter()
+                .map(|e| {
+                    let (x, y) = e.map.peak();
+                    format!("{} {} (peak at {:.0}%, {:.0}%)", name(e.picture), value(e.value), 100.0 * x, 100.0 * y)
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        println!("{layer_name}:{filter} top: {}", list(&examples.top));
+        println!("{layer_name}:{filter} least: {}", list(&examples.bottom));
+    }
+    if let Some(path) = &args.check {
+        let visualization = decode_picture(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let side = visualization.width.min(visualization.height).max(network.smallest_input());
+        let planar = visualization.to_planar_square(side);
+        let found =
+            pollster::block_on(check(&index, &model, layer, filters[0], planar, side)).map_err(|e| e.to_string())?;
+        println!("{}: {}", path.display(), found.sentence(layer_name));
     }
     Ok(())
 }

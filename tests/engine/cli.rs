@@ -77,7 +77,7 @@ fn grid_writes_six_captioned_tiles() {
 /// The text in a caption strip, read back glyph by glyph against the font (scale 1: 64 px tiles): from the ink's
 /// top, each 4×7 cell must be exactly one glyph, until a blank cell. The text starts at the ink's left edge, or up to
 /// three columns before it (a glyph such as `.` has no ink in its first column). Panics on ink that is no glyph.
-fn read_caption(picture: &Rgba, x: usize, y: usize, width: usize, height: usize) -> String {
+pub fn read_caption(picture: &Rgba, x: usize, y: usize, width: usize, height: usize) -> String {
     use filterlens::picture::image::{GLYPH_HEIGHT, GLYPH_WIDTH, GLYPHS, glyph};
     let ink = |px: usize, py: usize| picture.pixels[4 * (py * picture.width + px)] < 100;
     let inked: Vec<(usize, usize)> =

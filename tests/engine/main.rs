@@ -8,6 +8,7 @@ mod backends;
 mod catalog;
 mod cli;
 mod efficientnet;
+mod examples;
 mod golden;
 mod loader;
 mod lucid;

@@ -33,7 +33,7 @@ WWW_FILES = www/index.html www/style.css www/catalog.json www/protocol.js \
 	www/app.js www/state.js www/link.js www/settings.js www/controls.js www/runs.js www/status.js www/picture.js \
 	www/start-image.js www/own-model.js www/plot.js www/estimate.js www/units.js www/dom.js www/view.js www/worker-client.js \
 	www/worker.js www/worker-program.js www/worker-weights.js www/weights.js www/sha256.js www/isolation.js \
-	www/isolation-sw.js www/atlas.js
+	www/isolation-sw.js www/atlas.js www/examples.js
 # A Brotli copy (quality 11) beside each file named, for hosts that serve precompressed files (nginx brotli_static,
 # Caddy's precompressed, make serve): the programs come out ~40% smaller than gzipped. ~30 s for both.
 BROTLI = node -e "const z = require('zlib'), fs = require('fs'); for (const f of process.argv.slice(1)) \

@@ -2,13 +2,15 @@
 // The page's entry: the one page state (state.js), made from the catalog and the link, and the wiring of the
 // modules beside it, each with one job: the link (link.js), the controls (controls.js), a run's life (runs.js), the
 // worker (worker-client.js), the status and notices (status.js), the picture (picture.js), the start picture
-// (start-image.js), models of one's own (own-model.js), the site's atlas (atlas.js), the plot (plot.js), the time
+// (start-image.js), models of one's own (own-model.js), the site's atlas (atlas.js), natural examples from the
+// visitor's pictures (examples.js), the plot (plot.js), the time
 // estimates (estimate.js) and the view for tests (view.js). This thread
 // only moves messages and draws, so the sliders stay responsive: all computing happens in worker.js.
 
 import * as atlas from './atlas.js';
 import { bindControls, fillControls, showLayers, showSettings, switchMode } from './controls.js';
 import { $, input } from './dom.js';
+import * as examples from './examples.js';
 import { isolate } from './isolation.js';
 import { readLink, writeLink } from './link.js';
 import * as own from './own-model.js';
@@ -66,6 +68,7 @@ function changed({ restart = true, push = '' } = {}) {
   writeLink(page, { push });
   if (restart) {
     atlas.follow(page); // the atlas's picture at once, the run after the drag
+    examples.follow(page); // the visitor's pictures re-ranked at once, without another pass
     scheduleRun(page);
   }
 }
@@ -255,6 +258,10 @@ function onWorkerMessage(m) {
       return crashedWorker(page, workerHooks, m.message);
     case 'model':
       return onModel(m);
+    case 'examples-progress':
+    case 'examples':
+    case 'examples-check':
+      return examples.onMessage(page, m);
   }
 }
 
@@ -265,6 +272,7 @@ const workerHooks = {
   onMessage: onWorkerMessage,
   restarted: () => {
     own.resend(post); // the new worker has none of the models opened so far
+    examples.forget(page); // nor the picture set's pass
     run(page);
   },
   showStartImage: () => showStartImage(page, startHooks),
@@ -378,6 +386,7 @@ bindControls(page, onControl);
 bindPicture(page, post);
 bindPlot(page);
 bindStartImage(page, startHooks);
+examples.bindExamples(page, { startFrom: (file) => useStartImage(page, startHooks, file) });
 startWorker(page, workerHooks, { crashed: false });
 showSettings(page);
 showStartImage(page, startHooks);

@@ -30,6 +30,19 @@ export function stepMacs(catalog, request) {
   return picturesOf(request) * (request.crops ?? 1) * side * side * perPixel;
 }
 
+/** A forward pass alone (natural examples' pass over a picture set) is about a third of a step's work: a step is a
+ *  forward pass and a backward one, which costs about twice as much. */
+export const FORWARD_SHARE = 1 / 3;
+
+/** The multiply-adds of one picture at `size` through `model` up to the deepest of `layers`, as a step of them
+ *  counts them (times FORWARD_SHARE for the forward pass alone).
+ *  @param {Catalog} catalog @param {string} model @param {string[]} layers @param {number} size */
+export function passMacs(catalog, model, layers, size) {
+  const all = modelOf(catalog, model).layers;
+  const deepest = Math.max(...layers.map((name) => all.findIndex((l) => l.name === name)));
+  return size * size * all.slice(0, deepest + 1).reduce((sum, l) => sum + l.macsPerPixel, 0);
+}
+
 /** A run's pace: its milliseconds per step, smoothed, and how many steps went into it.
  *  @typedef {{ msPerStep: number | null, measured: number }} Pace */
 

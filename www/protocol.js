@@ -109,6 +109,23 @@
  * @property {number} weightBytes
  */
 
+/**
+ * One picture of the visitor's set as a filter's example (src/web/mod.rs `ExampleReply`): its place in the set (the
+ * order it went through the network), its mean activation, where it fired most (fractions of its width and height)
+ * and its activation map as heat colours, RGBA8 `side`×`side` (opacity in alpha).
+ * @typedef {{ picture: number, value: number, peak: [number, number], side: number, heat: number[] }} ExampleReply
+ */
+
+/** A filter's examples (`ExamplesReply`): the most activating, most first; the least, least first.
+ *  @typedef {{ filter: number, top: ExampleReply[], bottom: ExampleReply[] }} ExamplesReply */
+
+/**
+ * The check of a run's picture against the visitor's set (src/examples/check.rs `Check`, `CheckReply`): the
+ * picture's mean activation and the best picture's, their ratio (none where no picture fires), the mean cosine of
+ * its pattern across the layer with the top pictures' (none where silent), and the sentence that says both.
+ * @typedef {{ value: number, best: number, ratio: number | null, cosine: number | null, compared: number, sentence: string }} CheckReply
+ */
+
 /** @typedef {{ x: number, y: number, width: number, height: number }} TileRect */
 
 /** Reply to `Visualizer.start`. @typedef {{ width: number, height: number, tiles: TileRect[] }} Started */
@@ -176,6 +193,11 @@ export const POOL_START_MS = 10_000;
  *   | { type: 'crash' }
  *   | { type: 'stats', id: number }
  *   | { type: 'open-model', fileName: string, bytes: ArrayBuffer, preprocess: string }
+ *   | { type: 'examples-begin', id: number, model: NetworkName, layers: string[], size: number }
+ *   | { type: 'examples-picture', id: number, picture: number, file: Blob }
+ *   | { type: 'examples-stop', id: number }
+ *   | { type: 'examples-of', id: number, layer: string, filters: number[] }
+ *   | { type: 'examples-check', id: number }
  * )} ToWorker
  */
 
@@ -183,6 +205,8 @@ export const POOL_START_MS = 10_000;
 
 /**
  * A run's `error` names the request `field` it is about, where it is about one (an expression that does not parse).
+ * The visitor's picture set (`examples-*`): `examples-progress` for each picture put through the network (its page
+ * number; `skipped` with the reason where it could not be), or `error` (no picture) where the set cannot go on.
  * The weights come by layer (weights.js): `progress` counts the bytes of the layers up to `layer` (the header
  * included), `background` when no run waits for them (the deeper layers, fetched after a first picture); `ready`
  * says those `bytes` are in and checked, `complete` once every layer is.
@@ -209,6 +233,9 @@ export const POOL_START_MS = 10_000;
  *   | { type: 'stats', id: number, wasmBytes: number, posted: number, pending: number }
  *   | { type: 'model', fileName: string, opened: OpenedModel }
  *   | { type: 'model', fileName: string, error: string }
+ *   | { type: 'examples-progress', id: number, picture: number | null, skipped?: string, error?: string }
+ *   | { type: 'examples', id: number, layer: string, filters: ExamplesReply[] }
+ *   | { type: 'examples-check', id: number, check: CheckReply | null, error?: string }
  * )} FromWorker
  */
 
@@ -229,4 +256,5 @@ export const POOL_START_MS = 10_000;
  * @property {() => void} loseDevice
  * @property {() => void} crashWorker
  * @property {() => Promise<{ wasmBytes: number, posted: number, pending: number, events: number }>} stats
+ * @property {() => { indexed: string[], skipped: string[], running: boolean, layer: string, shown: ExamplesReply[], check: string | null }} examples
  */

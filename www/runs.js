@@ -6,6 +6,7 @@
 import * as atlas from './atlas.js';
 import { markInvalid, labelOf, showSettings } from './controls.js';
 import { $ } from './dom.js';
+import * as examples from './examples.js';
 import { afterStep, stepMacs } from './estimate.js';
 import { writeLink } from './link.js';
 import { describePicture } from './picture.js';
@@ -135,6 +136,7 @@ export function onRunEnd(page, m) {
   if (!run || m.id !== page.runId) return; // a run the visitor has since replaced
   if (m.type === 'done') {
     atlas.onRunEnd(page);
+    examples.onRunEnd(page);
     status.showStatus(page, null, ' · done');
   } else if (m.type === 'stopped') {
     if (!page.stopping) return;

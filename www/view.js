@@ -5,8 +5,10 @@
 // `{ width, height, step, run, data }`), `loseDevice()` (destroys the WebGPU device, as a driver reset would, to
 // exercise the fallback to Flex), `crashWorker()` (an uncaught trap in the worker, to exercise its restart) and
 // `stats()` (the wasm memory's size, the worker's messages posted and requests pending, the events kept: for the
-// soak test).
+// soak test) and `examples()` (the visitor's picture set: the files in the order they went through the network, the
+// skipped, the examples on view, the check's sentence).
 
+import { view as examples } from './examples.js';
 import { ask, events, post } from './worker-client.js';
 
 /** @param {import('./state.js').PageState} page */
@@ -27,6 +29,7 @@ export function expose(page) {
         return run && { id: run.id, request: run.request, fromImage: run.fromImage, layout: run.layout };
       },
       snapshot: () => ask('snapshot'),
+      examples,
       loseDevice: () => post({ type: 'lose-device' }),
       crashWorker: () => post({ type: 'crash' }),
       async stats() {

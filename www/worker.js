@@ -61,7 +61,7 @@ const current = {
 let driving = false;
 /** Requests that use the visualizer, answered between steps (a step in flight holds it); a model to open waits for
  *  the visualizer too.
- *  @type {Extract<ToWorker, { type: 'export' | 'tile' | 'open-model' }>[]} */
+ *  @type {Extract<ToWorker, { type: 'export' | 'tile' | 'open-model' | 'examples-begin' | 'examples-of' }>[]} */
 const betweenSteps = [];
 
 /** The network a request names (VGG16 when it names none). @param {RunRequest} request @returns {NetworkName} */
@@ -75,26 +75,77 @@ const layerOf = (request) =>
 /** @param {unknown} e */
 const messageOf = (e) => (e instanceof Error ? e.message : String(e));
 
-/** The centre square of the starting picture, resized by the browser (with its best smoothing, so a large photo
- *  does not alias) to `size`×`size` RGBA bytes. @param {number} size */
-function startPixels(size) {
-  if (!startImage) throw new Error('There is no starting picture: choose or drop one, or start from noise.');
-  const side = Math.min(startImage.width, startImage.height);
+/** The centre square of `bitmap`, resized by the browser (with its best smoothing, so a large photo does not alias)
+ *  to `size`×`size` RGBA bytes. @param {ImageBitmap} bitmap @param {number} size */
+function squarePixels(bitmap, size) {
+  const side = Math.min(bitmap.width, bitmap.height);
   const square = new OffscreenCanvas(size, size);
   const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (square.getContext('2d'));
   ctx.imageSmoothingQuality = 'high';
-  ctx.drawImage(
-    startImage,
-    (startImage.width - side) / 2,
-    (startImage.height - side) / 2,
-    side,
-    side,
-    0,
-    0,
-    size,
-    size,
-  );
+  ctx.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, size, size);
   return new Uint8Array(ctx.getImageData(0, 0, size, size).data.buffer);
+}
+
+/** The starting picture at `size`. @param {number} size */
+function startPixels(size) {
+  if (!startImage) throw new Error('There is no starting picture: choose or drop one, or start from noise.');
+  return squarePixels(startImage, size);
+}
+
+/** The visitor's picture set on its way through the network (the `examples-*` messages): the set's id, its network
+ *  and picture side, the pictures still to go (by the page's number for each), and a check of the run's picture
+ *  asked for (the page's id for it). */
+const examples = {
+  id: 0,
+  model: /** @type {NetworkName} */ ('vgg16'),
+  size: 224,
+  /** @type {{ picture: number, file: Blob }[]} */
+  queue: [],
+  /** @type {number | null} */
+  check: null,
+};
+
+/** Whether the picture set has work for the visualizer. */
+const examplesWork = () => examples.queue.length > 0 || examples.check !== null;
+
+/** The set's next piece of work: the check asked for, or the weights its layers need, or its next picture (decoded
+ *  and resized here, then through the network). A picture the browser cannot decode is named and skipped.
+ *  @param {Visualizer} v */
+async function examplesStep(v) {
+  const { id } = examples;
+  if (examples.check !== null) {
+    const asked = examples.check;
+    examples.check = null;
+    try {
+      post({ type: 'examples-check', id: asked, check: await v.examplesCheck() });
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) throw e;
+      post({ type: 'examples-check', id: asked, check: null, error: messageOf(e) });
+    }
+    return;
+  }
+  const deepest = v.examplesDeepest();
+  if (deepest && !feed.given(examples.model, deepest, false)) {
+    try {
+      await feed.bringFor(examples.model, deepest, false);
+      feed.feed(v);
+    } catch (e) {
+      examples.queue = [];
+      post({ type: 'examples-progress', id, picture: null, error: messageOf(e) });
+    }
+    return;
+  }
+  const job = /** @type {{ picture: number, file: Blob }} */ (examples.queue.shift());
+  try {
+    const bitmap = await createImageBitmap(job.file);
+    const pixels = squarePixels(bitmap, examples.size);
+    bitmap.close();
+    await v.examplesAdd(String(job.picture), pixels);
+    if (examples.id === id) post({ type: 'examples-progress', id, picture: job.picture });
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) throw e;
+    if (examples.id === id) post({ type: 'examples-progress', id, picture: job.picture, skipped: messageOf(e) });
+  }
 }
 
 /** Lets the event loop take messages (and the OffscreenCanvas commit its frame) between steps. */
@@ -179,8 +230,10 @@ async function drive() {
         current.transparency = wanted.transparency;
         await v.showTransparency(current.transparency); // repaints the picture on the canvas
       }
-      if (!current.running) break;
-      await step(v);
+      if (!current.running && !examplesWork()) break;
+      // The picture set goes through the network a picture at a time, between the run's steps.
+      if (examplesWork()) await examplesStep(v);
+      if (current.running) await step(v);
       await nextTurn();
     }
   } catch (e) {
@@ -321,6 +374,10 @@ function answerRequests() {
       post({ type: 'tile', filter: visualizer?.filterAt(request.x, request.y) ?? null });
       continue;
     }
+    if (request.type === 'examples-begin' || request.type === 'examples-of') {
+      examplesRequest(request);
+      continue;
+    }
     try {
       if (!visualizer) throw new Error('there is no picture yet: the weights are still loading');
       const bytes = request.what === 'animation' ? visualizer.animation() : visualizer.png();
@@ -328,6 +385,30 @@ function answerRequests() {
     } catch (e) {
       post({ type: 'png', id: request.id, what: request.what, error: messageOf(e) });
     }
+  }
+}
+
+/** Starts a picture set's index, or answers which pictures are a filter's examples; either waits for the
+ *  visualizer. @param {Extract<ToWorker, { type: 'examples-begin' | 'examples-of' }>} request */
+function examplesRequest(request) {
+  if (!visualizer) {
+    betweenSteps.push(request);
+    return;
+  }
+  try {
+    if (request.type === 'examples-begin') {
+      visualizer.examplesBegin(request.model, request.layers, request.size);
+      drive();
+    } else {
+      const filters = /** @type {import('./protocol.js').ExamplesReply[]} */ (
+        visualizer.examplesOf(request.layer, Uint32Array.from(request.filters))
+      );
+      post({ type: 'examples', id: request.id, layer: request.layer, filters });
+    }
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) throw e;
+    if (request.type === 'examples-begin') examples.queue = [];
+    post({ type: 'examples-progress', id: request.id, picture: null, error: messageOf(e) });
   }
 }
 
@@ -417,11 +498,30 @@ scope.onmessage = ({ data: message }) => {
       startImage?.close();
       startImage = message.bitmap;
       break;
+    case 'examples-begin':
+      // The set's pictures follow at once: they queue for it while the visualizer is busy.
+      Object.assign(examples, { id: message.id, model: message.model, size: message.size, queue: [] });
+      betweenSteps.push(message);
+      if (!driving) answerRequests();
+      break;
     case 'export':
     case 'tile':
     case 'open-model':
+    case 'examples-of':
       betweenSteps.push(message);
       if (!driving) answerRequests();
+      break;
+    case 'examples-picture':
+      if (message.id !== examples.id) break;
+      examples.queue.push({ picture: message.picture, file: message.file });
+      drive();
+      break;
+    case 'examples-stop':
+      if (message.id === examples.id) examples.queue = [];
+      break;
+    case 'examples-check':
+      examples.check = message.id;
+      drive();
       break;
     case 'snapshot':
       snapshot(message.id);

@@ -749,7 +749,13 @@ fn examples(args: &ExamplesArgs) -> Result<(), String> {
             list.iter()
                 .map(|e| {
                     let (x, y) = e.map.peak();
-                    format!("{} {} (peak at {:.0}%, {:.0}%)", name(e.picture), value(e.value), 100.0 * x, 100.0 * y)
+                    // A layer without a spatial map (a classifier's) has no place where it peaks.
+                    let peak = if e.map.side > 1 {
+                        format!(" (peak at {:.0}%, {:.0}%)", 100.0 * x, 100.0 * y)
+                    } else {
+                        String::new()
+                    };
+                    format!("{} {}{peak}", name(e.picture), value(e.value))
                 })
                 .collect::<Vec<_>>()
                 .join("; ")

@@ -1,8 +1,9 @@
 //! A check of a visualization against a picture set, in the spirit of Geirhos et al.'s "Don't trust your eyes"
 //! (2023): a visualization can drive its filter far harder than any natural picture while resembling none of what
 //! drives it in practice. Two numbers: how hard the visualization drives the filter compared with the set's best
-//! picture (a ratio), and how alike the visualization's activation pattern across the layer's channels is to the
-//! set's top pictures' patterns (the mean of their cosine similarities). A check, not a proof: a high ratio is
+//! picture (a ratio), and how alike the visualization's activation pattern across the layer's other channels is to
+//! the set's top pictures' patterns (the mean of their cosine similarities): whether it makes the filter's usual
+//! companions fire, as the pictures that drive the filter do. A check, not a proof: a high ratio is
 //! expected (the ascent optimises exactly that), and a low cosine says the visualization reaches the filter by
 //! another route than the pictures do, or that the set has nothing like it.
 
@@ -18,8 +19,8 @@ pub struct Check {
     pub best: f32,
     /// `value / best`; none where the best picture does not make the filter fire (best ≤ 0).
     pub ratio: Option<f32>,
-    /// The mean cosine similarity between the visualization's channel means across the layer and each top
-    /// picture's; none where a pattern is all zeros.
+    /// The mean cosine similarity between the visualization's channel means across the layer's other channels and
+    /// each top picture's; none where a pattern is all zeros.
     pub cosine: Option<f32>,
     /// How many top pictures the cosine compares with.
     pub compared: usize,
@@ -27,7 +28,7 @@ pub struct Check {
 
 impl Check {
     /// The check in a line, as the page and the CLI say it: "drives this filter 14× harder than your best picture;
-    /// its pattern across conv4_3 resembles your top pictures' at 0.62".
+    /// its pattern across conv4_3's other filters resembles your top pictures' at 0.62".
     pub fn sentence(&self, layer: &str) -> String {
         let drive = match self.ratio {
             None => "your pictures do not make this filter fire".to_string(),
@@ -35,8 +36,10 @@ impl Check {
             Some(r) => format!("drives this filter only {} as hard as your best picture", times(r)),
         };
         match self.cosine {
-            Some(c) => format!("{drive}; its pattern across {layer} resembles your top pictures' at {c:.2}"),
-            None => format!("{drive}; its pattern across {layer} is silent"),
+            Some(c) => {
+                format!("{drive}; its pattern across {layer}'s other filters resembles your top pictures' at {c:.2}")
+            }
+            None => format!("{drive}; it leaves {layer}'s other filters silent"),
         }
     }
 }
@@ -66,10 +69,16 @@ pub async fn check(
     let best = examples.top.first().ok_or(Error::NoPictures)?.value;
     let pattern = channel_means(model, planar, size, layer).await?;
     let value = pattern[channel];
+    // The patterns across the layer's other filters: the filter itself, driven far harder by the visualization,
+    // would otherwise make the cosine its share of each picture's pattern.
+    let others = |means: &[f32]| -> Vec<f32> {
+        means.iter().enumerate().filter(|&(c, _)| c != channel).map(|(_, &m)| m).collect()
+    };
+    let visualized = others(&pattern);
     let cosines: Vec<f32> = examples
         .top
         .iter()
-        .filter_map(|e| cosine(&pattern, index.means(layer, e.picture).expect("a kept picture is indexed")))
+        .filter_map(|e| cosine(&visualized, &others(index.means(layer, e.picture).expect("a kept picture is indexed"))))
         .collect();
     Ok(Check {
         value,
@@ -97,12 +106,12 @@ mod tests {
         let check = Check { value: 14.2, best: 1.0, ratio: Some(14.2), cosine: Some(0.623), compared: 9 };
         assert_eq!(
             check.sentence("conv4_3"),
-            "drives this filter 14× harder than your best picture; its pattern across conv4_3 resembles your top pictures' at 0.62"
+            "drives this filter 14× harder than your best picture; its pattern across conv4_3's other filters resembles your top pictures' at 0.62"
         );
         let weak = Check { ratio: Some(0.314), cosine: None, ..check };
         assert_eq!(
             weak.sentence("conv1"),
-            "drives this filter only 0.31× as hard as your best picture; its pattern across conv1 is silent"
+            "drives this filter only 0.31× as hard as your best picture; it leaves conv1's other filters silent"
         );
     }
 

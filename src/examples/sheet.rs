@@ -11,7 +11,7 @@ use crate::picture::image::{GridLayout, Rgba, grid};
 pub const COLUMNS: usize = TOP + BOTTOM;
 
 /// The sheet of `filters` of `layer`; `picture(i)` is the set's picture `i` as a `tile`×`tile` square. Without
-/// `maps`, the pictures alone. A filter with fewer examples than the row has (a small set) leaves its row's end
+/// `maps` (and on a layer without a spatial map), the pictures alone. A filter with fewer examples than the row has (a small set) leaves its row's end
 /// blank.
 pub fn sheet(
     index: &ExampleIndex,
@@ -35,7 +35,8 @@ pub fn sheet(
                 continue;
             };
             let mut shown = picture(example.picture);
-            if maps {
+            // A map of one cell (a classifier's logits) says nothing of where: the picture alone.
+            if maps && example.map.side > 1 {
                 heat::overlay(&mut shown, &example.map.relative(scale), example.map.side);
             }
             tiles.push(shown.pixels);

@@ -14,8 +14,10 @@ use web_sys::OffscreenCanvas;
 use web_time::Instant;
 
 use crate::api::catalog::ModelEntry;
+use crate::examples::{self, ExampleIndex};
 use crate::net::onnx::{self, Preprocess};
 use crate::picture::animation::{Animation, BUDGET_BYTES, FRAMES};
+use crate::picture::heat;
 use crate::picture::image::{self, GridLayout, Rgba, TileRect};
 use crate::{
     Activation, Ascent, Backend, BackendChoice, BackendInfo, Backends, Checkpoint, Error, Network, RunRequest,
@@ -91,6 +93,33 @@ pub struct StepReply {
     backend_change: Option<BackendInfo>,
 }
 
+/// One picture as a filter's example (the reply to `examplesOf`): its place in the set, its mean activation, where
+/// it fired most (fractions of its width and height) and its activation map as heat colours (RGBA8, `side`²).
+#[derive(Serialize)]
+pub struct ExampleReply {
+    picture: usize,
+    value: f32,
+    peak: (f32, f32),
+    side: usize,
+    heat: Vec<u8>,
+}
+
+/// A filter's examples: the most activating pictures, most first, and the least, least first.
+#[derive(Serialize)]
+pub struct ExamplesReply {
+    filter: usize,
+    top: Vec<ExampleReply>,
+    bottom: Vec<ExampleReply>,
+}
+
+/// The check of the run's picture against the set (the reply to `examplesCheck`): the numbers and their sentence.
+#[derive(Serialize)]
+pub struct CheckReply {
+    #[serde(flatten)]
+    check: examples::Check,
+    sentence: String,
+}
+
 /// How often a run with transforms measures its pictures untransformed: a forward pass without a gradient, so about
 /// a third of a step's work, every this many steps.
 const WHOLE_PICTURE_EVERY: usize = 8;
@@ -127,6 +156,8 @@ pub struct Visualizer {
     spectrum: Option<Arc<Spectrum>>,
     /// Whether the picture shows its transparency map as alpha (`showTransparency`).
     transparency: bool,
+    /// The visitor's picture set, as far as it has been through the network (`examplesBegin`, `examplesAdd`).
+    examples: Option<ExampleIndex>,
 }
 
 #[wasm_bindgen]
@@ -144,6 +175,7 @@ impl Visualizer {
             run: None,
             spectrum: None,
             transparency: false,
+            examples: None,
         })
     }
 
@@ -344,6 +376,88 @@ impl Visualizer {
             return None;
         }
         layout.tile_at(x as usize, y as usize).and_then(|index| filters.get(index)).map(|&f| f as u32)
+    }
+
+    /// Starts a picture set's index (replacing any other) of `layers` of `model`, the pictures seen at `size`.
+    #[wasm_bindgen(js_name = examplesBegin)]
+    pub fn examples_begin(&mut self, model: String, layers: Vec<String>, size: usize) -> Result<(), JsError> {
+        self.examples = None;
+        let network = network(&model)?;
+        let layers = layers.iter().map(|l| network.layer_index(l)).collect::<Result<Vec<_>, _>>().map_err(js_error)?;
+        self.examples = Some(ExampleIndex::new(network, &layers, size).map_err(js_error)?);
+        Ok(())
+    }
+
+    /// The deepest layer the picture set's index needs (its weights must be in before `examplesAdd`); none
+    /// without a set.
+    #[wasm_bindgen(js_name = examplesDeepest)]
+    pub fn examples_deepest(&self) -> Option<String> {
+        let index = self.examples.as_ref()?;
+        Some(index.network().layers()[index.deepest()].name.clone())
+    }
+
+    /// Puts one picture of the set (`name`; RGBA bytes of its centre square at the set's size) through the network
+    /// on the current backend.
+    #[wasm_bindgen(js_name = examplesAdd)]
+    pub async fn examples_add(&mut self, name: String, rgba: Vec<u8>) -> Result<(), JsError> {
+        let backend = self.backend.ok_or_else(|| JsError::new("no backend yet: call selectBackend first"))?;
+        let mut index = self.examples.take().ok_or_else(|| JsError::new("no picture set: call examplesBegin first"))?;
+        let picture = square_picture(rgba);
+        let outcome = match (picture, self.backends.model(index.network(), backend)) {
+            (Ok(picture), Ok(model)) => index.add(&model, &[(name, picture)]).await.map_err(js_error),
+            (Err(e), _) => Err(e),
+            (_, Err(e)) => Err(js_error(e)),
+        };
+        self.examples = Some(index);
+        outcome
+    }
+
+    /// Filters `filters` of `layer`'s examples in the set (`ExamplesReply` each): the top pictures with their maps
+    /// as heat, and the least activating.
+    #[wasm_bindgen(js_name = examplesOf)]
+    pub fn examples_of(&self, layer: String, filters: Vec<usize>) -> Result<JsValue, JsError> {
+        let index = self.examples.as_ref().ok_or_else(|| JsError::new("no picture set"))?;
+        let network = index.network();
+        let layer = network.layer_index(&layer).map_err(js_error)?;
+        let reply = |e: &examples::Example, scale: f32| ExampleReply {
+            picture: e.picture,
+            value: e.value,
+            peak: e.map.peak(),
+            side: e.map.side,
+            heat: heat::colours(&e.map.relative(scale)),
+        };
+        let replies: Vec<ExamplesReply> = filters
+            .into_iter()
+            .filter_map(|filter| {
+                let examples = index.examples(layer, filter)?;
+                let scale = examples.scale();
+                let top = examples.top.iter().map(|e| reply(e, scale)).collect();
+                let bottom = examples.bottom.iter().map(|e| reply(e, scale)).collect();
+                Some(ExamplesReply { filter, top, bottom })
+            })
+            .collect();
+        Ok(to_js(&replies))
+    }
+
+    /// The check of the current run's picture (one filter of a layer in the set) against the set: `CheckReply`,
+    /// or none where the run is not of one filter of a layer the set has been through, or the set is empty.
+    #[wasm_bindgen(js_name = examplesCheck)]
+    pub async fn examples_check(&mut self) -> Result<JsValue, JsError> {
+        let (Some(index), Some(run), Some(backend)) = (&self.examples, &self.run, self.backend) else {
+            return Ok(JsValue::NULL);
+        };
+        let request = &run.request;
+        let (Some(layer), [filter]) = (&request.layer, request.filters.as_slice()) else { return Ok(JsValue::NULL) };
+        let Ok(layer) = index.network().layer_index(layer) else { return Ok(JsValue::NULL) };
+        if request.model != index.network() || !index.layers().contains(&layer) || index.names().is_empty() {
+            return Ok(JsValue::NULL);
+        }
+        let model = self.backends.model(index.network(), backend).map_err(js_error)?;
+        let pixels = run.ascent.pixels().await.map_err(js_error)?;
+        let size = run.ascent.config().size;
+        let check = examples::check(index, &model, layer, *filter, pixels, size).await.map_err(js_error)?;
+        let sentence = check.sentence(&index.network().layers()[layer].name);
+        Ok(to_js(&CheckReply { check, sentence }))
     }
 
     /// Test hook: destroys the page's WebGPU device, as a driver reset would, to exercise the fallback to Flex.

@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
-import { inflateSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { serve } from './server.mjs';
 
@@ -301,6 +301,33 @@ export function decodePng(bytes) {
   const data = new Uint8Array(4 * width * height).fill(255);
   for (let i = 0; i < width * height; i++) data.set(rows.subarray(3 * i, 3 * i + 3), 4 * i);
   return { width, height, data };
+}
+
+/** An 8-bit RGBA PNG file of `data` (`width`×`height`), unfiltered: the pictures tests hand to the page.
+ *  @param {number} width @param {number} height @param {Uint8Array} data */
+export function encodePng(width, height, data) {
+  const rows = Buffer.alloc((4 * width + 1) * height);
+  for (let y = 0; y < height; y++) rows.set(data.subarray(4 * width * y, 4 * width * (y + 1)), y * (4 * width + 1) + 1);
+  /** @param {string} type @param {Uint8Array} body */
+  const chunk = (type, body) => {
+    const typed = Buffer.concat([Buffer.from(type, 'latin1'), body]);
+    const out = Buffer.alloc(12 + body.length);
+    out.writeUInt32BE(body.length, 0);
+    typed.copy(out, 4);
+    out.writeUInt32BE(crc32(typed), 8 + body.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 6, 0, 0, 0], 8);
+  const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+  return Buffer.concat([
+    signature,
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** A strict decoder for the animated PNGs filterlens writes (every frame whole, RGBA): `{ width, height, plays,

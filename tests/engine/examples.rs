@@ -30,7 +30,7 @@ fn scene(k: usize) -> Rgba {
             let along = fx * angle.cos() + fy * angle.sin();
             let stripe = (along * std::f32::consts::TAU / period).sin() > 0.0;
             let disc = (fx - 30.0 - k as f32 * 3.0).hypot(fy - 40.0) < 8.0 + k as f32;
-            let checker = k % 3 == 0 && (x / 6 + y / 6) % 2 == 0;
+            let checker = k.is_multiple_of(3) && (x / 6 + y / 6).is_multiple_of(2);
             let lit = stripe ^ disc ^ checker;
             for c in colour {
                 pixels.push(if lit { c as u8 } else { 255 - c as u8 });

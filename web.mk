@@ -14,6 +14,7 @@
 #   make bench-first-visit  a newcomer's first picture through a paced link, 5/20/100 Mbit/s (artifacts/first-visit.json)
 #   make bench-atlas  a finished picture with the site's atlas and without it, 20 Mbit/s (artifacts/bench-atlas.json)
 #   make bench-engines  the landing link and classic steps in Chromium, Firefox and WebKit (artifacts/bench-engines.json)
+#   make bench-examples  pictures per second through the page's natural-examples pass (artifacts/bench-natural.json)
 
 CARGO_TARGET_DIR ?= $(HOME)/.cache/filterlens/target
 WASM_TARGET = wasm32-unknown-unknown
@@ -41,7 +42,7 @@ BROTLI = node -e "const z = require('zlib'), fs = require('fs'); for (const f of
 	[z.constants.BROTLI_PARAM_QUALITY]: 11, [z.constants.BROTLI_PARAM_LGWIN]: 24 } }))"
 WEB_SOURCES = Cargo.toml Cargo.lock .cargo/config.toml build.rs src/net/onnx/onnx.proto $(shell find src -name '*.rs')
 
-.PHONY: pkg pkg-threads dist serve-web typecheck e2e soak bench-web bench-first-visit bench-atlas bench-engines wasm-bindgen-cli node-deps web-clean
+.PHONY: pkg pkg-threads dist serve-web typecheck e2e soak bench-web bench-first-visit bench-atlas bench-engines bench-examples wasm-bindgen-cli node-deps web-clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -136,6 +137,9 @@ bench-web: dist node-deps
 bench-atlas: dist node-deps
 	cargo build --release --bin filterlens
 	CHROMIUM=$(CHROMIUM) node tests/e2e/bench-atlas.mjs
+
+bench-examples: dist node-deps
+	CHROMIUM=$(CHROMIUM) node tests/e2e/bench-natural.mjs
 
 bench-first-visit: dist node-deps
 	CHROMIUM=$(CHROMIUM) node tests/e2e/first-visit.mjs

@@ -89,7 +89,7 @@ function showSet(page) {
   const covered = view && set.model === view.model && set.layers.includes(view.layer);
   const done = set.indexed.length;
   let text;
-  if (!set.files.length) text = 'Choose pictures of your own, or drop them here: they stay on your machine.';
+  if (!set.files.length) text = 'No pictures chosen yet.';
   else if (set.running) {
     const elapsed = performance.now() - set.startedAt;
     const handled = done + set.skipped.length;

@@ -3,7 +3,8 @@
 // file chosen in the page go through the network; the top 9 and the least 3 appear with their heat maps, in the order
 // the CLI finds for the same files (the engine's forward means, picture by picture); the filter slider re-ranks
 // without another pass; a grid shows each tile's top picture; a click starts the ascent from a picture; a finished
-// run is checked against the pictures; Stop mid-pass keeps what was done; 1,000 pictures keep memory bounded.
+// run is checked against the pictures; Stop mid-pass keeps what was done; 1,000 pictures keep memory bounded; a
+// model of one's own (AlexNet as ONNX) ranks them as the CLI does with the same file.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CLI, DIST, encodePng, launch, open, screenshot, servedSite, waitForDone } from './helpers.mjs';
+import { CLI, DIST, ROOT, encodePng, launch, open, screenshot, servedSite, waitForDone } from './helpers.mjs';
 
 const site = servedSite();
 const LINK = '#mode=lucid&model=alexnet&layer=conv2&filter=3&grid=1&size=64&steps=24&backend=flex';
@@ -62,19 +63,18 @@ after(async () => {
   rmSync(folder, { recursive: true, force: true });
 });
 
-/** The CLI's ranking of the folder for `filters` of AlexNet's conv2 on the page's f16 weights: each filter's top
- *  and least file names, in order. @param {number[]} filters */
-function cliRanking(filters) {
+/** The CLI's ranking of the folder for `filters` of `layer` (AlexNet's conv2 on the page's f16 weights unless `model`
+ *  says otherwise): each filter's top and least file names, in order.
+ *  @param {number[]} filters @param {string[]} [model] @param {string} [layer] */
+function cliRanking(filters, model, layer = 'conv2') {
+  const network = model ?? ['--model', 'alexnet', '--weights', path.join(DIST, 'weights/alexnet-f16.safetensors')];
   const out = execFileSync(
     CLI,
     [
       'examples',
-      '--model',
-      'alexnet',
-      '--weights',
-      path.join(DIST, 'weights/alexnet-f16.safetensors'),
+      ...network,
       '--layer',
-      'conv2',
+      layer,
       '--filters',
       filters.join(','),
       '--size',
@@ -95,7 +95,7 @@ function cliRanking(filters) {
   return Object.fromEntries(
     filters.map((f) => {
       const line = (/** @type {string} */ kind) =>
-        /** @type {string} */ (out.split('\n').find((l) => l.startsWith(`conv2:${f} ${kind}: `)));
+        /** @type {string} */ (out.split('\n').find((l) => l.startsWith(`${layer}:${f} ${kind}: `)));
       return [f, { top: names(line('top')), least: names(line('least')) }];
     }),
   );
@@ -294,3 +294,22 @@ test('a thousand pictures go through with bounded memory', { timeout: 900_000 },
   const late = Math.max(...half) - Math.min(...half);
   assert.ok(late < 8e6, `the wasm memory grew by ${mb(late)} MB over the pass's second half`);
 });
+
+test(
+  'a model of your own: its layers rank the pictures as the CLI ranks them with the same file',
+  { timeout: 600_000 },
+  async (t) => {
+    const page = await open(browser, `${site.url}dist/${LINK}`);
+    t.after(() => page.context().close());
+    await page.setInputFiles('#model-file', path.join(ROOT, 'weights/alexnet.onnx'));
+    await page.waitForFunction(() => window.filterlens.settings.model === 'onnx:alexnet', null, { timeout: 120_000 });
+    await page.selectOption('#layer-name', 'features_3');
+    await page.waitForFunction(() => window.filterlens.settings.layer === 'features_3');
+    await page.setInputFiles('#examples-files', files);
+    await page.click('#examples-run');
+    await waitForPass(page, 21);
+    await page.waitForFunction(() => window.filterlens.examples().layer === 'features_3', null, { timeout: 60_000 });
+    const expected = cliRanking([3], ['--model-file', path.join(ROOT, 'weights/alexnet.onnx')], 'features_3');
+    assert.deepEqual(await shown(page), [{ filter: 3, ...expected[3] }]);
+  },
+);

@@ -61,6 +61,7 @@ before(async () => {
 after(async () => {
   await browser.close();
   rmSync(folder, { recursive: true, force: true });
+  rmSync(`${folder}-sheet.png`, { force: true });
 });
 
 /** The CLI's ranking of the folder for `filters` of `layer` (AlexNet's conv2 on the page's f16 weights unless `model`
@@ -82,7 +83,7 @@ function cliRanking(filters, model, layer = 'conv2') {
       '--images',
       folder,
       '--out',
-      path.join(folder, 'sheet.png'),
+      `${folder}-sheet.png`, // beside the pictures, not among them
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );

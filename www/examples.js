@@ -54,6 +54,8 @@ const set = {
 };
 let queryId = 0;
 let lastQuery = 0;
+/** What a click on an example does (bindExamples gives it). */
+let hooksKept = /** @type {Hooks} */ ({ startFrom: () => {} });
 /** @type {Map<number, Promise<ImageBitmap>>} */
 const thumbs = new Map();
 
@@ -123,6 +125,11 @@ function choose(page, files) {
   stopPass();
   set.id += 1; // what the worker still says of the last set is not about this one
   Object.assign(set, { files: pictures, indexed: [], skipped: [], model: '', layers: [], shown: [], check: null });
+  for (const bitmap of thumbs.values())
+    bitmap.then(
+      (b) => b.close(),
+      () => {},
+    );
   thumbs.clear();
   showSet(page);
   const left = files.length - pictures.length;
@@ -276,9 +283,8 @@ function paint(canvas, bitmap, example) {
   ctx.drawImage(heat, 0, 0, THUMB, THUMB);
 }
 
-/** Shows the examples last asked for: one filter's top and least, or a grid's top picture per tile. */
-let hooksKept = /** @type {Hooks} */ ({ startFrom: () => {} });
-/** @param {PageState} page */
+/** Shows the examples last asked for: one filter's top and least, or a grid's top picture per tile.
+ *  @param {PageState} page */
 function draw(page) {
   const [first] = set.shown;
   const grid = set.shown.length > 1;

@@ -5,10 +5,11 @@
 //! per channel per picture; the maps are bounded by the channels, not the pictures.
 
 use burn::tensor::module::adaptive_avg_pool2d;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::Error;
 use crate::net::{Model, Network};
+use crate::optvis::ascent::read_floats;
 use crate::picture::image::Rgba;
 
 /// How many of the most activating pictures a channel keeps with their maps: a 3×3 block, as Microscope shows.
@@ -73,6 +74,22 @@ pub struct Examples {
 }
 
 impl Examples {
+    /// Whether a picture with mean activation `value` ranks among the first (ties to the earlier picture: an equal
+    /// value does not displace it).
+    fn ranks_top(&self, value: f32) -> bool {
+        self.top.len() < TOP || value > self.top[TOP - 1].value
+    }
+
+    /// Whether it ranks among the last.
+    fn ranks_bottom(&self, value: f32) -> bool {
+        self.bottom.len() < BOTTOM || value < self.bottom[BOTTOM - 1].value
+    }
+
+    /// Whether a picture with mean activation `value` would be kept, first or last.
+    fn might_keep(&self, value: f32) -> bool {
+        self.ranks_top(value) || self.ranks_bottom(value)
+    }
+
     /// The greatest activation in any kept picture's map: the scale their maps are shown on.
     pub fn scale(&self) -> f32 {
         self.top.iter().chain(&self.bottom).fold(0.0, |m, e| m.max(e.map.hi))
@@ -159,11 +176,33 @@ impl ExampleIndex {
             return Err(Error::LayerNotLoaded { layer, loaded: model.depth() });
         }
         let planar: Vec<f32> = pictures.iter().flat_map(|(_, p)| p.to_planar_square(self.size)).collect();
+        let (network, first, device) = (self.network, self.names.len(), model.device());
+        let image =
+            Tensor::<4>::from_floats(TensorData::new(planar, [pictures.len(), 3, self.size, self.size]), &device);
         let layers = self.layers();
-        for (part, read) in self.layers.iter_mut().zip(read_layers(model, planar, self.size, &layers).await?) {
-            for (k, (means, maps)) in read.into_iter().enumerate() {
-                let picture = self.names.len() + k;
-                part.add(picture, means, maps);
+        for (part, pre) in self.layers.iter_mut().zip(model.pre_activations(image, &layers)) {
+            let features = network.layers()[part.layer].activate(pre);
+            let [batch, channels, height, width] = features.dims();
+            let side = height.min(width).min(MAP_SIDE);
+            let cells = side * side;
+            let means = read_floats(features.clone().mean_dims(&[2, 3])).await?;
+            // Only the maps a picture may be kept with are read back (after the first dozen pictures, a few channels
+            // a picture): judged against the index before this batch, which its earlier pictures only make stricter.
+            let rows: Vec<usize> =
+                (0..batch * channels).filter(|&row| part.examples[row % channels].might_keep(means[row])).collect();
+            let maps = if rows.is_empty() {
+                Vec::new()
+            } else {
+                let wanted = rows.iter().map(|&row| row as i64).collect();
+                let wanted = Tensor::<1, Int>::from_data(TensorData::new(wanted, [rows.len()]), &device);
+                let pooled = adaptive_avg_pool2d(features, [side, side]).reshape([batch * channels, cells]);
+                read_floats(pooled.select(0, wanted)).await?
+            };
+            for b in 0..batch {
+                part.add(first + b, &means[b * channels..(b + 1) * channels], |channel| {
+                    let at = rows.binary_search(&(b * channels + channel)).expect("a kept picture's map was read");
+                    ActivationMap::new(&maps[at * cells..(at + 1) * cells], side)
+                });
             }
         }
         self.names.extend(pictures.iter().map(|(name, _)| name.clone()));
@@ -187,61 +226,28 @@ impl ExampleIndex {
 }
 
 impl LayerIndex {
-    /// Picture `picture`'s channel means, and each channel's pooled map (`[channel][cells]`).
-    fn add(&mut self, picture: usize, means: Vec<f32>, maps: Vec<(usize, Vec<f32>)>) {
-        for (channel, ((side, map), &value)) in maps.into_iter().zip(&means).enumerate() {
+    /// Picture `picture`'s channel means; `map(channel)` is its map of a channel it is kept for.
+    fn add(&mut self, picture: usize, means: &[f32], map: impl Fn(usize) -> ActivationMap) {
+        for (channel, &value) in means.iter().enumerate() {
             let examples = &mut self.examples[channel];
-            let ranks_top = |list: &[Example]| list.len() < TOP || value > list[TOP - 1].value;
-            let ranks_bottom = |list: &[Example]| list.len() < BOTTOM || value < list[BOTTOM - 1].value;
-            if !ranks_top(&examples.top) && !ranks_bottom(&examples.bottom) {
+            if !examples.might_keep(value) {
                 continue;
             }
-            let example = Example { picture, value, map: ActivationMap::new(&map, side) };
-            if ranks_top(&examples.top) {
+            let example = Example { picture, value, map: map(channel) };
+            if examples.ranks_top(value) {
                 // Ties keep the earlier picture first: a set indexed twice ranks the same.
                 let at = examples.top.partition_point(|e| e.value >= value);
                 examples.top.insert(at, example.clone());
                 examples.top.truncate(TOP);
             }
-            if ranks_bottom(&examples.bottom) {
+            if examples.ranks_bottom(value) {
                 let at = examples.bottom.partition_point(|e| e.value <= value);
                 examples.bottom.insert(at, example);
                 examples.bottom.truncate(BOTTOM);
             }
         }
-        self.means.extend(means);
+        self.means.extend_from_slice(means);
     }
-}
-
-/// What one layer gives for each picture of a batch: the channels' means and their pooled maps (side, cells).
-type Read = Vec<(Vec<f32>, Vec<(usize, Vec<f32>)>)>;
-
-/// Pictures `planar` (`[batch][3][size][size]` in [0, 1]) through the model once, read at `layers` after their
-/// activation functions: per layer, per picture, each channel's mean and its map pooled to at most [`MAP_SIDE`].
-async fn read_layers(model: &Model, planar: Vec<f32>, size: usize, layers: &[usize]) -> Result<Vec<Read>, Error> {
-    let batch = planar.len() / (3 * size * size);
-    let image = Tensor::<4>::from_floats(TensorData::new(planar, [batch, 3, size, size]), &model.device());
-    let mut reads = Vec::with_capacity(layers.len());
-    for (&layer, pre) in layers.iter().zip(model.pre_activations(image, layers)) {
-        let features = model.network().layers()[layer].activate(pre);
-        let [_, channels, height, width] = features.dims();
-        let side = height.min(width).min(MAP_SIDE);
-        let means = read(features.clone().mean_dims(&[2, 3])).await?;
-        let maps = read(adaptive_avg_pool2d(features, [side, side])).await?;
-        let cells = side * side;
-        reads.push(
-            (0..batch)
-                .map(|b| {
-                    let means = means[b * channels..(b + 1) * channels].to_vec();
-                    let maps = (0..channels)
-                        .map(|c| (side, maps[(b * channels + c) * cells..(b * channels + c + 1) * cells].to_vec()))
-                        .collect();
-                    (means, maps)
-                })
-                .collect(),
-        );
-    }
-    Ok(reads)
 }
 
 /// The mean activation of every channel of `layer` (after its activation function) for one picture `planar`
@@ -254,12 +260,7 @@ pub(super) async fn channel_means(
 ) -> Result<Vec<f32>, Error> {
     let image = Tensor::<4>::from_floats(TensorData::new(planar, [1, 3, size, size]), &model.device());
     let [pre] = model.pre_activations(image, &[layer]).try_into().expect("one layer asked for");
-    read(model.network().layers()[layer].activate(pre).mean_dims(&[2, 3])).await
-}
-
-async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Error> {
-    let data = tensor.into_data_async().await.map_err(|e| Error::ReadBack(format!("{e:?}")))?;
-    data.try_into_vec::<f32>().map_err(|e| Error::ReadBack(format!("{e:?}")))
+    read_floats(model.network().layers()[layer].activate(pre).mean_dims(&[2, 3])).await
 }
 
 #[cfg(test)]
@@ -294,7 +295,7 @@ mod tests {
             examples: vec![Examples { top: Vec::new(), bottom: Vec::new() }],
         };
         for (picture, &value) in values.iter().enumerate() {
-            part.add(picture, vec![value], vec![(1, vec![value])]);
+            part.add(picture, &[value], |_| ActivationMap::new(&[value], 1));
         }
         let mut order: Vec<usize> = (0..values.len()).collect();
         order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));

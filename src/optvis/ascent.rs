@@ -458,7 +458,8 @@ fn start_seeds(images: &[Expression], seed: u64) -> Vec<u64> {
     (0..images.len()).map(|i| seed.wrapping_add(repeats(i))).collect()
 }
 
-async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Error> {
+/// A tensor's values read back to the host (the one read-back of the crate's computations, with its error).
+pub(crate) async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Error> {
     let data = tensor.into_data_async().await.map_err(|e| Error::ReadBack(format!("{e:?}")))?;
     data.try_into_vec::<f32>().map_err(|e| Error::ReadBack(format!("{e:?}")))
 }

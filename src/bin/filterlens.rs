@@ -113,9 +113,10 @@ struct ModelFile {
     preprocess: Preprocess,
 }
 
-/// The CLI's front end for a [`RunRequest`]: each argument is one of its fields.
+/// The network a command runs and where its weights come from: a built-in one with its weights file, or a model of
+/// one's own from ONNX (its weights are in it).
 #[derive(Args)]
-struct RunArgs {
+struct NetworkArgs {
     /// The network: vgg16, alexnet or efficientnet-lite0.
     #[arg(long, default_value = "vgg16")]
     model: Network,
@@ -124,6 +125,17 @@ struct RunArgs {
     model_file: Option<PathBuf>,
     #[command(flatten)]
     file: ModelFile,
+    /// The network's weights (safetensors, f32 or f16; default weights/<model>.safetensors, which `make weights`
+    /// prepares).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+}
+
+/// The CLI's front end for a [`RunRequest`]: each argument is one of its fields.
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    network: NetworkArgs,
     /// Layer: conv1_1 … conv5_3 for VGG16, conv1 … conv5 for AlexNet, stem, block0 … block15 (and their _expand,
     /// _depthwise, _project convolutions), head, logits, probabilities for EfficientNet-Lite0 (`filterlens catalog`
     /// lists them; default: conv3_2, conv3, block6).
@@ -189,10 +201,6 @@ struct RunArgs {
     /// auto (wgpu where it works, else flex), wgpu, flex or ndarray.
     #[arg(long, default_value = "flex")]
     backend: BackendChoice,
-    /// The network's weights (safetensors, f32 or f16; default weights/<model>.safetensors, which `make weights`
-    /// prepares).
-    #[arg(long)]
-    weights: Option<PathBuf>,
 }
 
 /// An atlas's layers, batches, shard and folder.
@@ -235,17 +243,8 @@ struct ExamplesArgs {
     /// The folder of pictures (PNG or JPEG; each seen as its centre square, resized to --size).
     #[arg(long)]
     images: PathBuf,
-    /// The network: vgg16, alexnet or efficientnet-lite0.
-    #[arg(long, default_value = "vgg16")]
-    model: Network,
-    /// Your own network instead, from an ONNX file.
-    #[arg(long, conflicts_with_all = ["model", "weights"])]
-    model_file: Option<PathBuf>,
     #[command(flatten)]
-    file: ModelFile,
-    /// The network's weights (default weights/<model>.safetensors).
-    #[arg(long)]
-    weights: Option<PathBuf>,
+    network: NetworkArgs,
     /// The layer (default: the network's default layer).
     #[arg(long)]
     layer: Option<String>,
@@ -265,8 +264,8 @@ struct ExamplesArgs {
     #[arg(long)]
     plain: bool,
     /// Also check this visualization (a PNG of one filter, e.g. `render`'s) against the pictures: how hard it
-    /// drives the filter compared with the best picture, how alike its pattern across the layer is to the top
-    /// pictures'. Needs one filter.
+    /// drives the filter compared with the best picture, how alike its pattern across the layer's other filters is
+    /// to the top pictures'. Needs one filter.
     #[arg(long)]
     check: Option<PathBuf>,
     /// auto, wgpu, flex or ndarray.
@@ -295,32 +294,31 @@ struct Weights {
     origin: String,
 }
 
-/// The network and its weights: `model_file` opened where given (its weights are in it), else the built-in
-/// `network` with `weights` (default `weights/<model>.safetensors`, where `make weights` puts its f32 weights).
-fn open(
-    network: Network,
-    model_file: Option<&Path>,
-    weights: Option<&Path>,
-    preprocess: Preprocess,
-) -> Result<(Network, Weights), String> {
-    if let Some(path) = model_file {
-        let imported = open_onnx(path, preprocess)?;
-        if let Some(stop) = &imported.stop {
-            eprintln!(
-                "{}: the layers before node '{}' ({}) are shown; it cannot be run: {}",
-                path.display(),
-                stop.node,
-                stop.op,
-                stop.reason
-            );
+impl NetworkArgs {
+    /// The network and its weights: --model-file opened where given (its weights are in it), else the built-in
+    /// --model with --weights (default `weights/<model>.safetensors`, where `make weights` puts its f32 weights).
+    fn open(&self) -> Result<(Network, Weights), String> {
+        let (network, preprocess) = (self.model, self.file.preprocess);
+        if let Some(path) = &self.model_file {
+            let imported = open_onnx(path, preprocess)?;
+            if let Some(stop) = &imported.stop {
+                eprintln!(
+                    "{}: the layers before node '{}' ({}) are shown; it cannot be run: {}",
+                    path.display(),
+                    stop.node,
+                    stop.op,
+                    stop.reason
+                );
+            }
+            let origin = path.display().to_string();
+            return Ok((Network::open(imported.opened), Weights { bytes: imported.weights, origin }));
         }
-        let origin = path.display().to_string();
-        return Ok((Network::open(imported.opened), Weights { bytes: imported.weights, origin }));
+        let path = self.weights.clone().unwrap_or_else(|| PathBuf::from(format!("weights/{network}.safetensors")));
+        let bytes = std::fs::read(&path).map_err(|e| {
+            format!("cannot read weights '{}': {e} (run `make weights` to prepare them)", path.display())
+        })?;
+        Ok((network, Weights { bytes, origin: path.display().to_string() }))
     }
-    let path = weights.map_or_else(|| PathBuf::from(format!("weights/{network}.safetensors")), Path::to_path_buf);
-    let bytes = std::fs::read(&path)
-        .map_err(|e| format!("cannot read weights '{}': {e} (run `make weights` to prepare them)", path.display()))?;
-    Ok((network, Weights { bytes, origin: path.display().to_string() }))
 }
 
 /// An ONNX file, read (tensors stored beside it from its folder).
@@ -339,7 +337,7 @@ enum Images {
 
 impl RunArgs {
     fn layer(&self) -> &str {
-        self.layer.as_deref().unwrap_or(self.model.default_layer())
+        self.layer.as_deref().unwrap_or(self.network.model.default_layer())
     }
 
     /// The objective kind, or none where --objective is an expression.
@@ -349,9 +347,8 @@ impl RunArgs {
 
     /// Opens --model-file (which becomes --model) and reads the weights.
     fn open(&mut self) -> Result<Weights, String> {
-        let (network, weights) =
-            open(self.model, self.model_file.as_deref(), self.weights.as_deref(), self.file.preprocess)?;
-        self.model = network;
+        let (network, weights) = self.network.open()?;
+        self.network.model = network;
         Ok(weights)
     }
 
@@ -361,10 +358,12 @@ impl RunArgs {
                 target: self.target().unwrap_or_default(),
                 ..RunRequest::new(self.mode, self.layer(), filters)
             },
-            Images::Expressions(expressions) => RunRequest::with_expressions(self.mode, self.model, expressions),
+            Images::Expressions(expressions) => {
+                RunRequest::with_expressions(self.mode, self.network.model, expressions)
+            }
         };
         RunRequest {
-            model: self.model,
+            model: self.network.model,
             pre_relu: self.pre_relu,
             minimise: self.minimise,
             diversity: self.diversity,
@@ -391,13 +390,8 @@ impl RunArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    #[arg(long, default_value = "vgg16")]
-    model: Network,
-    /// Time a model of one's own instead, from an ONNX file.
-    #[arg(long, conflicts_with_all = ["model", "weights"])]
-    model_file: Option<PathBuf>,
     #[command(flatten)]
-    file: ModelFile,
+    network: NetworkArgs,
     #[arg(long, default_value = "classic")]
     mode: Mode,
     #[arg(long, value_delimiter = ',', default_value = "flex,wgpu,ndarray")]
@@ -414,9 +408,6 @@ struct BenchArgs {
     steps: usize,
     #[arg(long, default_value_t = 2)]
     warmup: usize,
-    /// The network's weights (default weights/<model>.safetensors).
-    #[arg(long)]
-    weights: Option<PathBuf>,
     /// ImageNet's magnitude spectrum, for maco mode.
     #[arg(long, default_value = "weights/imagenet-spectrum.npy")]
     spectrum: PathBuf,
@@ -542,7 +533,7 @@ fn visualize(
     let batch = objective.batch();
     let captions = objective.captions();
     let (steps, size) = (config.steps, config.size);
-    let (model, backend) = load_model(run.model, weights, run.backend)?;
+    let (model, backend) = load_model(run.network.model, weights, run.backend)?;
     let mut ascent = Ascent::new(&model, objective, config).map_err(|e| e.to_string())?;
     let layout = match columns {
         Some(columns) => GridLayout::with_columns(batch, size, columns),
@@ -566,7 +557,7 @@ fn visualize(
         Images::Filters(filters) => format!("{} {}", run.layer(), filter_list(filters)),
         Images::Expressions(expressions) => format!("{} objectives", expressions.len()),
     };
-    progress.set_prefix(format!("{} {shown} on {backend}", run.model.title()));
+    progress.set_prefix(format!("{} {shown} on {backend}", run.network.model.title()));
     while !ascent.is_done() {
         let report = pollster::block_on(ascent.step()).map_err(|e| e.to_string())?;
         for &i in &report.switched_to_pre_relu {
@@ -654,8 +645,7 @@ fn examples(args: &ExamplesArgs) -> Result<(), String> {
     if args.check.is_some() && filters.len() != 1 {
         return Err("--check checks one filter's visualization: give one filter".to_string());
     }
-    let (network, weights) =
-        open(args.model, args.model_file.as_deref(), args.weights.as_deref(), args.file.preprocess)?;
+    let (network, weights) = args.network.open()?;
     let layer_name = args.layer.as_deref().unwrap_or(network.default_layer());
     let layer = network.layer_index(layer_name).map_err(|e| e.to_string())?;
     let channels = network.layers()[layer].channels;
@@ -790,7 +780,7 @@ fn atlas(run: &mut RunArgs, args: &AtlasArgs) -> Result<(), String> {
         None => Shard::from_scheduler(args.shards, |name| std::env::var(name).ok())?,
     };
     let weights = run.open()?;
-    let preprocess = run.model_file.as_ref().map(|_| run.file.preprocess.to_string());
+    let preprocess = run.network.model_file.as_ref().map(|_| run.network.file.preprocess.to_string());
     let origin = Path::new(&weights.origin);
     let file = origin.file_name().map_or_else(|| weights.origin.clone(), |n| n.to_string_lossy().into_owned());
     let source = Source { file, sha256: sha256_hex(&weights.bytes), preprocess };
@@ -798,7 +788,7 @@ fn atlas(run: &mut RunArgs, args: &AtlasArgs) -> Result<(), String> {
     let plan = Plan::new(&settings, source, &args.layers, args.batch).map_err(|e| e.to_string())?;
     let parts = Parts::create(&args.out, &plan).map_err(|e| e.to_string())?;
     let start = Start { picture: None, spectrum: spectrum_for(run.mode, &run.spectrum)? };
-    let (model, backend) = load_model(run.model, weights, run.backend)?;
+    let (model, backend) = load_model(run.network.model, weights, run.backend)?;
 
     let mine: usize = plan.batches().iter().filter(|b| shard.takes(b)).map(|b| b.filters.len()).sum();
     let progress = ProgressBar::new(mine as u64).with_style(
@@ -937,8 +927,7 @@ struct BenchCase {
 fn bench(args: &BenchArgs) -> Result<(), String> {
     let spectrum = spectrum_for(args.mode, &args.spectrum)?;
     let opened = std::time::Instant::now();
-    let (network, weights) =
-        open(args.model, args.model_file.as_deref(), args.weights.as_deref(), args.file.preprocess)?;
+    let (network, weights) = args.network.open()?;
     eprintln!("{}: opened in {:.0} ms", weights.origin, opened.elapsed().as_secs_f64() * 1e3);
     let mut cases = Vec::new();
     for &choice in &args.backends {

@@ -9,7 +9,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, ROOT, launch, open, waitForSteps } from './helpers.mjs';
+import { ARTIFACTS, ROOT, choosePicturesMadeInPage, launch, open, waitForSteps } from './helpers.mjs';
 import { serve } from './server.mjs';
 
 const count = Number(process.argv[2] || 40);
@@ -42,29 +42,7 @@ try {
       );
       await waitForSteps(page, 1, 600_000);
       await page.click('#stop');
-      await page.evaluate(async (count) => {
-        const files = [];
-        for (let k = 0; k < count; k++) {
-          const canvas = new OffscreenCanvas(256, 256);
-          const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
-          ctx.fillStyle = `hsl(${(k * 47) % 360} 70% 50%)`;
-          ctx.fillRect(0, 0, 256, 256);
-          ctx.strokeStyle = `hsl(${(k * 91) % 360} 80% 60%)`;
-          ctx.lineWidth = 2 + (k % 7);
-          for (let i = 0; i < 12; i++) {
-            ctx.beginPath();
-            ctx.moveTo((k * 13 + i * 29) % 256, 0);
-            ctx.lineTo((k * 7 + i * 41) % 256, 256);
-            ctx.stroke();
-          }
-          files.push(new File([await canvas.convertToBlob()], `made${k}.png`, { type: 'image/png' }));
-        }
-        const transfer = new DataTransfer();
-        for (const f of files) transfer.items.add(f);
-        const box = /** @type {HTMLInputElement} */ (document.getElementById('examples-files'));
-        box.files = transfer.files;
-        box.dispatchEvent(new Event('change'));
-      }, count);
+      await choosePicturesMadeInPage(page, count);
       const started = await page.evaluate(() => performance.now());
       await page.click('#examples-run');
       const ended = await page.waitForFunction(

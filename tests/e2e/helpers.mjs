@@ -303,6 +303,34 @@ export function decodePng(bytes) {
   return { width, height, data };
 }
 
+/** Chooses `count` distinct pictures in the page's natural-examples panel as a visitor would: 256 px PNG files, made
+ *  in the page (a colour field crossed by lines, picture k the same on every run).
+ *  @param {import('playwright-core').Page} page @param {number} count */
+export const choosePicturesMadeInPage = (page, count) =>
+  page.evaluate(async (count) => {
+    const files = [];
+    for (let k = 0; k < count; k++) {
+      const canvas = new OffscreenCanvas(256, 256);
+      const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
+      ctx.fillStyle = `hsl(${(k * 47) % 360} 70% ${30 + (k % 5) * 10}%)`;
+      ctx.fillRect(0, 0, 256, 256);
+      ctx.strokeStyle = `hsl(${(k * 91) % 360} 80% 60%)`;
+      ctx.lineWidth = 2 + (k % 7);
+      for (let i = 0; i < 12; i++) {
+        ctx.beginPath();
+        ctx.moveTo((k * 13 + i * 29) % 256, 0);
+        ctx.lineTo((k * 7 + i * 41) % 256, 256);
+        ctx.stroke();
+      }
+      files.push(new File([await canvas.convertToBlob()], `made${k}.png`, { type: 'image/png' }));
+    }
+    const transfer = new DataTransfer();
+    for (const f of files) transfer.items.add(f);
+    const box = /** @type {HTMLInputElement} */ (document.getElementById('examples-files'));
+    box.files = transfer.files;
+    box.dispatchEvent(new Event('change'));
+  }, count);
+
 /** An 8-bit RGBA PNG file of `data` (`width`×`height`), unfiltered: the pictures tests hand to the page.
  *  @param {number} width @param {number} height @param {Uint8Array} data */
 export function encodePng(width, height, data) {

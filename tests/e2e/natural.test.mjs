@@ -12,7 +12,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CLI, DIST, ROOT, encodePng, launch, open, screenshot, servedSite, waitForDone } from './helpers.mjs';
+import {
+  CLI,
+  DIST,
+  ROOT,
+  choosePicturesMadeInPage,
+  encodePng,
+  launch,
+  open,
+  screenshot,
+  servedSite,
+  waitForDone,
+} from './helpers.mjs';
 
 const site = servedSite();
 const LINK = '#mode=lucid&model=alexnet&layer=conv2&filter=3&grid=1&size=64&steps=24&backend=flex';
@@ -241,29 +252,7 @@ test('a thousand pictures go through with bounded memory', { timeout: 900_000 },
   });
   const before = await page.evaluate(() => window.filterlens.stats());
   // 1,000 distinct pictures, 256 px, made in the page (a file each) and chosen as a visitor's would be.
-  await page.evaluate(async () => {
-    const files = [];
-    for (let k = 0; k < 1000; k++) {
-      const canvas = new OffscreenCanvas(256, 256);
-      const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
-      ctx.fillStyle = `hsl(${(k * 47) % 360} 70% ${30 + (k % 5) * 10}%)`;
-      ctx.fillRect(0, 0, 256, 256);
-      ctx.strokeStyle = `hsl(${(k * 91) % 360} 80% 60%)`;
-      ctx.lineWidth = 2 + (k % 7);
-      for (let i = 0; i < 12; i++) {
-        ctx.beginPath();
-        ctx.moveTo((k * 13 + i * 29) % 256, 0);
-        ctx.lineTo((k * 7 + i * 41) % 256, 256);
-        ctx.stroke();
-      }
-      files.push(new File([await canvas.convertToBlob()], `made${k}.png`, { type: 'image/png' }));
-    }
-    const transfer = new DataTransfer();
-    for (const f of files) transfer.items.add(f);
-    const box = /** @type {HTMLInputElement} */ (document.getElementById('examples-files'));
-    box.files = transfer.files;
-    box.dispatchEvent(new Event('change'));
-  });
+  await choosePicturesMadeInPage(page, 1000);
   const started = Date.now();
   await page.click('#examples-run');
   /** @type {{ at: number, done: number, wasm: number, heap: number }[]} */

@@ -1,21 +1,24 @@
 //! Flex's convolutions in f32, NCHW throughout: im2col rows in the weight's own order and one gemm per block of
 //! output rows, writing straight into the output (gemm takes the output's row stride), with no NHWC copy, no
-//! reordered weight and no write-back. A pointwise (1×1) convolution is a gemm on the input itself. The input's
-//! gradient of a stride-1 convolution is a convolution too: of the output's gradient with the kernel flipped in
-//! space and its in/out channels swapped (a depthwise kernel keeps its channels), so it takes the same way. Other
-//! dtypes, grouped convolutions (depthwise ones to burn-flex's direct kernel) and strided gradients are burn-flex's.
+//! reordered weight and no write-back. A pointwise (1×1) convolution is a gemm on the input itself, a dense 3×3
+//! stride-1 one Winograd's F(2×2, 3×3) (`winograd`). The input's gradient of a stride-1 convolution is a convolution
+//! too: of the output's gradient with the kernel flipped in space and its in/out channels swapped (a depthwise kernel
+//! keeps its channels), so it takes the same way. Other dtypes, grouped convolutions (depthwise ones to burn-flex's
+//! direct kernel) and strided gradients are burn-flex's.
 
 use std::cell::Cell;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::{DType, Flex, TensorMetadata};
 use burn::tensor::TensorData;
 
-/// The im2col block's size, in floats per worker (1 MiB): rows of output pixels are gathered until about this much,
-/// enough columns for gemm's microkernels, small enough to stay in a core's L2 while gemm packs it.
-const BLOCK_FLOATS: usize = 1 << 18;
+use super::winograd;
+
+/// A worker's scratch block, in floats (1 MiB): rows of output pixels are gathered for im2col until about this
+/// much, enough columns for gemm's microkernels, small enough to stay in a core's L2 while gemm packs it.
+pub(super) const BLOCK_FLOATS: usize = 1 << 18;
 
 /// `x` convolved with `weight`, plus `bias`: see [`super::Convolutions::convolve`].
 pub(super) fn convolve(
@@ -28,9 +31,13 @@ pub(super) fn convolve(
     if !all_f32 || options.groups != 1 {
         return Flex::conv2d(x, weight, bias, options);
     }
-    let geometry = Geometry::new(&x, &weight, &options);
-    let (x, weight, bias) = (x.to_contiguous(), weight.to_contiguous(), bias.map(|b| b.to_contiguous()));
-    let output = forward(contiguous(&x), contiguous(&weight), bias.as_ref().map(contiguous), &geometry);
+    let geometry = Geometry::new(dims(&x), dims(&weight), &options);
+    let (x, bias) = (x.to_contiguous(), bias.map(|b| b.to_contiguous()));
+    let output = if winograd::fits(&geometry) {
+        winograd::convolve(contiguous(&x), &winograd_kernel(&weight), false, bias.as_ref().map(contiguous), &geometry)
+    } else {
+        forward(contiguous(&x), contiguous(&weight.to_contiguous()), bias.as_ref().map(contiguous), &geometry)
+    };
     let shape = [geometry.batch, geometry.c_out, geometry.out_h, geometry.out_w];
     FlexTensor::from_data(TensorData::new(output, shape))
 }
@@ -60,39 +67,61 @@ pub(super) fn input_grad(
     let (true, [Some(rows), Some(columns)]) = (as_convolution, padding) else {
         return Flex::conv2d_x_backward(x, weight, output_grad, options);
     };
-    let flipped = flipped_kernel(&weight, options.groups == 1);
     let options = ConvOptions::new_with_padding([1, 1], [rows, columns], options.dilation, options.groups);
+    if options.groups == 1 {
+        let geometry = Geometry::new(dims(&output_grad), [c_in, c_out, k_h, k_w], &options);
+        if winograd::fits(&geometry) {
+            // The flipped, channel-swapped kernel's transform is the weight's own, read transposed.
+            let output_grad = output_grad.to_contiguous();
+            let grad = winograd::convolve(contiguous(&output_grad), &winograd_kernel(&weight), true, None, &geometry);
+            let shape = [geometry.batch, geometry.c_out, geometry.out_h, geometry.out_w];
+            return FlexTensor::from_data(TensorData::new(grad, shape));
+        }
+    }
+    let flipped = FLIPPED.get(&weight, options.groups == 1, |weight| flip_kernel(weight, options.groups == 1));
     convolve(output_grad, flipped, None, options)
 }
 
-/// A kernel flipped by [`flip_kernel`], and the weight it came from.
-struct Flipped {
-    weight: FlexTensor,
-    swap_channels: bool,
-    flipped: FlexTensor,
+/// Values derived from weights (keyed further by `K`), each kept while its weight lives: a network's weights are the
+/// same tensors every step, and deriving from VGG16's conv5_3 costs more than its convolution at 128 px.
+struct Kept<K, V> {
+    entries: Mutex<Vec<(FlexTensor, K, V)>>,
 }
 
-/// Kernels flipped for input gradients, each kept while its weight lives: a network's weights are the same tensors
-/// every step, and flipping VGG16's conv5_3 costs more than the gradient's convolution at 128 px.
-static FLIPPED: Mutex<Vec<Flipped>> = Mutex::new(Vec::new());
-
-/// [`flip_kernel`] of `weight`, computed once per weight.
-fn flipped_kernel(weight: &FlexTensor, swap_channels: bool) -> FlexTensor {
-    let mut kept = FLIPPED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    // An entry whose weight nobody else holds any more (a model dropped) goes; while an entry holds its weight, that
-    // weight's storage cannot be freed and its address reused by another tensor, so the address identifies it.
-    kept.retain(|entry| !entry.weight.is_unique());
-    let same = |entry: &&Flipped| {
-        entry.swap_channels == swap_channels
-            && entry.weight.bytes().as_ptr() == weight.bytes().as_ptr()
-            && entry.weight.layout() == weight.layout()
-    };
-    if let Some(entry) = kept.iter().find(same) {
-        return entry.flipped.clone();
+impl<K: PartialEq, V: Clone> Kept<K, V> {
+    const fn new() -> Self {
+        Self { entries: Mutex::new(Vec::new()) }
     }
-    let flipped = flip_kernel(&weight.to_contiguous(), swap_channels);
-    kept.push(Flipped { weight: weight.clone(), swap_channels, flipped: flipped.clone() });
-    flipped
+
+    /// `derive` of `weight` (contiguous) for `key`, computed once per weight and key.
+    fn get(&self, weight: &FlexTensor, key: K, derive: impl FnOnce(&FlexTensor) -> V) -> V {
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // An entry whose weight nobody else holds any more (a model dropped) goes; while an entry holds its weight,
+        // that weight's storage cannot be freed and its address reused by another tensor, so the address identifies it.
+        entries.retain(|(kept, _, _)| !kept.is_unique());
+        let same = |(kept, kept_key, _): &&(FlexTensor, K, V)| {
+            *kept_key == key && kept.bytes().as_ptr() == weight.bytes().as_ptr() && kept.layout() == weight.layout()
+        };
+        if let Some((_, _, value)) = entries.iter().find(same) {
+            return value.clone();
+        }
+        let value = derive(&weight.to_contiguous());
+        entries.push((weight.clone(), key, value.clone()));
+        value
+    }
+}
+
+/// Kernels flipped for input gradients ([`flip_kernel`]), keyed by whether their channels are swapped.
+static FLIPPED: Kept<bool, FlexTensor> = Kept::new();
+
+/// 3×3 kernels transformed for Winograd's F(2×2, 3×3) ([`winograd::transform_kernel`]).
+static WINOGRAD: Kept<(), Arc<[f32]>> = Kept::new();
+
+fn winograd_kernel(weight: &FlexTensor) -> Arc<[f32]> {
+    WINOGRAD.get(weight, (), |weight| {
+        let [c_out, c_in, _, _] = dims(weight);
+        winograd::transform_kernel(contiguous(weight), c_out, c_in).into()
+    })
 }
 
 /// The kernel flipped in space, and with its input and output channels swapped when `swap_channels` (a dense
@@ -117,27 +146,28 @@ fn flip_kernel(weight: &FlexTensor, swap_channels: bool) -> FlexTensor {
 }
 
 /// A dense (groups = 1) convolution's sizes.
-struct Geometry {
-    batch: usize,
-    c_in: usize,
-    in_h: usize,
-    in_w: usize,
-    c_out: usize,
-    k_h: usize,
-    k_w: usize,
-    stride: [usize; 2],
-    dilation: [usize; 2],
+pub(super) struct Geometry {
+    pub(super) batch: usize,
+    pub(super) c_in: usize,
+    pub(super) in_h: usize,
+    pub(super) in_w: usize,
+    pub(super) c_out: usize,
+    pub(super) k_h: usize,
+    pub(super) k_w: usize,
+    pub(super) stride: [usize; 2],
+    pub(super) dilation: [usize; 2],
     /// Padding above and to the left (below and to the right only shape the output).
-    top: usize,
-    left: usize,
-    out_h: usize,
-    out_w: usize,
+    pub(super) top: usize,
+    pub(super) left: usize,
+    pub(super) out_h: usize,
+    pub(super) out_w: usize,
 }
 
 impl Geometry {
-    fn new(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Self {
-        let [batch, c_in, in_h, in_w] = dims(x);
-        let [c_out, per_group, k_h, k_w] = dims(weight);
+    /// The sizes of input `[batch, in, H, W]` convolved by kernel `[out, in, kH, kW]`.
+    fn new(x: [usize; 4], weight: [usize; 4], options: &ConvOptions<2>) -> Self {
+        let [batch, c_in, in_h, in_w] = x;
+        let [c_out, per_group, k_h, k_w] = weight;
         assert_eq!(per_group, c_in, "a dense convolution's kernel takes every input channel");
         let out = |d: usize, size: usize, kernel: usize| {
             let (begin, end) = options.padding[d];
@@ -227,17 +257,10 @@ fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) -> Vec
         if g.pointwise() {
             multiply(&input[first_row * g.out_w..], g.in_h * g.in_w);
         } else {
-            // Taken out while in use, not borrowed: should gemm's own workers ever run another convolution's job on
-            // this thread while it waits, that job finds no buffer and makes one instead of panicking.
-            let mut buffer = COLUMNS.take();
-            // Every element is written by `im2col`: growing the buffer is the only zeroing.
-            if buffer.len() < taps * columns {
-                buffer.resize(taps * columns, 0.0);
-            }
-            let block = &mut buffer[..taps * columns];
-            im2col(input, g, first_row, rows, block);
-            multiply(block, columns);
-            COLUMNS.set(buffer);
+            scratch(taps * columns, |block| {
+                im2col(input, g, first_row, rows, block);
+                multiply(block, columns);
+            });
         }
     };
     if split_gemm {
@@ -249,8 +272,21 @@ fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) -> Vec
 }
 
 thread_local! {
-    /// Each worker's im2col block, kept between convolutions: a step runs the same shapes again and again.
-    static COLUMNS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// Each worker's scratch block, kept between convolutions: a step runs the same shapes again and again.
+    static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// `work` on this thread's scratch block of `len` floats, whose every element `work` writes before reading it.
+pub(super) fn scratch(len: usize, work: impl FnOnce(&mut [f32])) {
+    // Taken out while in use, not borrowed: should gemm's own workers ever run another convolution's job on this
+    // thread while it waits, that job finds no buffer and makes one instead of panicking.
+    let mut buffer = SCRATCH.take();
+    // Growing the buffer is the only zeroing.
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    work(&mut buffer[..len]);
+    SCRATCH.set(buffer);
 }
 
 /// Output rows `first_row .. first_row + rows` of one image as im2col: row `(c, i, j)` (the weight's order) holds,
@@ -293,16 +329,21 @@ fn im2col(input: &[f32], g: &Geometry, first_row: usize, rows: usize, block: &mu
 
 /// The output's base pointer, shared by jobs that write disjoint parts of it.
 #[derive(Clone, Copy)]
-struct SharedOutput(*mut f32);
+pub(super) struct SharedOutput(pub(super) *mut f32);
 // SAFETY: see `forward`'s jobs.
 unsafe impl Send for SharedOutput {}
 unsafe impl Sync for SharedOutput {}
 
 impl SharedOutput {
     /// The address `offset` floats in. (A method, so that closures capture the whole wrapper, not its raw field.)
-    fn at(self, offset: usize) -> *mut f32 {
+    pub(super) fn at(self, offset: usize) -> *mut f32 {
         // SAFETY: callers stay inside the output, as `forward`'s jobs do.
         unsafe { self.0.add(offset) }
+    }
+
+    /// The part of the output from `offset` floats in.
+    pub(super) fn offset(self, offset: usize) -> Self {
+        Self(self.at(offset))
     }
 }
 
@@ -318,36 +359,36 @@ fn contiguous(t: &FlexTensor) -> &[f32] {
 
 /// Where the work runs: rayon's pool in the builds that have threads (native; the page's threaded build), the
 /// calling thread in the page's single-threaded one.
-mod pool {
+pub(super) mod pool {
     #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
-    pub(super) fn threads() -> usize {
+    pub(in crate::net::convolution) fn threads() -> usize {
         rayon::current_num_threads()
     }
 
     #[cfg(not(any(not(target_arch = "wasm32"), feature = "threads")))]
-    pub(super) fn threads() -> usize {
+    pub(in crate::net::convolution) fn threads() -> usize {
         1
     }
 
     #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
-    pub(super) fn for_each(jobs: usize, job: impl Fn(usize) + Send + Sync) {
+    pub(in crate::net::convolution) fn for_each(jobs: usize, job: impl Fn(usize) + Send + Sync) {
         use rayon::prelude::*;
         (0..jobs).into_par_iter().for_each(job);
     }
 
     #[cfg(not(any(not(target_arch = "wasm32"), feature = "threads")))]
-    pub(super) fn for_each(jobs: usize, job: impl Fn(usize) + Send + Sync) {
+    pub(in crate::net::convolution) fn for_each(jobs: usize, job: impl Fn(usize) + Send + Sync) {
         (0..jobs).for_each(job);
     }
 
     /// gemm splitting one product across the pool (`split`), or on the calling thread.
     #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
-    pub(super) fn gemm_parallelism(split: bool) -> gemm::Parallelism {
+    pub(in crate::net::convolution) fn gemm_parallelism(split: bool) -> gemm::Parallelism {
         if split && threads() > 1 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None }
     }
 
     #[cfg(not(any(not(target_arch = "wasm32"), feature = "threads")))]
-    pub(super) fn gemm_parallelism(_split: bool) -> gemm::Parallelism {
+    pub(in crate::net::convolution) fn gemm_parallelism(_split: bool) -> gemm::Parallelism {
         gemm::Parallelism::None
     }
 }
@@ -386,6 +427,8 @@ mod tests {
             ("VGG16 conv2_2, 128 px", dense(128, 128, 64, 3, 1, 1)),
             ("VGG16 conv3_1, 128 px", dense(128, 256, 32, 3, 1, 1)),
             ("VGG16 conv3_2, 224 px", dense(256, 256, 56, 3, 1, 1)),
+            ("VGG16 conv4_2, 128 px", dense(512, 512, 16, 3, 1, 1)),
+            ("VGG16 conv4_2, 224 px", dense(512, 512, 28, 3, 1, 1)),
             ("VGG16 conv5_3, 128 px", dense(512, 512, 8, 3, 1, 1)),
             ("VGG16 conv5_3, 224 px", dense(512, 512, 14, 3, 1, 1)),
             ("EfficientNet block1 expand 1x1, 224 px", dense(16, 96, 112, 1, 1, 1)),
@@ -394,8 +437,11 @@ mod tests {
             ("EfficientNet block2 depthwise 3x3, 224 px", dense(144, 144, 56, 3, 1, 144)),
             ("EfficientNet block4 depthwise 5x5, 224 px", dense(480, 480, 14, 5, 1, 480)),
         ];
-        println!("| convolution | forward: burn-flex | forward: here | input grad: burn-flex | input grad: here |");
-        println!("|---|---:|---:|---:|---:|");
+        println!(
+            "| convolution | forward: burn-flex | forward: im2col | forward: here | input grad: burn-flex \
+             | input grad: im2col | input grad: here |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|");
         for (name, (c_in, c_out, side, k, stride, groups)) in layers {
             let tensor = |shape: [usize; 4]| {
                 let len = shape.iter().product::<usize>();
@@ -419,7 +465,24 @@ mod tests {
             });
             let ours_grad =
                 median_ms(runs, || drop(super::input_grad(x.clone(), weight.clone(), grad.clone(), options.clone())));
-            println!("| {name} | {theirs:.2} | {ours:.2} | {theirs_grad:.2} | {ours_grad:.2} |");
+            // A dense convolution by im2col, whatever `convolve` would choose: the forward, and the input's gradient
+            // as the convolution by the flipped kernel (what a Winograd layer's gradient replaces).
+            let [im2col, im2col_grad] = if groups == 1 {
+                let values = |t: &FlexTensor| super::contiguous(t).to_vec();
+                let (xs, weights, biases, grads) = (values(&x), values(&weight), values(&bias), values(&grad));
+                let flipped = values(&super::flip_kernel(&weight, true));
+                let forward = super::Geometry::new(super::dims(&x), super::dims(&weight), &options);
+                let backward_options = ConvOptions::new([1, 1], [k - 1 - pad; 2], [1, 1], 1);
+                let backward = super::Geometry::new(super::dims(&grad), [c_in, c_out, k, k], &backward_options);
+                let im2col = median_ms(runs, || drop(super::forward(&xs, &weights, Some(&biases), &forward)));
+                let grad = median_ms(runs, || drop(super::forward(&grads, &flipped, None, &backward)));
+                [format!("{im2col:.2}"), if stride == 1 { format!("{grad:.2}") } else { "–".into() }]
+            } else {
+                ["–".into(), "–".into()]
+            };
+            println!(
+                "| {name} | {theirs:.2} | {im2col} | {ours:.2} | {theirs_grad:.2} | {im2col_grad} | {ours_grad:.2} |"
+            );
         }
     }
 }

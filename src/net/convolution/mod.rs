@@ -13,6 +13,7 @@
 #![allow(deprecated)]
 
 mod flex;
+mod winograd;
 
 #[cfg(feature = "webgpu")]
 use burn::backend::Cube;
@@ -202,7 +203,8 @@ mod tests {
         bias: bool,
     }
 
-    /// Every path of `flex` and every fallback: dense 3×3 (VGG16's), a first layer on 3 channels, AlexNet's 11×11
+    /// Every path of `flex` and every fallback: dense 3×3 (VGG16's) by im2col and by Winograd's tiles (odd sides,
+    /// padding that differs per side, a map split into several blocks of tiles), a first layer on 3 channels, AlexNet's 11×11
     /// stride 4, TensorFlow's asymmetric "same" at stride 2, dilation, pointwise with and without bias, depthwise at
     /// strides 1 and 2 (EfficientNet's), a grouped convolution, batches, odd sizes, a kernel as large as its input.
     fn cases() -> Vec<Case> {
@@ -235,6 +237,9 @@ mod tests {
             case("depthwise 3x3", 2, 12, 12, [10, 10], [3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 12, true),
             case("depthwise 5x5 stride 2", 1, 6, 6, [13, 13], [5, 5], [2, 2], [(1, 2), (1, 2)], [1, 1], 6, true),
             case("grouped", 1, 8, 12, [8, 8], [3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 4, true),
+            case("Winograd, batch 2, odd", 2, 20, 24, [15, 13], [3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 1, true),
+            case("Winograd, uneven padding", 1, 16, 32, [12, 17], [3, 3], [1, 1], [(0, 2), (2, 1)], [1, 1], 1, false),
+            case("Winograd, several blocks", 1, 320, 16, [30, 28], [3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 1, true),
         ]
     }
 

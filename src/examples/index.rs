@@ -180,7 +180,7 @@ impl ExampleIndex {
         let image =
             Tensor::<4>::from_floats(TensorData::new(planar, [pictures.len(), 3, self.size, self.size]), &device);
         let layers = self.layers();
-        for (part, pre) in self.layers.iter_mut().zip(model.pre_activations(image, &layers)) {
+        for (part, pre) in self.layers.iter_mut().zip(model.pre_activations(image, &layers, None)) {
             let features = network.layers()[part.layer].activate(pre);
             let [batch, channels, height, width] = features.dims();
             let side = height.min(width).min(MAP_SIDE);
@@ -259,7 +259,7 @@ pub(super) async fn channel_means(
     layer: usize,
 ) -> Result<Vec<f32>, Error> {
     let image = Tensor::<4>::from_floats(TensorData::new(planar, [1, 3, size, size]), &model.device());
-    let [pre] = model.pre_activations(image, &[layer]).try_into().expect("one layer asked for");
+    let [pre] = model.pre_activations(image, &[layer], None).try_into().expect("one layer asked for");
     read_floats(model.network().layers()[layer].activate(pre).mean_dims(&[2, 3])).await
 }
 

@@ -3,7 +3,7 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::convolution::conv2d;
 use super::graph::{Colour, Conv, Op};
@@ -83,8 +83,10 @@ impl Model {
 
     /// The outputs of each of `layers` (indices of [`Network::layers`], below [`Model::depth`]), before their
     /// activation function, for images `[batch, 3, H, W]` in [0, 1]: one forward pass that stops at the deepest of
-    /// them; deeper nodes are never computed. A classifier's outputs are `[batch, classes, 1, 1]`.
-    pub fn pre_activations(&self, image: Tensor<4>, layers: &[usize]) -> Vec<Tensor<4>> {
+    /// them; deeper nodes are never computed. A classifier's outputs are `[batch, classes, 1, 1]`. With `only`, the
+    /// deepest layer's output holds those of its channels alone, in that order, and a convolution or classifier
+    /// there computes nothing else: a filter's objective reads one channel of the 64 to 512 its layer makes.
+    pub fn pre_activations(&self, image: Tensor<4>, layers: &[usize], only: Option<&Tensor<1, Int>>) -> Vec<Tensor<4>> {
         let graph = self.network.graph();
         let nodes: Vec<usize> = layers.iter().map(|&l| graph.layers()[l].node).collect();
         let deepest = *nodes.iter().max().expect("a layer to read");
@@ -92,8 +94,14 @@ impl Model {
         assert!(needed <= self.weights.len(), "the weights up to node {deepest} have not arrived");
         let mut values: Vec<Tensor<4>> = Vec::with_capacity(deepest + 1);
         let mut weights = self.weights.iter();
-        for node in &graph.nodes()[..=deepest] {
+        for (index, node) in graph.nodes()[..=deepest].iter().enumerate() {
             let input = |k: usize| values[node.inputs[k]].clone();
+            let narrowed = only.filter(|_| index == deepest);
+            if let Some(value) = narrowed.and_then(|channels| narrowed_node(&node.op, &mut weights, input(0), channels))
+            {
+                values.push(value);
+                continue;
+            }
             let value = match &node.op {
                 Op::Input => (self.colour_channels(image.clone()) - self.mean.clone()) / self.std.clone(),
                 Op::Conv(conv) => match weights.next() {
@@ -118,22 +126,15 @@ impl Model {
                 Op::Mul => input(0) * input(1),
                 Op::Concat => Tensor::cat((0..node.inputs.len()).map(input).collect(), 1),
                 Op::Linear(_) => match weights.next() {
-                    Some(Weights::Linear { weight, bias }) => {
-                        let x = input(0);
-                        let batch = x.dims()[0];
-                        let flat: Tensor<2> = x.reshape([batch as i64, -1]);
-                        let mut out = flat.matmul(weight.clone().transpose());
-                        if let Some(bias) = bias {
-                            out = out + bias.clone().unsqueeze_dim(0);
-                        }
-                        let [batch, features] = out.dims();
-                        out.reshape([batch, features, 1, 1])
-                    }
+                    Some(Weights::Linear { weight, bias }) => linear(input(0), weight.clone(), bias.clone()),
                     _ => unreachable!("the graph's weights are in its order"),
                 },
                 Op::Softmax => softmax(input(0), 1),
             };
-            values.push(value);
+            values.push(match narrowed {
+                Some(channels) => value.select(1, channels.clone()),
+                None => value,
+            });
         }
         nodes.iter().map(|&n| values[n].clone()).collect()
     }
@@ -153,12 +154,61 @@ impl Model {
     /// The output of layer `layer` (below [`Model::depth`]) for images `[batch, 3, H, W]` in [0, 1], read after or
     /// before its activation function.
     pub fn forward(&self, image: Tensor<4>, layer: usize, activation: Activation) -> Tensor<4> {
-        let [features] = self.pre_activations(image, &[layer]).try_into().expect("one layer asked for");
+        let [features] = self.pre_activations(image, &[layer], None).try_into().expect("one layer asked for");
         match activation {
             Activation::Before => features,
             Activation::After => self.network.layers()[layer].activate(features),
         }
     }
+}
+
+/// A convolution's or a classifier's output for `channels` alone, from its own weights' rows for them (the next of
+/// `weights`); none for a node of another kind, or a grouped convolution, whose output the caller narrows instead.
+fn narrowed_node<'a>(
+    op: &Op,
+    weights: &mut impl Iterator<Item = &'a Weights>,
+    x: Tensor<4>,
+    channels: &Tensor<1, Int>,
+) -> Option<Tensor<4>> {
+    let rows = |bias: &Option<Tensor<1>>| bias.clone().map(|b| b.select(0, channels.clone()));
+    match op {
+        Op::Conv(conv) => {
+            let depthwise = conv.groups == conv.in_channels && conv.groups == conv.channels;
+            if conv.groups != 1 && !depthwise {
+                return None;
+            }
+            let Some(Weights::Conv { weight, bias }) = weights.next() else {
+                unreachable!("the graph's weights are in its order")
+            };
+            let weight = weight.clone().select(0, channels.clone());
+            if depthwise {
+                // Each output channel reads its own input channel alone: those, one group each.
+                let conv = Conv { groups: channels.dims()[0], ..conv.clone() };
+                Some(convolve(&conv, x.select(1, channels.clone()), weight, rows(bias)))
+            } else {
+                Some(convolve(conv, x, weight, rows(bias)))
+            }
+        }
+        Op::Linear(_) => {
+            let Some(Weights::Linear { weight, bias }) = weights.next() else {
+                unreachable!("the graph's weights are in its order")
+            };
+            Some(linear(x, weight.clone().select(0, channels.clone()), rows(bias)))
+        }
+        _ => None,
+    }
+}
+
+/// A classifier's `weight` `[classes, features]` and `bias` on `x` flattened: `[batch, classes, 1, 1]`.
+fn linear(x: Tensor<4>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    let batch = x.dims()[0];
+    let flat: Tensor<2> = x.reshape([batch as i64, -1]);
+    let mut out = flat.matmul(weight.transpose());
+    if let Some(bias) = bias {
+        out = out + bias.unsqueeze_dim(0);
+    }
+    let [batch, features] = out.dims();
+    out.reshape([batch, features, 1, 1])
 }
 
 /// `conv` on `x`, padded as the graph says (TensorFlow's "same" is asymmetric for an even side and stride 2).

@@ -170,7 +170,7 @@ impl Ascent {
         };
         let reads = vec![objective.activation(); batch];
         let viewed = objective.per_view(config.transforms.views());
-        let selection = select(&viewed, &reads, &device);
+        let selection = select(&viewed, &reads, &device, narrows(&objective, &start));
         // The transforms draw from their own stream, so the initial noise does not depend on them.
         let rng = Pcg64::seed_from_u64(config.seed ^ 0x7472_616e_7366_6f72);
         let transparency = Tensor::zeros([batch, 3, config.size, config.size], &device);
@@ -237,8 +237,8 @@ impl Ascent {
     /// crops, which shrink over the run), so they are not comparable from step to step; this is. One forward pass,
     /// no gradient.
     pub async fn whole_picture(&self) -> Result<Vec<f32>, Error> {
-        let selection = select(&self.objective, &self.reads, &self.model.device());
-        let features = self.model.pre_activations(self.image(), &selection.layers());
+        let selection = select(&self.objective, &self.reads, &self.model.device(), true);
+        let features = self.model.pre_activations(self.image(), &selection.layers(), selection.narrowed());
         read_floats(self.objective.evaluate(&features, &selection)).await
     }
 
@@ -291,7 +291,8 @@ impl Ascent {
         ascent.transparency =
             Tensor::from_data(TensorData::new(checkpoint.transparency, [batch, 3, size, size]), &device);
         ascent.rng = checkpoint.rng;
-        ascent.selection = select(&ascent.viewed, &checkpoint.reads, &device);
+        ascent.selection =
+            select(&ascent.viewed, &checkpoint.reads, &device, narrows(&ascent.objective, &ascent.start));
         ascent.reads = checkpoint.reads;
         ascent.steps_taken = checkpoint.steps_taken;
         ascent.silent = checkpoint.silent;
@@ -311,7 +312,8 @@ impl Ascent {
                 for &i in &switched {
                     self.reads[i] = Activation::Before;
                 }
-                self.selection = select(&self.viewed, &self.reads, &self.model.device());
+                self.selection =
+                    select(&self.viewed, &self.reads, &self.model.device(), narrows(&self.objective, &self.start));
                 (grad, image_grad, values) = self.gradient();
             }
         }
@@ -348,7 +350,7 @@ impl Ascent {
         let progress = self.steps_taken as f64 / self.config.steps.saturating_sub(1).max(1) as f64;
         let input = self.config.transforms.apply(input, progress.min(1.0), &mut self.rng);
         let layers = self.selection.layers();
-        let mut features = self.model.pre_activations(input, &layers);
+        let mut features = self.model.pre_activations(input, &layers, self.selection.narrowed());
         // The deepest layer's output after its activation function (the selection's layers go down in depth).
         let deepest_layer = &self.objective.network().layers()[*layers.last().expect("a layer")];
         let target = self.start.as_ref().map(|_| {
@@ -444,11 +446,18 @@ fn nadam_factors(t: usize) -> (f64, f64) {
     (next / (1.0 - product * next), (1.0 - now) / (1.0 - product))
 }
 
-/// The selection for `viewed` (the objective per view) with each image's activation given to its views.
-fn select(viewed: &Objective, reads: &[Activation], device: &burn::tensor::Device) -> Selection {
+/// The selection for `viewed` (the objective per view) with each image's activation given to its views; `narrow`:
+/// see [`Objective::selection`].
+fn select(viewed: &Objective, reads: &[Activation], device: &burn::tensor::Device, narrow: bool) -> Selection {
     let views = viewed.batch() / reads.len();
     let per_view: Vec<Activation> = reads.iter().flat_map(|&a| std::iter::repeat_n(a, views)).collect();
-    viewed.selection(&per_view, device)
+    viewed.selection(&per_view, device, narrow)
+}
+
+/// Whether a step may compute the deepest layer for the channels the objective reads alone: not where the
+/// diversity term compares the images' whole layer, nor where accentuation pulls it towards a picture's.
+fn narrows(objective: &Objective, start: &Option<Tensor<4>>) -> bool {
+    objective.diversity() == 0.0 && start.is_none()
 }
 
 /// Each image's starting seed: the k-th image of the same objective starts from `seed + k`. Repeats of a filter

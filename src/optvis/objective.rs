@@ -2,7 +2,7 @@
 //! channel's centre neuron, the whole layer's mean squared activation (DeepDream), or a weighted sum of those
 //! across layers ([`crate::optvis::expression`]).
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 use super::expression::{Expression, Target, Term};
 use crate::Error;
@@ -148,14 +148,34 @@ impl Objective {
     }
 
     /// The weights each image's terms put on each layer's channels, split by which activation each image reads,
-    /// so that [`Self::evaluate`] is a few multiplies and reductions per layer, whatever the batch.
-    pub(crate) fn selection(&self, activations: &[Activation], device: &Device) -> Selection {
+    /// so that [`Self::evaluate`] is a few multiplies and reductions per layer, whatever the batch. With `narrow`
+    /// (nothing needs the deepest layer whole: no diversity, no accentuation), a deepest layer that the images read
+    /// only channel by channel is read for those channels alone ([`Selection::narrowed`]).
+    pub(crate) fn selection(&self, activations: &[Activation], device: &Device, narrow: bool) -> Selection {
         let batch = self.batch();
-        let layers = self
-            .layers()
+        let layers = self.layers();
+        let deepest = *layers.last().expect("a batch has an image");
+        let terms = |layer: usize| self.images.iter().flat_map(|e| e.terms()).filter(move |t| t.layer == layer);
+        // The deepest layer's channels, where no term reads it whole and they are fewer than the layer has.
+        let read: Option<Vec<usize>> = narrow.then(|| terms(deepest)).and_then(|terms| {
+            let mut read = Vec::new();
+            for term in terms {
+                if term.target == Target::Layer {
+                    return None;
+                }
+                read.push(term.filter);
+            }
+            read.sort_unstable();
+            read.dedup();
+            (read.len() < self.network.layers()[deepest].channels).then_some(read)
+        });
+        let layers = layers
             .into_iter()
             .map(|layer| {
-                let channels = self.network.layers()[layer].channels;
+                // The channels the weights run over: the layer's, or those read of the deepest, in their order.
+                let kept = read.as_ref().filter(|_| layer == deepest);
+                let channels = kept.map_or(self.network.layers()[layer].channels, Vec::len);
+                let position = |filter: usize| kept.map_or(filter, |kept| kept.binary_search(&filter).unwrap());
                 // The weights of this layer's `target` terms for the images that read `wanted`, each added at the
                 // place `at` gives it in a vector of `len`; none where no term applies.
                 let gather = |wanted: Activation, target: Target, len: usize, at: &dyn Fn(usize, &Term) -> usize| {
@@ -171,7 +191,7 @@ impl Objective {
                     any.then_some(w)
                 };
                 let per_channel = |wanted, target| {
-                    gather(wanted, target, batch * channels, &|i, t| i * channels + t.filter)
+                    gather(wanted, target, batch * channels, &|i, t| i * channels + position(t.filter))
                         .map(|w| Tensor::<1>::from_floats(w.as_slice(), device).reshape([batch, channels, 1, 1]))
                 };
                 let weights = |wanted| Weights {
@@ -183,7 +203,11 @@ impl Objective {
                 LayerSelection { layer, after: weights(Activation::After), before: weights(Activation::Before) }
             })
             .collect();
-        Selection { layers }
+        let narrowed = read.map(|read| {
+            let read: Vec<i64> = read.into_iter().map(|c| c as i64).collect();
+            Tensor::<1, Int>::from_ints(read.as_slice(), device)
+        });
+        Selection { layers, narrowed }
     }
 
     /// Objective value per image, `[batch]`, from the features `[batch, channels, H, W]` of each layer the images
@@ -245,12 +269,19 @@ pub fn similarity(features: Tensor<4>) -> Tensor<1> {
 /// changes activation.
 pub(crate) struct Selection {
     layers: Vec<LayerSelection>,
+    narrowed: Option<Tensor<1, Int>>,
 }
 
 impl Selection {
     /// The layers whose features [`Objective::evaluate`] takes, in its order.
     pub(crate) fn layers(&self) -> Vec<usize> {
         self.layers.iter().map(|l| l.layer).collect()
+    }
+
+    /// The deepest layer's channels the features hold, in this order, where not all of them (what
+    /// [`crate::net::Model::pre_activations`] is given as `only`).
+    pub(crate) fn narrowed(&self) -> Option<&Tensor<1, Int>> {
+        self.narrowed.as_ref()
     }
 }
 
@@ -308,6 +339,45 @@ mod tests {
         let weights = [1.0 - 1.0 / 15.0, 1.0 / 15.0, 1.5, 2.0, 0.001, -0.25];
         let shown: Vec<String> = weights.iter().map(|&w| caption_weight(w)).collect();
         assert_eq!(shown, [".93*", ".07*", "1.5*", "2*", "1e-3*", ".25*"]);
+    }
+
+    /// A step reads the deepest layer for the channels its terms read there (sorted, once each), unless a term reads
+    /// that layer whole or the caller needs it whole; the objective on those channels is the objective on the layer.
+    #[test]
+    fn the_deepest_layer_is_read_for_its_terms_channels_alone() {
+        let device = Device::flex();
+        let selection = |texts: &[&str], narrow| {
+            let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+            let objective = Objective::expressions(Network::Vgg16, &texts, Activation::After).unwrap();
+            let reads = vec![Activation::After; objective.batch()];
+            let selection = objective.selection(&reads, &device, narrow);
+            (objective, selection)
+        };
+        let channels =
+            |s: &Selection| s.narrowed().map(|t| t.clone().into_data().convert::<i64>().try_to_vec::<i64>().unwrap());
+        let grid = ["conv4_3:33 + 0.5*conv4_3:20", "neuron(conv4_3:7) - conv3_1:5", "conv4_3:20"];
+        assert_eq!(channels(&selection(&grid, true).1), Some(vec![7, 20, 33]));
+        assert_eq!(channels(&selection(&grid, false).1), None);
+        assert_eq!(channels(&selection(&["layer(conv4_2) - 2 conv3_1:5"], true).1), None);
+        assert_eq!(channels(&selection(&["conv4_2:3 + layer(conv4_2)"], true).1), None);
+        // The same objective values from the whole layers and from the deepest one narrowed.
+        let (objective, narrowed) = selection(&grid, true);
+        let (_, whole) = selection(&grid, false);
+        let features: Vec<Tensor<4>> = [256, 512]
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| {
+                let values: Vec<f32> = (0..3 * c * 16).map(|i| ((i * 7 + k * 3) % 11) as f32 - 4.0).collect();
+                Tensor::<4>::from_data(TensorData::new(values, [3, c, 4, 4]), &device)
+            })
+            .collect();
+        let mut features_narrowed = features.clone();
+        features_narrowed[1] = features[1].clone().select(1, narrowed.narrowed().unwrap().clone());
+        let read = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(
+            read(objective.evaluate(&features_narrowed, &narrowed)),
+            read(objective.evaluate(&features, &whole))
+        );
     }
 
     /// The batch's similarity, computed here from its definition in plain f64: Gram matrices of the post-ReLU

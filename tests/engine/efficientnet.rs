@@ -101,3 +101,48 @@ fn bad_input_is_named() {
     let message = request.plan(&Start::default()).unwrap_err().to_string();
     assert!(message.contains("logits has filters 0..=999"), "{message}");
 }
+
+/// A layer narrowed to a few channels (what a filter's step computes at its deepest layer) is those channels of the
+/// whole layer, and so is the image's gradient through them: a dense convolution (VGG16's conv3_2), a depthwise one,
+/// a block's residual addition (narrowed after it is computed) and the classifier (EfficientNet-Lite0).
+#[test]
+fn a_layer_narrowed_to_some_channels_is_those_channels() {
+    use burn::tensor::Int;
+    let cases = [
+        (crate::flex_model(), Network::Vgg16, "conv3_2", vec![5i64, 0, 200]),
+        (efficientnet(), Network::EfficientnetLite0, "block3_depthwise", vec![30, 2]),
+        (efficientnet(), Network::EfficientnetLite0, "block8", vec![20]),
+        (efficientnet(), Network::EfficientnetLite0, "logits", vec![388, 281, 0]),
+    ];
+    for (model, network, layer, channels) in cases {
+        let index = network.layer_index(layer).unwrap();
+        let image = || {
+            Tensor::<4>::from_data(TensorData::new(golden_image(64), [1, 3, 64, 64]), &model.device())
+                .autodiff()
+                .require_grad()
+        };
+        let only = Tensor::<1, Int>::from_data(TensorData::new(channels.clone(), [channels.len()]), &model.device());
+        let (x, y) = (image(), image());
+        let [whole] = model.pre_activations(x.clone(), &[index], None).try_into().unwrap();
+        let [narrowed] = model.pre_activations(y.clone(), &[index], Some(&only)).try_into().unwrap();
+        let whole = whole.select(1, only.clone());
+        assert_eq!(whole.dims(), narrowed.dims(), "{layer}");
+        let weights = Tensor::<4>::from_data(
+            TensorData::new(
+                (0..whole.dims().iter().product::<usize>()).map(|i| (i % 5) as f32 - 2.0).collect(),
+                whole.dims(),
+            ),
+            &model.device(),
+        );
+        let (x_grad, y_grad) = {
+            let x_grads = (whole.clone() * weights.clone()).sum().backward();
+            let y_grads = (narrowed.clone() * weights).sum().backward();
+            (values(x.grad(&x_grads).unwrap()), values(y.grad(&y_grads).unwrap()))
+        };
+        for (what, a, b) in [("output", values(narrowed), values(whole)), ("image's gradient", y_grad, x_grad)] {
+            let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+            let difference = a.iter().zip(&b).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(difference <= 1e-4 * scale, "{layer}: {what} differs by {difference} (scale {scale})");
+        }
+    }
+}

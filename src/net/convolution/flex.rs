@@ -38,8 +38,7 @@ pub(super) fn convolve(
     } else {
         forward(contiguous(&x), contiguous(&weight.to_contiguous()), bias.as_ref().map(contiguous), &geometry)
     };
-    let shape = [geometry.batch, geometry.c_out, geometry.out_h, geometry.out_w];
-    FlexTensor::from_data(TensorData::new(output, shape))
+    geometry.output(output)
 }
 
 /// The gradient of [`convolve`]'s output with respect to `x`: a convolution where the stride is 1 (see the module's
@@ -74,8 +73,7 @@ pub(super) fn input_grad(
             // The flipped, channel-swapped kernel's transform is the weight's own, read transposed.
             let output_grad = output_grad.to_contiguous();
             let grad = winograd::convolve(contiguous(&output_grad), &winograd_kernel(&weight), true, None, &geometry);
-            let shape = [geometry.batch, geometry.c_out, geometry.out_h, geometry.out_w];
-            return FlexTensor::from_data(TensorData::new(grad, shape));
+            return geometry.output(grad);
         }
     }
     let flipped = FLIPPED.get(&weight, options.groups == 1, |weight| flip_kernel(weight, options.groups == 1));
@@ -191,6 +189,11 @@ impl Geometry {
             out_h: out(0, in_h, k_h),
             out_w: out(1, in_w, k_w),
         }
+    }
+
+    /// The output `[batch, out, outH, outW]` of these sizes, from its values.
+    fn output(&self, values: Vec<f32>) -> FlexTensor {
+        FlexTensor::from_data(TensorData::new(values, [self.batch, self.c_out, self.out_h, self.out_w]))
     }
 
     /// A 1×1 kernel on every pixel, unpadded: the output is the weight times the input, as it lies.

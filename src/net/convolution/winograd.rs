@@ -75,14 +75,16 @@ pub(super) fn convolve(x: &[f32], u: &[f32], transposed: bool, bias: Option<&[f3
         let tile_rows = block * rows_per_block..((block + 1) * rows_per_block).min(tiles_h);
         let count = tile_rows.len() * tiles_w;
         let input = &x[image * g.c_in * g.in_h * g.in_w..][..g.c_in * g.in_h * g.in_w];
-        scratch(ENTRIES * (g.c_in + g.c_out) * count, |buffer| {
-            let (v, m) = buffer.split_at_mut(ENTRIES * g.c_in * count);
-            transform_input(input, g, tile_rows.clone(), v);
+        // The transformed tiles, their products, and the rows the transforms work in.
+        scratch(ENTRIES * (g.c_in + g.c_out) * count + TILE * 2 * row_width(g), |buffer| {
+            let (v, rest) = buffer.split_at_mut(ENTRIES * g.c_in * count);
+            let (m, rows) = rest.split_at_mut(ENTRIES * g.c_out * count);
+            transform_input(input, g, tile_rows.clone(), v, rows);
             for entry in 0..ENTRIES {
                 let (v, m) = (&v[entry * g.c_in * count..], &mut m[entry * g.c_out * count..]);
                 multiply(u, transposed, entry, v, m, g, count, split_gemm);
             }
-            transform_output(m, bias, g, tile_rows, out.offset(image * g.c_out * plane));
+            transform_output(m, bias, g, tile_rows, out.offset(image * g.c_out * plane), rows);
         });
     };
     if split_gemm {
@@ -93,18 +95,21 @@ pub(super) fn convolve(x: &[f32], u: &[f32], transposed: bool, bias: Option<&[f3
     output
 }
 
+/// An input row as the tiles read it: its padding, and whatever the last tile reads past it, as zeros.
+fn row_width(g: &Geometry) -> usize {
+    OUT * g.out_w.div_ceil(OUT) + 2
+}
+
 /// `V[ξ][c][t] = (Bᵀ d B)[ξ]` for the input tile `d` of channel `c` under tile `t` of the rows `tile_rows`, zero
 /// outside the input, where Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]. Bᵀ runs down whole
 /// rows first (4 input rows to 4 combinations), then B along each combination, tile by tile: both loops over
-/// contiguous rows, which the compiler vectorises.
-fn transform_input(input: &[f32], g: &Geometry, tile_rows: Range<usize>, v: &mut [f32]) {
+/// contiguous rows, which the compiler vectorises. `work`: 8 rows of [`row_width`], written before they are read.
+fn transform_input(input: &[f32], g: &Geometry, tile_rows: Range<usize>, v: &mut [f32], work: &mut [f32]) {
     let tiles_w = g.out_w.div_ceil(OUT);
     let count = tile_rows.len() * tiles_w;
     let stride = g.c_in * count;
-    // An input row with its padding (and whatever the last tile reads past it) as zeros.
-    let width = OUT * tiles_w + 2;
-    let mut rows = vec![0.0f32; TILE * width];
-    let mut combinations = vec![0.0f32; TILE * width];
+    let width = row_width(g);
+    let (rows, combinations) = work.split_at_mut(TILE * width);
     for (c, channel) in input.chunks_exact(g.in_h * g.in_w).enumerate() {
         for (r, tile_row) in tile_rows.clone().enumerate() {
             for (i, row) in rows.chunks_exact_mut(width).enumerate() {
@@ -115,7 +120,7 @@ fn transform_input(input: &[f32], g: &Geometry, tile_rows: Range<usize>, v: &mut
                     row[g.left..g.left + columns].copy_from_slice(&channel[y as usize * g.in_w..][..columns]);
                 }
             }
-            let (d0, d1, d2, d3) = quarters(&rows, width);
+            let (d0, d1, d2, d3) = quarters(rows, width);
             let (c0, rest) = combinations.split_at_mut(width);
             let (c1, rest) = rest.split_at_mut(width);
             let (c2, c3) = rest.split_at_mut(width);
@@ -202,13 +207,21 @@ fn multiply(
 
 /// Each tile's `Aᵀ M A` (2×2 output pixels, those inside the output) plus the bias, for the tiles of `tile_rows`,
 /// into the image at `image`, where Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]]: Aᵀ down the entries' columns for a whole row
-/// of tiles at once, then A along each of the two results into the output's two rows.
-fn transform_output(m: &[f32], bias: Option<&[f32]>, g: &Geometry, tile_rows: Range<usize>, image: SharedOutput) {
+/// of tiles at once, then A along each of the two results into the output's two rows. `work`: as for
+/// [`transform_input`].
+fn transform_output(
+    m: &[f32],
+    bias: Option<&[f32]>,
+    g: &Geometry,
+    tile_rows: Range<usize>,
+    image: SharedOutput,
+    work: &mut [f32],
+) {
     let tiles_w = g.out_w.div_ceil(OUT);
     let count = tile_rows.len() * tiles_w;
     let stride = g.c_out * count;
     // The two rows of Aᵀ M for each of M's four columns, a row of tiles long: `sums[(2·j + i)·tiles_w + tx]`.
-    let mut sums = vec![0.0f32; 2 * TILE * tiles_w];
+    let sums = &mut work[..2 * TILE * tiles_w];
     let first_y = tile_rows.start * OUT;
     let last_y = (tile_rows.end * OUT).min(g.out_h);
     for k in 0..g.c_out {

@@ -164,9 +164,11 @@
 
 // ---------------------------------------------------------------- page -> worker
 
-/** How long the worker lets Flex's thread pool take to start before the single-threaded build takes over (the page
- *  says so in the same words). Its workers start in tens of milliseconds (a few hundred on a busy machine); a pool
- *  that has not started by then never will (a worker refused without an error event, say). */
+/** How long the page lets Flex's thread pool take to start, from the worker's `pool` message to its `cpu`, before it
+ *  replaces the worker (worker-client.js; the page says so in the same words). Its workers start in tens of
+ *  milliseconds (a few hundred on a busy machine); a pool that has not started by then never will: a worker refused
+ *  without an error event, say, or the compute worker stuck for good in `new Worker` (Firefox ESR 153, now and then
+ *  while the browser runs its start-up tasks), where a timer in the worker never fires. */
 export const POOL_START_MS = 10_000;
 
 /** Why Flex runs on one thread where the threaded build was wanted: the browser has no shared memory between threads
@@ -204,6 +206,7 @@ export const POOL_START_MS = 10_000;
 // ---------------------------------------------------------------- worker -> page
 
 /**
+ * `pool`: the worker starts Flex's pool of `threads` workers now; its `cpu` says how that went (and which build runs).
  * A run's `error` names the request `field` it is about, where it is about one (an expression that does not parse).
  * The visitor's picture set (`examples-*`): `examples-progress` for each picture put through the network (its page
  * number; `skipped` with the reason where it could not be), or `error` (no picture) where the set cannot go on.
@@ -212,6 +215,7 @@ export const POOL_START_MS = 10_000;
  * says those `bytes` are in and checked, `complete` once every layer is.
  * @typedef {(
  *   | { type: 'program', loaded: number, total: number }
+ *   | { type: 'pool', threads: number }
  *   | { type: 'cpu', threads: number, build: 'pkg' | 'pkg-threads', unthreaded: Unthreaded | null }
  *   | { type: 'other-build' }
  *   | { type: 'weights', phase: 'progress', loaded: number, total: number, source: 'cache' | 'network', model: NetworkName, layer: string, background: boolean }

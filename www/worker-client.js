@@ -1,9 +1,11 @@
 // @ts-check
 // The page's side of the compute worker: starting it (with the picture's canvas, the backend and Flex's threads),
-// posting to it, asking it what it answers by id, and starting a new one when it crashes or when the backend asked
-// for lives in the other build of the program. What its messages mean is app.js's to say.
+// posting to it, asking it what it answers by id, and starting a new one when it crashes, when its thread pool does
+// not start, or when the backend asked for lives in the other build of the program. What its messages mean is
+// app.js's to say.
 
 import { canvasForWorker } from './picture.js';
+import { POOL_START_MS } from './protocol.js';
 import { threadsFor } from './settings.js';
 import { forgetStartImage } from './start-image.js';
 import { note, showError } from './status.js';
@@ -20,6 +22,9 @@ export const events = [];
 let worker = null;
 /** When the worker was restarted after a crash, for the limit on restarts. @type {number[]} */
 const crashRestarts = [];
+/** Flex's pool starting in the current worker: the timer that gives up on it (POOL_START_MS), and whether the page
+ *  has replaced a worker for a silent pool before. */
+const pool = { timer: /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined), replaced: false };
 /** Answers the page is waiting for (snapshots, stats), by request id. @type {Map<number, (m: any) => void>} */
 const waiting = new Map();
 let askId = 0;
@@ -37,6 +42,7 @@ export const post = (message, transfer = []) => /** @type {Worker} */ (worker).p
 export function startWorker(page, hooks, { crashed }) {
   const replacing = worker !== null;
   worker?.terminate();
+  clearTimeout(pool.timer);
   if (crashed) crashRestarts.push(performance.now());
   // The new worker knows no backend and has no weights yet.
   page.weights.ready = false;
@@ -45,6 +51,8 @@ export function startWorker(page, hooks, { crashed }) {
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   worker.onmessage = ({ data }) => {
     if (answer(data)) return;
+    if (data.type === 'pool') pool.timer = setTimeout(() => poolSilent(page, hooks), POOL_START_MS);
+    if (data.type === 'cpu') clearTimeout(pool.timer);
     events.push(data.type === 'snapshot' ? { ...data, data: null } : data);
     if (events.length > EVENTS_KEPT) events.shift();
     hooks.onMessage(data);
@@ -90,6 +98,16 @@ export async function changeBuild(page, hooks) {
     post({ type: 'start-image', bitmap }, [bitmap]);
   }
   hooks.restarted();
+}
+
+/** Flex's pool did not start in POOL_START_MS. The worker may be stuck for good, deaf to its own timers (Firefox ESR
+ *  153 now and then never returns from a worker's `new Worker` while the browser runs its start-up tasks; a worker
+ *  started a moment later is not): a fresh worker tries the threaded build once more, and the next silent pool leaves
+ *  the page on the single-threaded build, which the page says (`cpu`). @param {PageState} page @param {Hooks} hooks */
+function poolSilent(page, hooks) {
+  if (pool.replaced) page.unthreaded = 'pool-silent';
+  pool.replaced = true;
+  changeBuild(page, hooks);
 }
 
 /** The worker died or its WebAssembly can no longer be trusted (a trap): start a new one (the weights come from

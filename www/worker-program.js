@@ -8,8 +8,6 @@
 // else the single-threaded build runs, and the page says why. The program is fetched with progress reports and
 // compiled as it streams in.
 
-import { POOL_START_MS } from './protocol.js';
-
 /** @typedef {import('./protocol.js').FromWorker} FromWorker */
 /** @typedef {import('./protocol.js').BackendInfo} BackendInfo */
 /** @typedef {import('./protocol.js').BackendChoice} BackendChoice */
@@ -111,10 +109,12 @@ async function download(post) {
   return new Response(counted, { headers: { 'Content-Type': 'application/wasm' } });
 }
 
-/** Starts Flex's pool of `threads` workers; resolves to null once they run, or to why they do not: the policy
- *  refused a worker (its `securitypolicyviolation`), the pool failed, or it did not start in POOL_START_MS.
- *  @param {Glue} glue @param {number} threads @returns {Promise<Unthreaded | null>} */
-function startPool(glue, threads) {
+/** Starts Flex's pool of `threads` workers (after saying so, `pool`); resolves to null once they run, or to why they
+ *  do not: the policy refused a worker (its `securitypolicyviolation`) or the pool failed. A pool that stays silent
+ *  is the page's to notice (worker-client.js): this worker may not hear a timer of its own then.
+ *  @param {Glue} glue @param {number} threads @param {(message: FromWorker) => void} post
+ *  @returns {Promise<Unthreaded | null>} */
+function startPool(glue, threads, post) {
   let stopListening = () => {};
   return /** @type {Promise<Unthreaded | null>} */ (
     new Promise((resolve) => {
@@ -124,11 +124,8 @@ function startPool(glue, threads) {
         if (/^(worker-src|child-src|script-src)/.test(effectiveDirective)) resolve('pool-refused');
       };
       scope.addEventListener('securitypolicyviolation', refused);
-      const timer = setTimeout(() => resolve('pool-silent'), POOL_START_MS);
-      stopListening = () => {
-        clearTimeout(timer);
-        scope.removeEventListener('securitypolicyviolation', refused);
-      };
+      stopListening = () => scope.removeEventListener('securitypolicyviolation', refused);
+      post({ type: 'pool', threads });
       /** @type {NonNullable<Glue['initThreadPool']>} */ (glue.initThreadPool)(threads).then(
         () => resolve(null),
         () => resolve('pool-failed'),
@@ -138,9 +135,9 @@ function startPool(glue, threads) {
 }
 
 /** Loads the program for `backend`, with Flex's pool of `threads` in the threaded build, and tells the page which
- *  build, how many threads and, where the threaded build was wanted but does not run, why (`cpu`). A pool that cannot
- *  start leaves the single-threaded build running in its place; `unthreaded`, why an earlier worker of the page ran
- *  without threads, spares a new worker the same wait.
+ *  build, how many threads and, where the threaded build was wanted but does not run, why (`cpu`). A pool refused or
+ *  failed leaves the single-threaded build running in its place (a silent one, the page replaces); `unthreaded`, why
+ *  an earlier worker of the page ran without threads, spares a new worker the same wait.
  *  @param {{ backend: BackendChoice, threads: number, unthreaded: Unthreaded | null }} init
  *  @param {(message: FromWorker) => void} post */
 export async function loadProgram({ backend, threads: threadsAsked, unthreaded: known }, post) {
@@ -151,7 +148,7 @@ export async function loadProgram({ backend, threads: threadsAsked, unthreaded: 
   const glue = /** @type {Glue} */ (program.glue);
   let threads = 1;
   if (glue.initThreadPool) {
-    unthreaded = await startPool(glue, threadsAsked);
+    unthreaded = await startPool(glue, threadsAsked, post);
     if (unthreaded) {
       program.unthreaded = unthreaded;
       program.build = 'pkg';

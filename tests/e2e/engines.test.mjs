@@ -27,6 +27,40 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.mi
 const events = (tab, type) =>
   tab.evaluate((type) => window.filterlens.events.filter((e) => !type || e.type === type), type);
 
+/** What the page is doing, for a wait that failed: its isolation, its service worker, the run it is on, how far the
+ *  program came in, and its worker's messages by type in order (a repeat counted). @param {Tab} tab */
+const pageState = (tab) =>
+  tab.evaluate(() => {
+    /** @type {[string, number][]} */
+    const runs = [];
+    for (const e of window.filterlens?.events ?? []) {
+      const name = `${e.type}${'phase' in e ? `:${e.phase}` : ''}${'id' in e ? `#${e.id}` : ''}`;
+      const last = runs[runs.length - 1];
+      if (last?.[0] === name) last[1] += 1;
+      else runs.push([name, 1]);
+    }
+    return JSON.stringify({
+      isolated: crossOriginIsolated,
+      serviceWorker: Boolean(navigator.serviceWorker?.controller),
+      runId: window.filterlens?.runId,
+      program: window.filterlens?.events.findLast((e) => e.type === 'program'),
+      events: runs.map(([name, n]) => (n > 1 ? `${name}×${n}` : name)).join(' '),
+    });
+  });
+
+/** `tab`, whose failed waits say the page's state (pageState) as well. @param {Tab} tab @returns {Tab} */
+const withPageState = (tab) => ({
+  ...tab,
+  waitFor: async (fn, arg, timeout) => {
+    try {
+      await tab.waitFor(fn, arg, timeout);
+    } catch (e) {
+      const state = await pageState(tab).catch((e) => `unreadable: ${e instanceof Error ? e.message : e}`);
+      throw new Error(`${e instanceof Error ? e.message : e}; the page: ${state}`);
+    }
+  },
+});
+
 /** The page's errors so far (a refused run, the weights failing), to fail with. @param {Tab} tab */
 const errors = (tab) =>
   tab.evaluate(() =>
@@ -103,7 +137,7 @@ for (const engine of /** @type {const} */ (['firefox', 'webkit'])) {
     /** @type {(() => unknown)[]} */
     const closing = [];
     before(async () => {
-      tab = await tabIn(engine, (close) => closing.push(close));
+      tab = withPageState(await tabIn(engine, (close) => closing.push(close)));
     });
     after(async () => {
       for (const close of closing.reverse()) await close();

@@ -100,7 +100,8 @@ export const CSP =
 
 /** Serves `folder` on `host` (127.0.0.1 unless told); resolves to `{ url, requests, sent, close() }`, `url` ending
  *  with a slash, `sent` a log of `{ path, at, bytes }` (Date.now() when that many body bytes left). `answer` may
- *  answer a path with an HTTP status of its own (a 503 for the weights, say); `cut` may drop the connection after
+ *  answer a path with an HTTP status of its own (a 503 for the weights, say), told what the request is for too (its
+ *  Sec-Fetch-Dest: `script` for an import, `empty` for a fetch()); `cut` may drop the connection after
  *  that many bytes of a path's body (a download that breaks off). `csp`: the Content-Security-Policy header sent
  *  with HTML and JavaScript (a worker takes its policy from its own script's response, not from the page), CSP
  *  unless told; null sends none. `isolate`: send the ISOLATION headers (true unless told; false is a host without
@@ -110,7 +111,7 @@ export const CSP =
  *  `revalidate`: let the browser keep files and ask again with If-None-Match (a 304 moves no body), as static hosts
  *  do (false unless told: no-store, so that a second visit measures the page's own Cache Storage).
  *  @param {string} folder
- *  @param {{ host?: string, port?: number, answer?: (path: string) => number | null, cut?: (path: string) => number | null,
+ *  @param {{ host?: string, port?: number, answer?: (path: string, dest: string) => number | null, cut?: (path: string) => number | null,
  *    csp?: string | null, isolate?: boolean, ranges?: boolean, compress?: ('br' | 'gzip')[],
  *    pace?: { mbit: number, latencyMs: number } | null, revalidate?: boolean }} [options] */
 export async function serve(
@@ -141,7 +142,7 @@ export async function serve(
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
     requests.push(pathname);
     await link?.latency();
-    const status = answer(pathname);
+    const status = answer(pathname, req.headers['sec-fetch-dest'] ?? '');
     if (status) {
       res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`answered ${status} for the test`);
       return;
